@@ -1,0 +1,12 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace plad::cli {
+
+// Each function adds its subcommands to the application; the callbacks do the work.
+void addModelCommands(CLI::App &app);
+void addGenerateCommand(CLI::App &app);
+void addBenchCommands(CLI::App &app);
+
+} // namespace plad::cli

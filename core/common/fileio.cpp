@@ -1,0 +1,117 @@
+#include "common/fileio.h"
+
+#include "common/error.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace plad {
+
+std::string readTextFile(const std::filesystem::path &path)
+{
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw Error(path.string() + ": is a directory, expected a file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path.string() + ": cannot open: " + std::strerror(errno));
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (in.bad())
+        throw Error(path.string() + ": read error");
+    return buffer.str();
+}
+
+nlohmann::json readJsonFile(const std::filesystem::path &path)
+{
+    const std::string text = readTextFile(path);
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error &e) {
+        // Translate the byte offset into line:column, which is what an editor shows.
+        const size_t offset = std::min<size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+        size_t line = 1, column = 1;
+        for (size_t i = 0; i < offset; ++i) {
+            if (text[i] == '\n') {
+                ++line;
+                column = 1;
+            } else {
+                ++column;
+            }
+        }
+        std::string detail = e.what();
+        if (const auto pos = detail.find("syntax error"); pos != std::string::npos)
+            detail = detail.substr(pos);
+        throw FormatError(path.string() + ":" + std::to_string(line) + ":" + std::to_string(column)
+                          + ": invalid JSON: " + detail);
+    }
+}
+
+AtomicFileWriter::AtomicFileWriter(std::filesystem::path target)
+    : mTarget(std::move(target))
+{
+    std::random_device rd;
+    mTemp = mTarget;
+    mTemp += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+    mFd = ::open(mTemp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (mFd < 0)
+        throw Error(mTarget.string() + ": cannot create file: " + std::strerror(errno));
+}
+
+AtomicFileWriter::~AtomicFileWriter()
+{
+    if (mFd >= 0) {
+        ::close(mFd);
+        ::unlink(mTemp.c_str());
+    }
+}
+
+void AtomicFileWriter::write(const void *data, size_t size)
+{
+    const auto *bytes = static_cast<const char *>(data);
+    while (size > 0) {
+        const ssize_t n = ::write(mFd, bytes, size);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw Error(mTarget.string() + ": write failed: " + std::strerror(errno)
+                        + (errno == ENOSPC ? " (the disk is full; nothing was replaced)" : ""));
+        }
+        bytes += n;
+        size -= static_cast<size_t>(n);
+    }
+}
+
+void AtomicFileWriter::commit()
+{
+    if (::fsync(mFd) != 0)
+        throw Error(mTarget.string() + ": flushing to disk failed: " + std::strerror(errno));
+    const int fd = mFd;
+    mFd = -1;
+    if (::close(fd) != 0) {
+        ::unlink(mTemp.c_str());
+        throw Error(mTarget.string() + ": closing failed: " + std::strerror(errno));
+    }
+    if (::rename(mTemp.c_str(), mTarget.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(mTemp.c_str());
+        throw Error(mTarget.string() + ": cannot move the new file into place: " + std::strerror(err));
+    }
+}
+
+void writeFileAtomically(const std::filesystem::path &path, const std::string &text)
+{
+    AtomicFileWriter writer(path);
+    writer.write(text);
+    writer.commit();
+}
+
+} // namespace plad

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace plad {
+
+/** Reads a JSON file; a syntax error names the file, line and column. */
+nlohmann::json readJsonFile(const std::filesystem::path &path);
+
+/** Reads a whole file as bytes; throws Error naming the file when it cannot. */
+std::string readTextFile(const std::filesystem::path &path);
+
+/**
+ * Writes a file so that readers only ever see the old or the complete new content: data goes
+ * to a temporary file beside the target, is flushed to disk, then renamed over the target on
+ * commit(). Any write error (a full disk, say) throws Error naming the file, and the temporary
+ * file is removed; the previous file, if any, is untouched.
+ */
+class AtomicFileWriter
+{
+public:
+    explicit AtomicFileWriter(std::filesystem::path target);
+    ~AtomicFileWriter();
+    AtomicFileWriter(const AtomicFileWriter &) = delete;
+    AtomicFileWriter &operator=(const AtomicFileWriter &) = delete;
+
+    void write(const void *data, size_t size);
+    void write(const std::string &text) { write(text.data(), text.size()); }
+    void commit();
+
+private:
+    std::filesystem::path mTarget;
+    std::filesystem::path mTemp;
+    int mFd = -1;
+};
+
+/** Writes `text` to `path` through AtomicFileWriter. */
+void writeFileAtomically(const std::filesystem::path &path, const std::string &text);
+
+} // namespace plad

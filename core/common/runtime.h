@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+
+namespace plad {
+
+/**
+ * Process-wide compute settings for Torch.
+ *
+ * Torch's intra-op pool is shared by the whole process; call configureThreads() once at start
+ * (the CLI and GUI do) and again from a worker thread if a job wants a different count.
+ * Inter-op and autograd-mode settings are thread-local and are set by each job itself.
+ */
+struct RuntimeInfo
+{
+    int intraOpThreads = 0;
+    std::string torchVersion;
+    std::string blas;          ///< which BLAS library libtorch resolved at run time
+    std::string cpuCapability; ///< vector ISA Torch dispatches to (AVX2, AVX512, ...)
+};
+
+/**
+ * Sets Torch's intra-op thread count. `threads` <= 0 means: the PLAD_THREADS environment
+ * variable if set, else the number of cores. Returns the count in force.
+ */
+int configureThreads(int threads = 0);
+
+/** Reports the thread count, Torch version and the BLAS actually loaded. */
+RuntimeInfo runtimeInfo();
+
+/** Validates a device string ("cpu", "cuda", "cuda:1"); throws ConfigError when unusable. */
+std::string validateDevice(const std::string &device);
+
+} // namespace plad

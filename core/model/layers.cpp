@@ -1,0 +1,200 @@
+#include "model/layers.h"
+
+#include "common/error.h"
+
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+#include <torch/torch.h>
+
+namespace plad {
+
+KVCache::KVCache(int64_t numLayers)
+    : mKeys(static_cast<size_t>(numLayers))
+    , mValues(static_cast<size_t>(numLayers))
+{}
+
+std::pair<torch::Tensor, torch::Tensor> KVCache::append(int64_t layer, const torch::Tensor &k, const torch::Tensor &v)
+{
+    auto &keys = mKeys.at(static_cast<size_t>(layer));
+    auto &values = mValues.at(static_cast<size_t>(layer));
+    const int64_t t = k.size(2);
+    const int64_t needed = mLength + t;
+    if (!keys.defined() || keys.size(2) < needed) {
+        const int64_t capacity = std::max<int64_t>({needed, 64, keys.defined() ? 2 * keys.size(2) : 0});
+        auto grownK = torch::empty({k.size(0), k.size(1), capacity, k.size(3)}, k.options()); // [B, K, cap, D]
+        auto grownV = torch::empty({v.size(0), v.size(1), capacity, v.size(3)}, v.options());
+        if (keys.defined() && mLength > 0) {
+            grownK.narrow(2, 0, mLength).copy_(keys.narrow(2, 0, mLength));
+            grownV.narrow(2, 0, mLength).copy_(values.narrow(2, 0, mLength));
+        }
+        keys = grownK;
+        values = grownV;
+    }
+    keys.narrow(2, mLength, t).copy_(k);
+    values.narrow(2, mLength, t).copy_(v);
+    return {keys.narrow(2, 0, needed), values.narrow(2, 0, needed)}; // [B, K, S, D]
+}
+
+torch::Tensor buildAttentionBias(int64_t newTokens, int64_t past, const torch::Tensor &keyMask,
+                                 std::optional<int64_t> slidingWindow, torch::ScalarType dtype,
+                                 torch::Device device)
+{
+    const int64_t S = past + newTokens;
+    const auto idx = torch::TensorOptions().dtype(torch::kInt64).device(device);
+    auto query = torch::arange(past, S, idx).unsqueeze(1); // [T, 1] absolute indices
+    auto key = torch::arange(0, S, idx).unsqueeze(0);      // [1, S]
+    auto allowed = key <= query;                           // [T, S]
+    if (slidingWindow)
+        allowed = allowed & (key > query - *slidingWindow);
+    allowed = allowed.unsqueeze(0).unsqueeze(0); // [1, 1, T, S]
+    if (keyMask.defined()) {
+        TORCH_CHECK(keyMask.size(1) == S, "key mask covers ", keyMask.size(1), " positions, expected ", S);
+        allowed = allowed & keyMask.to(device).to(torch::kBool).unsqueeze(1).unsqueeze(2); // [B, 1, T, S]
+    }
+    // A finite lowest value instead of -inf keeps fully masked rows (left padding) finite.
+    auto bias = torch::zeros(allowed.sizes(), torch::TensorOptions().dtype(dtype).device(device));
+    return bias.masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());
+}
+
+torch::Tensor groupedAttention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
+                               const torch::Tensor &bias, double scale)
+{
+    const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
+    const int64_t K = k.size(1), S = k.size(2);
+    const int64_t G = H / K;
+    // Query heads sharing a key/value head are adjacent, so [B, H, T, D] regroups to
+    // [B, K, G*T, D] without copying keys G times.
+    auto qg = q.reshape({B, K, G * T, D});
+    auto scores = torch::matmul(qg, k.transpose(2, 3)).mul_(scale); // [B, K, G*T, S]
+    scores = scores.view({B, H, T, S}).to(torch::kFloat32);
+    scores = scores + bias;                                          // [B, H, T, S]
+    auto probs = torch::softmax(scores, -1).to(v.scalar_type());
+    auto out = torch::matmul(probs.view({B, K, G * T, S}), v); // [B, K, G*T, D]
+    return out.view({B, H, T, D});
+}
+
+torch::Tensor applyActivation(const std::string &name, const torch::Tensor &x)
+{
+    if (name == "silu" || name == "swish")
+        return torch::silu(x);
+    if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast")
+        return torch::gelu(x, "tanh");
+    if (name == "gelu")
+        return torch::gelu(x);
+    if (name == "relu")
+        return torch::relu(x);
+    throw ConfigError("unsupported activation function \"" + name + "\"");
+}
+
+void checkActivation(const std::string &name, const std::string &source)
+{
+    static const char *known[] = {"silu", "swish", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu", "relu"};
+    for (const char *k : known)
+        if (name == k)
+            return;
+    throw ConfigError(source + ": activation \"" + name
+                      + "\" is not supported (supported: silu, gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu)");
+}
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_)
+    : eps(eps_)
+{
+    weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor &x)
+{
+    auto xf = x.to(torch::kFloat32);
+    auto variance = xf.pow(2).mean(-1, /*keepdim=*/true);
+    xf = xf * torch::rsqrt(variance + eps);
+    return weight * xf.to(x.scalar_type());
+}
+
+RotaryEmbedding::RotaryEmbedding(int64_t headDim, double theta, const std::optional<RopeScaling> &scaling)
+{
+    auto exponents = torch::arange(0, headDim, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(headDim);
+    mInvFreq = 1.0 / torch::pow(torch::tensor(theta, torch::kFloat64), exponents.to(torch::kFloat64));
+    if (scaling && scaling->type == "linear") {
+        mInvFreq = mInvFreq / scaling->factor;
+    } else if (scaling && scaling->type == "llama3") {
+        // Llama 3.1 long-context rule: low frequencies are slowed by `factor`, high frequencies
+        // kept, the band in between interpolated smoothly.
+        const double oldContext = static_cast<double>(scaling->originalMaxPositionEmbeddings);
+        const double lowFreqWavelen = oldContext / scaling->lowFreqFactor;
+        const double highFreqWavelen = oldContext / scaling->highFreqFactor;
+        auto wavelen = 2.0 * std::numbers::pi / mInvFreq;
+        auto scaled = torch::where(wavelen > lowFreqWavelen, mInvFreq / scaling->factor, mInvFreq);
+        auto smooth = (oldContext / wavelen - scaling->lowFreqFactor) / (scaling->highFreqFactor - scaling->lowFreqFactor);
+        auto smoothed = (1 - smooth) * scaled / scaling->factor + smooth * scaled;
+        auto isMedium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+        mInvFreq = torch::where(isMedium, smoothed, scaled);
+    }
+    mInvFreq = mInvFreq.to(torch::kFloat32);
+}
+
+std::pair<torch::Tensor, torch::Tensor> RotaryEmbedding::cosSin(const torch::Tensor &positions) const
+{
+    auto inv = mInvFreq.to(positions.device());
+    auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv; // [B, T, D/2]
+    auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);         // [B, 1, T, D]
+    return {emb.cos(), emb.sin()};
+}
+
+torch::Tensor RotaryEmbedding::apply(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin)
+{
+    const int64_t half = x.size(-1) / 2;
+    auto xf = x.to(torch::kFloat32);
+    auto rotated = torch::cat({-xf.narrow(-1, half, half), xf.narrow(-1, 0, half)}, -1);
+    return (xf * cos + rotated * sin).to(x.scalar_type());
+}
+
+GatedMLPImpl::GatedMLPImpl(int64_t hidden, int64_t intermediate, bool bias, std::string activation_)
+    : activation(std::move(activation_))
+{
+    gate_proj = register_module("gate_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, intermediate).bias(bias)));
+    up_proj = register_module("up_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, intermediate).bias(bias)));
+    down_proj = register_module("down_proj", torch::nn::Linear(torch::nn::LinearOptions(intermediate, hidden).bias(bias)));
+}
+
+torch::Tensor GatedMLPImpl::forward(const torch::Tensor &x)
+{
+    return down_proj(applyActivation(activation, gate_proj(x)) * up_proj(x)); // [B, T, F] -> [B, T, C]
+}
+
+RotaryAttentionImpl::RotaryAttentionImpl(const RotaryAttentionOptions &o)
+    : options(o)
+{
+    using torch::nn::LinearOptions;
+    q_proj = register_module("q_proj", torch::nn::Linear(LinearOptions(o.hidden, o.heads * o.headDim).bias(o.qkvBias)));
+    k_proj = register_module("k_proj", torch::nn::Linear(LinearOptions(o.hidden, o.kvHeads * o.headDim).bias(o.qkvBias)));
+    v_proj = register_module("v_proj", torch::nn::Linear(LinearOptions(o.hidden, o.kvHeads * o.headDim).bias(o.qkvBias)));
+    o_proj = register_module("o_proj", torch::nn::Linear(LinearOptions(o.heads * o.headDim, o.hidden).bias(o.outputBias)));
+    if (o.qkNorm) {
+        q_norm = register_module("q_norm", RMSNorm(o.headDim, o.normEps));
+        k_norm = register_module("k_norm", RMSNorm(o.headDim, o.normEps));
+    }
+}
+
+torch::Tensor RotaryAttentionImpl::forward(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin,
+                                           const torch::Tensor &bias, KVCache *cache, int64_t layer)
+{
+    const int64_t B = x.size(0), T = x.size(1);
+    const int64_t H = options.heads, K = options.kvHeads, D = options.headDim;
+    auto q = q_proj(x).view({B, T, H, D}); // [B, T, H, D]
+    auto k = k_proj(x).view({B, T, K, D}); // [B, T, K, D]
+    auto v = v_proj(x).view({B, T, K, D}).transpose(1, 2); // [B, K, T, D]
+    if (options.qkNorm) { // per-head norm before rotation (qwen3)
+        q = q_norm(q);
+        k = k_norm(k);
+    }
+    q = RotaryEmbedding::apply(q.transpose(1, 2), cos, sin); // [B, H, T, D]
+    k = RotaryEmbedding::apply(k.transpose(1, 2), cos, sin); // [B, K, T, D]
+    if (cache)
+        std::tie(k, v) = cache->append(layer, k, v); // [B, K, S, D]
+    auto out = groupedAttention(q, k, v, bias, 1.0 / std::sqrt(static_cast<double>(D))); // [B, H, T, D]
+    return o_proj(out.transpose(1, 2).reshape({B, T, H * D}));
+}
+
+} // namespace plad

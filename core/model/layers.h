@@ -1,0 +1,126 @@
+#pragma once
+
+// Building blocks shared by every architecture.
+//
+// Shape vocabulary: B batch, T new tokens in this call, S keys attended to (cached + new),
+// C channels, V vocab, H query heads, K key/value heads, D head dim, F MLP width.
+
+#include "model/modelconfig.h"
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+namespace plad {
+
+/**
+ * Keys and values of every layer for the tokens seen so far, so decoding never recomputes the
+ * prefix. Storage is preallocated and grows by doubling; each layer appends during a forward
+ * call and the model calls advance() once the call is done.
+ */
+class KVCache
+{
+public:
+    explicit KVCache(int64_t numLayers);
+
+    /** Stores k, v ([B, K, T, D]) after the cached tokens; returns all of them ([B, K, S, D]). */
+    std::pair<torch::Tensor, torch::Tensor> append(int64_t layer, const torch::Tensor &k, const torch::Tensor &v);
+    /** Tokens committed so far (S before this call). */
+    int64_t length() const { return mLength; }
+    void advance(int64_t tokens) { mLength += tokens; }
+
+private:
+    std::vector<torch::Tensor> mKeys;   // [B, K, capacity, D]
+    std::vector<torch::Tensor> mValues; // [B, K, capacity, D]
+    int64_t mLength = 0;
+};
+
+/**
+ * Additive attention bias [B or 1, 1, T, S]: 0 where query t (absolute index past + t) may see
+ * key s, the dtype's lowest value elsewhere. Combines causality, key padding (`keyMask`
+ * [B, S], nonzero = real token; undefined = no padding) and an optional sliding window.
+ */
+torch::Tensor buildAttentionBias(int64_t newTokens, int64_t past, const torch::Tensor &keyMask,
+                                 std::optional<int64_t> slidingWindow, torch::ScalarType dtype,
+                                 torch::Device device);
+
+/**
+ * softmax(q k^T * scale + bias) v with grouped-query attention: q [B, H, T, D], k and v
+ * [B, K, S, D] with H a multiple of K (query head h reads key/value head h / (H/K)), bias
+ * [B|1, 1, T, S]. Softmax runs in float32 whatever the compute dtype. Returns [B, H, T, D].
+ */
+torch::Tensor groupedAttention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
+                               const torch::Tensor &bias, double scale);
+
+/** Applies a Hugging Face activation by name (gelu_new, gelu, gelu_pytorch_tanh, relu, silu). */
+torch::Tensor applyActivation(const std::string &name, const torch::Tensor &x);
+/** Throws ConfigError for an activation applyActivation() does not know. */
+void checkActivation(const std::string &name, const std::string &source);
+
+/** Root-mean-square norm, as Llama and Qwen compute it (statistics in float32). */
+struct RMSNormImpl : torch::nn::Module
+{
+    RMSNormImpl(int64_t dim, double eps);
+    torch::Tensor forward(const torch::Tensor &x);
+
+    torch::Tensor weight; // [dim]
+    double eps;
+};
+TORCH_MODULE(RMSNorm);
+
+/**
+ * Rotary position embedding with Hugging Face's half-rotation convention, `rope_theta`, and
+ * `rope_scaling` types linear and llama3.
+ */
+class RotaryEmbedding
+{
+public:
+    RotaryEmbedding(int64_t headDim, double theta, const std::optional<RopeScaling> &scaling);
+    /** cos and sin for positions [B, T]: each [B, 1, T, D] in float32. */
+    std::pair<torch::Tensor, torch::Tensor> cosSin(const torch::Tensor &positions) const;
+    /** Rotates x [B, H|K, T, D] by the angles of cosSin(). */
+    static torch::Tensor apply(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin);
+
+private:
+    torch::Tensor mInvFreq; // [D/2] float32
+};
+
+/** Gated feed-forward block: down(act(gate(x)) * up(x)). */
+struct GatedMLPImpl : torch::nn::Module
+{
+    GatedMLPImpl(int64_t hidden, int64_t intermediate, bool bias, std::string activation);
+    torch::Tensor forward(const torch::Tensor &x);
+
+    torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+    std::string activation;
+};
+TORCH_MODULE(GatedMLP);
+
+/** Options of the rotary self-attention block used by the llama family. */
+struct RotaryAttentionOptions
+{
+    int64_t hidden = 0, heads = 0, kvHeads = 0, headDim = 0;
+    bool qkvBias = false, outputBias = false, qkNorm = false;
+    double normEps = 1e-6;
+};
+
+/** Self-attention with rotary positions, grouped-query heads, optional q/k norm and KV cache. */
+struct RotaryAttentionImpl : torch::nn::Module
+{
+    explicit RotaryAttentionImpl(const RotaryAttentionOptions &options);
+    /** x [B, T, C]; cos/sin from RotaryEmbedding; bias [B|1, 1, T, S]. Returns [B, T, C]. */
+    torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin,
+                          const torch::Tensor &bias, KVCache *cache, int64_t layer);
+
+    RotaryAttentionOptions options;
+    torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+    RMSNorm q_norm{nullptr}, k_norm{nullptr};
+};
+TORCH_MODULE(RotaryAttention);
+
+} // namespace plad

@@ -1,14 +1,14 @@
-# plad_add_test(NAME tst_foo SOURCES tst_foo.cpp LIBS plad_core LABELS core [TIMEOUT s])
-# One Qt Test executable per topic, registered with CTest. Tests find their data through
-# PLAD_TEST_DATA (tests/data in the source tree) and run with QT_QPA_PLATFORM=offscreen.
+# plad_add_test(NAME tst_foo SOURCES tst_foo.cpp [LIBS ...] LABELS core [TIMEOUT s] [NO_PCH])
+# One Qt Test executable per topic, registered with CTest, run with QT_QPA_PLATFORM=offscreen
+# and two Torch threads. Tests find their data through PLAD_TEST_DATA (tests/data).
 function(plad_add_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "NO_PCH" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
-  target_link_libraries(${T_NAME} PRIVATE Qt6::Test ${T_LIBS})
-  target_compile_definitions(${T_NAME} PRIVATE
-    PLAD_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data"
-    PLAD_CLI_PATH="$<TARGET_FILE:plad>"
-    QT_NO_KEYWORDS)
+  target_link_libraries(${T_NAME} PRIVATE plad_testsupport Qt6::Test ${T_LIBS})
+  target_compile_definitions(${T_NAME} PRIVATE PLAD_CLI_PATH="$<TARGET_FILE:plad>")
+  if(NOT T_NO_PCH)
+    target_precompile_headers(${T_NAME} REUSE_FROM plad_testsupport)
+  endif()
   set_target_properties(${T_NAME} PROPERTIES AUTOMOC ON)
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
   if(NOT T_TIMEOUT)

@@ -59,6 +59,8 @@ torch::Tensor Conv1DImpl::forward(const torch::Tensor &x)
 {
     auto sizes = x.sizes().vec();
     sizes.back() = weight.size(1);
+    if (x.numel() == x.size(-1)) // one row: matrix-vector product, much faster in BLAS
+        return (torch::mv(weight.t(), x.reshape({-1})) + bias).view(sizes);
     return torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight).view(sizes);
 }
 
@@ -148,7 +150,7 @@ torch::Tensor GPT2LMHeadModel::hiddenStates(const torch::Tensor &ids, const torc
 
 torch::Tensor GPT2LMHeadModel::logitsFromHidden(const torch::Tensor &hidden)
 {
-    return lm_head ? lm_head(hidden) : torch::matmul(hidden, transformer->wte->weight.t()); // [..., V]
+    return linearRows(hidden, lm_head ? lm_head->weight : transformer->wte->weight, torch::Tensor()); // [..., V]
 }
 
 std::optional<std::string> GPT2LMHeadModel::parameterNameFor(const std::string &name) const

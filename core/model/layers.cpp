@@ -75,6 +75,24 @@ torch::Tensor groupedAttention(const torch::Tensor &q, const torch::Tensor &k, c
     return out.view({B, H, T, D});
 }
 
+torch::Tensor linearRows(const torch::Tensor &x, const torch::Tensor &weight, const torch::Tensor &bias)
+{
+    const int64_t in = x.size(-1);
+    if (x.numel() != in)
+        return torch::nn::functional::linear(x, weight, bias);
+    auto sizes = x.sizes().vec();
+    sizes.back() = weight.size(0);
+    auto out = torch::mv(weight, x.reshape({in})); // [out]
+    if (bias.defined())
+        out = out + bias;
+    return out.view(sizes);
+}
+
+torch::Tensor linearRows(const torch::nn::Linear &linear, const torch::Tensor &x)
+{
+    return linearRows(x, linear->weight, linear->bias);
+}
+
 torch::Tensor applyActivation(const std::string &name, const torch::Tensor &x)
 {
     if (name == "silu" || name == "swish")
@@ -160,7 +178,8 @@ GatedMLPImpl::GatedMLPImpl(int64_t hidden, int64_t intermediate, bool bias, std:
 
 torch::Tensor GatedMLPImpl::forward(const torch::Tensor &x)
 {
-    return down_proj(applyActivation(activation, gate_proj(x)) * up_proj(x)); // [B, T, F] -> [B, T, C]
+    auto hidden = applyActivation(activation, linearRows(gate_proj, x)) * linearRows(up_proj, x); // [B, T, F]
+    return linearRows(down_proj, hidden);                                                          // [B, T, C]
 }
 
 RotaryAttentionImpl::RotaryAttentionImpl(const RotaryAttentionOptions &o)
@@ -182,9 +201,9 @@ torch::Tensor RotaryAttentionImpl::forward(const torch::Tensor &x, const torch::
 {
     const int64_t B = x.size(0), T = x.size(1);
     const int64_t H = options.heads, K = options.kvHeads, D = options.headDim;
-    auto q = q_proj(x).view({B, T, H, D}); // [B, T, H, D]
-    auto k = k_proj(x).view({B, T, K, D}); // [B, T, K, D]
-    auto v = v_proj(x).view({B, T, K, D}).transpose(1, 2); // [B, K, T, D]
+    auto q = linearRows(q_proj, x).view({B, T, H, D});                 // [B, T, H, D]
+    auto k = linearRows(k_proj, x).view({B, T, K, D});                 // [B, T, K, D]
+    auto v = linearRows(v_proj, x).view({B, T, K, D}).transpose(1, 2); // [B, K, T, D]
     if (options.qkNorm) { // per-head norm before rotation (qwen3)
         q = q_norm(q);
         k = k_norm(k);
@@ -194,7 +213,7 @@ torch::Tensor RotaryAttentionImpl::forward(const torch::Tensor &x, const torch::
     if (cache)
         std::tie(k, v) = cache->append(layer, k, v); // [B, K, S, D]
     auto out = groupedAttention(q, k, v, bias, 1.0 / std::sqrt(static_cast<double>(D))); // [B, H, T, D]
-    return o_proj(out.transpose(1, 2).reshape({B, T, H * D}));
+    return linearRows(o_proj, out.transpose(1, 2).reshape({B, T, H * D}));
 }
 
 } // namespace plad

@@ -131,7 +131,7 @@ torch::Tensor LlamaForCausalLM::hiddenStates(const torch::Tensor &ids, const tor
 
 torch::Tensor LlamaForCausalLM::logitsFromHidden(const torch::Tensor &hidden)
 {
-    return lm_head ? lm_head(hidden) : torch::matmul(hidden, model->embed_tokens->weight.t()); // [..., V]
+    return linearRows(hidden, lm_head ? lm_head->weight : model->embed_tokens->weight, torch::Tensor()); // [..., V]
 }
 
 std::optional<std::string> LlamaForCausalLM::parameterNameFor(const std::string &name) const

@@ -1,5 +1,6 @@
 #include "model/languagemodel.h"
 
+#include "common/error.h"
 #include "model/generator.h"
 #include "model/modelloader.h"
 #include "model/sequencescorer.h"
@@ -7,6 +8,22 @@
 #include <torch/torch.h>
 
 namespace plad {
+
+namespace {
+
+// Torch reports failures as c10::Error with a C++ backtrace; callers of this Torch-free API
+// get a plad::Error with just the message.
+template<typename F>
+auto translatingTorchErrors(F &&f) -> decltype(f())
+{
+    try {
+        return f();
+    } catch (const c10::Error &e) {
+        throw Error(e.what_without_backtrace());
+    }
+}
+
+} // namespace
 
 struct LanguageModel::State
 {
@@ -24,7 +41,7 @@ LanguageModel LanguageModel::load(const std::filesystem::path &directory, const 
     LoadOptions options;
     options.device = device;
     options.dtype = parseDtype(dtype);
-    LoadedModel loaded = loadModel(directory, options);
+    LoadedModel loaded = translatingTorchErrors([&] { return loadModel(directory, options); });
     auto state = std::make_shared<State>();
     state->model = loaded.model;
     state->storedDtypes = loaded.storedDtypes;
@@ -35,8 +52,10 @@ LanguageModel LanguageModel::load(const std::filesystem::path &directory, const 
 LanguageModel LanguageModel::create(const ModelConfig &config, uint64_t seed, const std::string &dtype)
 {
     auto state = std::make_shared<State>();
+    const auto type = parseDtype(dtype);
+    checkComputeDtype("cpu", type);
     state->model = createModel(config, seed);
-    state->model->to(parseDtype(dtype));
+    state->model->to(type);
     return LanguageModel(state);
 }
 
@@ -71,6 +90,11 @@ ModelSummary LanguageModel::summary() const
 
 std::vector<std::vector<float>> LanguageModel::logits(const std::vector<int64_t> &ids)
 {
+    return translatingTorchErrors([&] { return logitsOf(ids); });
+}
+
+std::vector<std::vector<float>> LanguageModel::logitsOf(const std::vector<int64_t> &ids)
+{
     c10::InferenceMode inference;
     const auto device = d->model->parameters().front().device();
     const int64_t T = static_cast<int64_t>(ids.size());
@@ -87,18 +111,18 @@ std::vector<std::vector<float>> LanguageModel::logits(const std::vector<int64_t>
 
 std::vector<SequenceScore> LanguageModel::score(const std::vector<ScoreRequest> &requests, int64_t batchSize)
 {
-    return scoreSequences(*d->model, requests, batchSize);
+    return translatingTorchErrors([&] { return scoreSequences(*d->model, requests, batchSize); });
 }
 
 std::vector<GenerationResult> LanguageModel::generate(const std::vector<std::vector<int64_t>> &prompts,
                                                       const GenerationOptions &options, JobContext *context)
 {
-    return plad::generate(*d->model, prompts, options, context);
+    return translatingTorchErrors([&] { return plad::generate(*d->model, prompts, options, context); });
 }
 
 void LanguageModel::save(const std::filesystem::path &directory, const std::string &dtype)
 {
-    saveModel(*d->model, directory, parseDtype(dtype));
+    translatingTorchErrors([&] { saveModel(*d->model, directory, parseDtype(dtype)); });
 }
 
 std::shared_ptr<CausalLMImpl> LanguageModel::module() const

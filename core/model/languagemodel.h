@@ -62,6 +62,7 @@ public:
 private:
     struct State;
     explicit LanguageModel(std::shared_ptr<State> state);
+    std::vector<std::vector<float>> logitsOf(const std::vector<int64_t> &ids);
     std::shared_ptr<State> d;
 };
 

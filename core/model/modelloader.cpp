@@ -59,6 +59,15 @@ std::string dtypeName(torch::ScalarType dtype)
     }
 }
 
+void checkComputeDtype(const std::string &device, torch::ScalarType dtype)
+{
+    if (dtype == torch::kFloat16 && c10::Device(device).is_cpu())
+        throw ConfigError("float16 compute is not available on the CPU in this Torch build; use float32 or bfloat16 "
+                          "(float16 checkpoints still load, converted to the compute dtype)");
+    if (dtype != torch::kFloat32 && dtype != torch::kFloat16 && dtype != torch::kBFloat16)
+        throw ConfigError("compute dtype must be float32, float16 or bfloat16");
+}
+
 CausalLM createModel(const ModelConfig &config, uint64_t seed)
 {
     const Architecture *arch = findArchitecture(config.modelType);
@@ -87,6 +96,7 @@ LoadedModel loadModel(const fs::path &directory, const LoadOptions &options)
     const ModelConfig config = loadModelConfig(configPath);
     const SafetensorsCheckpoint checkpoint(directory);
     const std::string device = validateDevice(options.device);
+    checkComputeDtype(device, options.dtype);
 
     LoadedModel loaded;
     loaded.directory = directory;

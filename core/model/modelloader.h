@@ -44,6 +44,9 @@ CausalLM createModel(const ModelConfig &config, uint64_t seed = 0);
  */
 void saveModel(CausalLMImpl &model, const std::filesystem::path &directory, torch::ScalarType dtype = torch::kFloat32);
 
+/** Throws ConfigError when `dtype` cannot be computed in on `device` (float16 on the CPU). */
+void checkComputeDtype(const std::string &device, torch::ScalarType dtype);
+
 /** "float32", "float16", "bfloat16" -> ScalarType; throws ConfigError otherwise. */
 torch::ScalarType parseDtype(const std::string &name);
 std::string dtypeName(torch::ScalarType dtype);

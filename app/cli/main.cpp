@@ -11,7 +11,7 @@ int main(int argc, char **argv)
 {
     CLI::App app{"plad: preference-based distillation of language models (PLaD Workbench command line)"};
     app.set_version_flag("--version", "plad 0.1.0");
-    app.require_subcommand(1);
+    app.require_subcommand(0, 1);
     int threads = 0;
     app.add_option("--threads", threads, "Torch intra-op threads (default: PLAD_THREADS or the number of cores)");
     app.parse_complete_callback([&threads] { plad::configureThreads(threads); });
@@ -22,6 +22,10 @@ int main(int argc, char **argv)
 
     try {
         app.parse(argc, argv);
+        if (app.get_subcommands().empty()) {
+            std::cerr << app.help();
+            return 1;
+        }
     } catch (const CLI::ParseError &e) {
         return app.exit(e);
     } catch (const plad::Error &e) {

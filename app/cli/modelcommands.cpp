@@ -68,7 +68,9 @@ void addModelCommands(CLI::App &app)
     logits->add_option("--ids", *ids, "comma-separated token ids")->required();
     logits->callback([logitsArgs, ids] {
         auto lm = load(*logitsArgs);
-        printJson({{"logits", lm.logits(parseIdList(*ids, "--ids"))}});
+        nlohmann::json out;
+        out["logits"] = lm.logits(parseIdList(*ids, "--ids"));
+        printJson(out);
     });
 
     auto scoreArgs = std::make_shared<ModelArgs>();

@@ -1,0 +1,149 @@
+// The plad command line: exact spellings and JSON outputs that scripts rely on.
+#include "testsupport.h"
+
+#include <QProcess>
+#include <QtTest>
+
+#include <cmath>
+
+
+
+using namespace plad;
+
+namespace {
+
+struct Run
+{
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+    nlohmann::json json() const { return nlohmann::json::parse(out.toStdString()); }
+};
+
+Run runPlad(const QStringList &args)
+{
+    QProcess process;
+    process.start(QStringLiteral(PLAD_CLI_PATH), args);
+    if (!process.waitForFinished(120000))
+        qFatal("plad did not finish");
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
+            process.readAllStandardError()};
+}
+
+QString model(const char *name)
+{
+    return test::q(test::modelDir(name).string());
+}
+
+QString join(const std::vector<int64_t> &ids)
+{
+    QStringList parts;
+    for (auto id : ids)
+        parts << QString::number(id);
+    return parts.join(',');
+}
+
+} // namespace
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void modelInfo()
+    {
+        const Run r = runPlad({"model", "info", model("llama")});
+        QCOMPARE(r.exitCode, 0);
+        const auto j = r.json();
+        QCOMPARE(j["architecture"].get<std::string>(), std::string("llama"));
+        QCOMPARE(j["parameters"].get<int64_t>(), int64_t(110912));
+        QCOMPARE(j["dtype"].get<std::string>(), std::string("float32"));
+        QCOMPARE(j["vocab_size"].get<int64_t>(), int64_t(384));
+        QCOMPARE(j["context_length"].get<int64_t>(), int64_t(128));
+    }
+
+    void logitsMatchReference()
+    {
+        const auto expected = test::expectedFor("gpt2");
+        const Run r = runPlad({"model", "logits", model("gpt2"), "--ids", join(test::ids(expected["input_ids"]))});
+        QCOMPARE(r.exitCode, 0);
+        const auto doc = r.json();
+        const auto &got = doc["logits"];
+        const auto &want = expected["logits"]["logits"];
+        QCOMPARE(got.size(), want.size());
+        double maxDiff = 0;
+        for (size_t t = 0; t < got.size(); ++t) {
+            QCOMPARE(got[t].size(), size_t(320));
+            for (size_t v = 0; v < got[t].size(); ++v)
+                maxDiff = std::max(maxDiff, std::abs(got[t][v].get<double>() - want[t][v].get<double>()));
+        }
+        QVERIFY(maxDiff < 1e-4);
+    }
+
+    void scoreMatchesReference()
+    {
+        const auto expected = test::expectedFor("qwen2");
+        const auto ids = test::ids(expected["input_ids"]);
+        const Run r = runPlad({"model", "score", model("qwen2"), "--prompt-ids", QString::number(ids.front()), "--completion-ids",
+                            join(std::vector<int64_t>(ids.begin() + 1, ids.end()))});
+        QCOMPARE(r.exitCode, 0);
+        const auto j = r.json();
+        QCOMPARE(j["token_logprobs"].size(), size_t(11));
+        for (size_t i = 0; i < 11; ++i)
+            QVERIFY(std::abs(j["token_logprobs"][i].get<double>() - expected["logprobs"]["token_logprobs"][i].get<double>()) < 1e-4);
+        QVERIFY(std::abs(j["sum_logprob"].get<double>() - expected["logprobs"]["sum_logprob"].get<double>()) < 1e-3);
+        QVERIFY(std::abs(j["mean_logprob"].get<double>() - expected["logprobs"]["mean_logprob"].get<double>()) < 1e-4);
+    }
+
+    void generateGreedyAndSampled()
+    {
+        const auto expected = test::expectedFor("llama");
+        const QString ids = join(test::ids(expected["input_ids"]));
+        Run r = runPlad({"generate", model("llama"), "--ids", ids, "--max-new-tokens", "16", "--greedy"});
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(r.json()["ids"].get<std::vector<int64_t>>(), test::ids(expected["greedy_16"]["greedy_ids"]));
+        // Without sampling options generation is greedy too.
+        r = runPlad({"generate", model("llama"), "--ids", ids, "--max-new-tokens", "16"});
+        QCOMPARE(r.json()["ids"].get<std::vector<int64_t>>(), test::ids(expected["greedy_16"]["greedy_ids"]));
+
+        const QStringList sampled = {"generate", model("llama"), "--ids", ids, "--max-new-tokens", "12", "--temperature", "1.2",
+                                     "--top-k", "40", "--top-p", "0.9", "--seed", "5", "--repetition-penalty", "1.3"};
+        const Run a = runPlad(sampled);
+        const Run b = runPlad(sampled);
+        QCOMPARE(a.exitCode, 0);
+        QCOMPARE(a.json()["ids"], b.json()["ids"]);
+        QCOMPARE(a.json()["ids"].size(), size_t(12));
+    }
+
+    void errorsGoToStderrWithNonZeroExit_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("missing model") << QStringList{"model", "info", "/nonexistent/dir"} << "no such model directory";
+        QTest::newRow("bad ids") << QStringList{"model", "logits", model("gpt2"), "--ids", "3,x,5"} << "--ids: \"x\" is not a token id";
+        QTest::newRow("id out of vocab") << QStringList{"model", "logits", model("gpt2"), "--ids", "3,999"} << "outside the model's vocabulary";
+        QTest::newRow("greedy and temperature") << QStringList{"generate", model("gpt2"), "--ids", "1", "--greedy", "--temperature", "2"}
+                                                << "excludes";
+        QTest::newRow("bad top-p") << QStringList{"generate", model("gpt2"), "--ids", "1", "--top-p", "0"} << "top-p must be in (0, 1]";
+        QTest::newRow("unknown command") << QStringList{"frobnicate"} << "frobnicate";
+    }
+    void errorsGoToStderrWithNonZeroExit()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, message);
+        const Run r = runPlad(args);
+        QVERIFY(r.exitCode != 0);
+        QVERIFY(r.out.isEmpty());
+        QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
+    }
+
+    void threadsOption()
+    {
+        const Run r = runPlad({"--threads", "1", "model", "info", model("gpt2")});
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(r.json()["architecture"].get<std::string>(), std::string("gpt2"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine for PLaD Workbench, builds it (Release), then runs one job:
+#   bash tools/bootstrap.sh demo   install, build, run the demo
+#   bash tools/bootstrap.sh test   install, build, run the whole test suite
+#   bash tools/bootstrap.sh build  install and build only
+# Safe to run again: packages already present are not reinstalled and the build is incremental.
+set -euo pipefail
+
+mode="${1:-demo}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# Why each package is needed is written in README.md ("Dependencies").
+packages=(
+  g++ cmake ninja-build ccache pkg-config
+  qt6-base-dev libgl1-mesa-dev libqcustomplot-dev
+  libtorch-dev libgloo-dev libopenblas0-openmp
+  nlohmann-json3-dev libcli11-dev
+  xvfb xauth
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Torch links libblas.so.3; Debian picks the implementation through alternatives. Reference BLAS
+# is ~10x slower than OpenBLAS, and OpenBLAS's pthread build fights Torch's OpenMP pool.
+arch_dir="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
+for lib in libblas.so.3 liblapack.so.3; do
+  want="$arch_dir/openblas-openmp/$lib"
+  name="$lib-$(basename "$arch_dir")"
+  if [ -e "$want" ] && [ "$(readlink -f "$arch_dir/$lib")" != "$(readlink -f "$want")" ]; then
+    as_root update-alternatives --set "$name" "$want" >/dev/null
+  fi
+done
+
+echo "== building (Release)"
+cmake --preset release >/dev/null
+cmake --build --preset release
+
+case "$mode" in
+  demo)
+    plad=build/release/app/plad
+    model=resources/models/tiny-gpt2
+    echo "== model info: $model"
+    "$plad" model info "$model"
+    echo "== greedy generation from ids 3,17,42"
+    "$plad" generate "$model" --ids 3,17,42 --max-new-tokens 16 --greedy
+    echo "== sampled generation (temperature 0.8, top-p 0.9, seed 1)"
+    "$plad" generate "$model" --ids 3,17,42 --max-new-tokens 16 --temperature 0.8 --top-p 0.9 --seed 1
+    ;;
+  test)
+    echo "== tests (Release)"
+    ctest --preset release
+    if [ "${PLAD_SKIP_SANITIZERS:-0}" != 1 ]; then
+      echo "== core tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+      cmake --preset asan >/dev/null
+      cmake --build --preset asan
+      ctest --preset asan
+    fi
+    ;;
+  build) ;;
+  *)
+    echo "usage: bash tools/bootstrap.sh demo|test|build" >&2
+    exit 2
+    ;;
+esac

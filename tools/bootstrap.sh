@@ -15,7 +15,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config
   qt6-base-dev libgl1-mesa-dev libqcustomplot-dev
   libtorch-dev libgloo-dev libopenblas0-openmp
-  nlohmann-json3-dev libcli11-dev
+  nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
   xvfb xauth
 )
 
@@ -48,7 +48,11 @@ done
 
 echo "== building (Release)"
 cmake --preset release >/dev/null
-cmake --build --preset release
+if [ "$mode" = demo ]; then
+  cmake --build --preset release --target plad plad-workbench
+else
+  cmake --build --preset release
+fi
 
 case "$mode" in
   demo)

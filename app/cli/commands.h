@@ -8,5 +8,8 @@ namespace plad::cli {
 void addModelCommands(CLI::App &app);
 void addGenerateCommand(CLI::App &app);
 void addBenchCommands(CLI::App &app);
+void addTokenizerCommands(CLI::App &app);
+/** Adds `tokenizer` under the `bench` command. */
+void addTokenizerBenchmark(CLI::App &bench);
 
 } // namespace plad::cli

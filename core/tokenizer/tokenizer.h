@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace plad {
+
+/** A token added on top of the model vocabulary (tokenizer.json "added_tokens"). */
+struct AddedToken
+{
+    int64_t id = 0;
+    std::string content;
+    bool singleWord = false;
+    bool lstrip = false;
+    bool rstrip = false;
+    bool normalized = true;
+    bool special = false;
+};
+
+/** Special tokens a model uses, from tokenizer.json and tokenizer_config.json. */
+struct SpecialTokens
+{
+    std::optional<int64_t> bos, eos, pad, unk;
+    std::string bosText, eosText, padText, unkText;
+    bool addBos = false; ///< tokenizer_config.json add_bos_token (when no post-processor says otherwise)
+    bool addEos = false; ///< tokenizer_config.json add_eos_token
+};
+
+/**
+ * A Hugging Face tokenizer.json, encoding and decoding exactly as the Rust tokenizers library:
+ * added tokens are split off the raw text first (leftmost-longest, honouring lstrip, rstrip,
+ * single_word and normalized), the rest is normalized, pre-tokenized and run through the BPE
+ * model; post-processing adds special tokens when asked.
+ *
+ * Invalid UTF-8 input is encoded byte by byte by byte-level tokenizers; other tokenizers
+ * report the byte offset of the first invalid sequence.
+ *
+ * Thread-safe after construction: encode() and decode() may run concurrently.
+ */
+class Tokenizer
+{
+public:
+    /**
+     * Loads `path` (a tokenizer.json file, or a directory holding one). A
+     * tokenizer_config.json beside it supplies bos/eos/pad and add_bos_token/add_eos_token.
+     */
+    static Tokenizer load(const std::filesystem::path &path);
+    /** Builds from parsed documents; `config` may be null. `source` names the file in errors. */
+    static Tokenizer fromJson(const nlohmann::json &tokenizer, const nlohmann::json *config, const std::string &source);
+
+    std::vector<int64_t> encode(std::string_view text, bool addSpecialTokens = false) const;
+    /** Throws Error for an id outside the vocabulary. */
+    std::string decode(const std::vector<int64_t> &ids, bool skipSpecialTokens = false) const;
+
+    /** One more than the largest id in the model or the added tokens. */
+    int64_t vocabSize() const;
+    std::optional<int64_t> tokenToId(std::string_view token) const;
+    std::optional<std::string> idToToken(int64_t id) const;
+    bool isSpecial(int64_t id) const;
+    const SpecialTokens &specialTokens() const;
+    const std::vector<AddedToken> &addedTokens() const;
+    /** True for GPT-2-style byte-level tokenizers (any byte string is encodable). */
+    bool isByteLevel() const;
+
+private:
+    struct Pipeline;
+    explicit Tokenizer(std::shared_ptr<const Pipeline> pipeline);
+    std::shared_ptr<const Pipeline> d;
+};
+
+} // namespace plad

@@ -2,6 +2,9 @@
 
 #include "common/error.h"
 
+#include <algorithm>
+
+#include <unicode/bytestream.h>
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
@@ -106,13 +109,6 @@ bool isWordCharacter(char32_t cp)
 
 namespace {
 
-icu::UnicodeString toIcu(std::string_view text)
-{
-    if (auto bad = firstInvalidByte(text))
-        throw Error("text is not valid UTF-8 at byte " + std::to_string(*bad));
-    return icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
-}
-
 std::string fromIcu(const icu::UnicodeString &text)
 {
     std::string out;
@@ -122,14 +118,25 @@ std::string fromIcu(const icu::UnicodeString &text)
 
 std::string normalizeWith(const icu::Normalizer2 *(*get)(UErrorCode &), std::string_view text)
 {
+    // ASCII is unchanged by every normalization form: skip ICU for the common case.
+    if (std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+        return std::string(text);
+    if (auto bad = firstInvalidByte(text))
+        throw Error("text is not valid UTF-8 at byte " + std::to_string(*bad));
     UErrorCode status = U_ZERO_ERROR;
     const icu::Normalizer2 *normalizer = get(status);
     if (U_FAILURE(status))
         throw Error(std::string("Unicode normalization data unavailable: ") + u_errorName(status));
-    const icu::UnicodeString result = normalizer->normalize(toIcu(text), status);
+    const icu::StringPiece piece(text.data(), static_cast<int32_t>(text.size()));
+    if (normalizer->isNormalizedUTF8(piece, status) && U_SUCCESS(status))
+        return std::string(text);
+    status = U_ZERO_ERROR;
+    std::string out;
+    icu::StringByteSink<std::string> sink(&out, static_cast<int32_t>(text.size()));
+    normalizer->normalizeUTF8(0, piece, sink, nullptr, status);
     if (U_FAILURE(status))
         throw Error(std::string("Unicode normalization failed: ") + u_errorName(status));
-    return fromIcu(result);
+    return out;
 }
 
 } // namespace

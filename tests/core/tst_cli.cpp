@@ -2,6 +2,7 @@
 #include "testsupport.h"
 
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <cmath>
@@ -135,6 +136,54 @@ private Q_SLOTS:
         QVERIFY(r.exitCode != 0);
         QVERIFY(r.out.isEmpty());
         QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
+    }
+
+    void tokenizeAndDetokenize()
+    {
+        const QString gpt2 = test::q((test::dataDir() / "tokenizers" / "gpt2" / "tokenizer.json").string());
+        Run r = runPlad({"tokenize", "--tokenizer", gpt2, "--text", "Hello world"});
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(r.json()["ids"].get<std::vector<int64_t>>(), (std::vector<int64_t>{15496, 995}));
+
+        QTemporaryDir dir;
+        const auto cases = std::filesystem::path(dir.path().toStdString()) / "cases.json";
+        test::writeBytes(cases, R"(["Hello world", "", "naïve"])");
+        r = runPlad({"tokenize", "--tokenizer", gpt2, "--cases", test::q(cases.string())});
+        QCOMPARE(r.exitCode, 0);
+        const auto all = r.json();
+        QCOMPARE(all.size(), size_t(3));
+        QCOMPARE(all[0].get<std::vector<int64_t>>(), (std::vector<int64_t>{15496, 995}));
+        QVERIFY(all[1].empty());
+
+        const QString sp = test::q((test::dataDir() / "tokenizers" / "sentencepiece").string());
+        r = runPlad({"tokenize", "--tokenizer", sp, "--text", "Hello", "--add-special"});
+        QCOMPARE(r.json()["ids"][0].get<int64_t>(), int64_t(1));
+        const QString ids = join(r.json()["ids"].get<std::vector<int64_t>>());
+        r = runPlad({"detokenize", "--tokenizer", sp, "--ids", ids});
+        QCOMPARE(r.json()["text"].get<std::string>(), std::string("<s> Hello"));
+        r = runPlad({"detokenize", "--tokenizer", sp, "--ids", ids, "--skip-special"});
+        QCOMPARE(r.json()["text"].get<std::string>(), std::string("Hello"));
+
+        r = runPlad({"tokenize", "--tokenizer", "/nonexistent/tokenizer.json", "--text", "x"});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY(r.err.contains("no such tokenizer file"));
+    }
+
+    void trainTokenizer()
+    {
+        QTemporaryDir dir;
+        const auto root = std::filesystem::path(dir.path().toStdString());
+        std::string corpus;
+        for (int i = 0; i < 50; ++i)
+            corpus += "the tool reads the files and the tool writes the files\n";
+        test::writeBytes(root / "corpus.txt", corpus);
+        Run r = runPlad({"tokenizer", "train", "--corpus", test::q((root / "corpus.txt").string()), "--vocab-size", "300", "--out",
+                         test::q((root / "tok").string())});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.json()["merges"].get<int64_t>() > 0);
+        r = runPlad({"tokenize", "--tokenizer", test::q((root / "tok").string()), "--text", "the tool"});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.json()["ids"].size() <= 2);
     }
 
     void threadsOption()

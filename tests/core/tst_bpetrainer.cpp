@@ -1,0 +1,186 @@
+// Training a byte-level BPE and writing a tokenizer.json that loads back; prompt templates.
+#include "common/error.h"
+#include "tokenizer/bpetrainer.h"
+#include "tokenizer/prompttemplate.h"
+#include "tokenizer/tokenizer.h"
+#include "testsupport.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+
+using namespace plad;
+
+namespace {
+
+const char *kCorpus[] = {
+    "The quick brown fox jumps over the lazy dog.",
+    "The dog sleeps in the sun while the fox watches the dog.",
+    "Packages provide the tools the system needs; the tools build the packages.",
+    "A library for reading and writing the files of the system, with the usual tools.",
+    "This package contains the documentation for the library and the tools.",
+};
+
+std::string corpusText(int repeats)
+{
+    std::string text;
+    for (int r = 0; r < repeats; ++r)
+        for (const char *line : kCorpus)
+            text += std::string(line) + "\n";
+    return text;
+}
+
+std::string readFile(const std::filesystem::path &p)
+{
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+} // namespace
+
+class TestBpeTrainer : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir mTmp;
+    std::filesystem::path tmp(const std::string &name) const { return std::filesystem::path(mTmp.path().toStdString()) / name; }
+
+private Q_SLOTS:
+    void trainsALoadableTokenizer()
+    {
+        const auto corpus = tmp("corpus.txt");
+        test::writeBytes(corpus, corpusText(20));
+        BpeTrainerOptions options;
+        options.vocabSize = 400;
+        const auto summary = trainByteLevelBpe(corpus, tmp("tok"), options);
+        QVERIFY(summary.merges > 0);
+        QVERIFY(summary.vocabSize <= 400);
+        QCOMPARE(summary.vocabSize, 258 + summary.merges);
+
+        const auto t = Tokenizer::load(tmp("tok"));
+        QCOMPARE(t.vocabSize(), summary.vocabSize);
+        QCOMPARE(t.tokenToId("<|endoftext|>").value_or(-1), int64_t(0));
+        QCOMPARE(t.tokenToId("<|pad|>").value_or(-1), int64_t(1));
+        QCOMPARE(t.specialTokens().eos.value_or(-1), int64_t(0));
+        QCOMPARE(t.specialTokens().pad.value_or(-1), int64_t(1));
+        QVERIFY(t.isSpecial(0));
+        // The most frequent word with its space becomes one token.
+        QVERIFY(t.tokenToId("\xC4\xA0the").has_value());
+        QCOMPARE(t.encode(" the").size(), size_t(1));
+
+        // Exact round trips, on the corpus and on text it never saw (bytes always encode).
+        for (const std::string &s : {std::string(kCorpus[1]), std::string("Ünïcödé 漢字 🦊 and\ttabs\r\n"), std::string("")}) {
+            const auto ids = t.encode(s);
+            QCOMPARE(t.decode(ids), s);
+        }
+        // It compresses what it was trained on.
+        const std::string line = kCorpus[2];
+        QVERIFY(t.encode(line).size() * 3 < line.size());
+        // Special tokens are matched in text.
+        QCOMPARE(t.encode("a<|endoftext|>").back(), int64_t(0));
+    }
+
+    void writesTheHuggingFaceLayout()
+    {
+        const auto corpus = tmp("corpus2.txt");
+        test::writeBytes(corpus, corpusText(5));
+        BpeTrainerOptions options;
+        options.vocabSize = 300;
+        trainByteLevelBpe(corpus, tmp("layout"), options);
+        const auto doc = nlohmann::json::parse(readFile(tmp("layout") / "tokenizer.json"));
+        QCOMPARE(doc["model"]["type"].get<std::string>(), std::string("BPE"));
+        QCOMPARE(doc["pre_tokenizer"]["type"].get<std::string>(), std::string("ByteLevel"));
+        QCOMPARE(doc["decoder"]["type"].get<std::string>(), std::string("ByteLevel"));
+        QVERIFY(doc["model"]["merges"][0].is_string()); // "a b", readable by every tokenizers version
+        QVERIFY(doc["model"]["vocab"].size() <= 300);
+        QCOMPARE(doc["model"]["vocab"].size(), 256 + 2 + doc["model"]["merges"].size());
+        QCOMPARE(doc["added_tokens"][0]["special"].get<bool>(), true);
+        const auto config = nlohmann::json::parse(readFile(tmp("layout") / "tokenizer_config.json"));
+        QCOMPARE(config["eos_token"].get<std::string>(), std::string("<|endoftext|>"));
+    }
+
+    void trainingIsDeterministic()
+    {
+        const auto corpus = tmp("corpus3.txt");
+        test::writeBytes(corpus, corpusText(7));
+        BpeTrainerOptions options;
+        options.vocabSize = 350;
+        trainByteLevelBpe(corpus, tmp("a"), options);
+        trainByteLevelBpe(corpus, tmp("b"), options);
+        QCOMPARE(readFile(tmp("a") / "tokenizer.json"), readFile(tmp("b") / "tokenizer.json"));
+    }
+
+    void stopsWhenPairsAreRare()
+    {
+        const auto corpus = tmp("tiny.txt");
+        test::writeBytes(corpus, "abc\n");
+        BpeTrainerOptions options;
+        options.vocabSize = 1000;
+        const auto summary = trainByteLevelBpe(corpus, tmp("tiny"), options);
+        QCOMPARE(summary.merges, int64_t(0)); // every pair occurs once, below min frequency 2
+        options.minFrequency = 1;
+        QVERIFY(trainByteLevelBpe(corpus, tmp("tiny1"), options).merges > 0);
+    }
+
+    void rejectsBadInput()
+    {
+        const auto corpus = tmp("c.txt");
+        test::writeBytes(corpus, corpusText(1));
+        BpeTrainerOptions options;
+        options.vocabSize = 100;
+        test::expectError([&] { trainByteLevelBpe(corpus, tmp("x"), options); }, "vocabulary size 100 is too small");
+        options.vocabSize = 500;
+        test::expectError([&] { trainByteLevelBpe(tmp("missing.txt"), tmp("x"), options); }, "cannot open corpus");
+        test::writeBytes(tmp("empty.txt"), "");
+        test::expectError([&] { trainByteLevelBpe(tmp("empty.txt"), tmp("x"), options); }, "the corpus is empty");
+    }
+
+    void promptTemplates()
+    {
+        auto t = PromptTemplate::preset("tldr");
+        QCOMPARE(t.render("Long text."), std::string("Long text.\nTL;DR:"));
+        PromptTemplate custom;
+        custom.format = "{{literal}} {system}: {prompt}";
+        custom.system = "S";
+        QCOMPARE(custom.render("p"), std::string("{literal} S: p"));
+        custom.format = "no placeholder";
+        test::expectError([&] { custom.validate(); }, "must contain {prompt} exactly once, found 0");
+        custom.format = "{prompt} {prompt}";
+        test::expectError([&] { custom.validate(); }, "found 2");
+        custom.format = "{user}: {prompt}";
+        test::expectError([&] { custom.validate(); }, "unknown placeholder {user}");
+        test::expectError([&] { PromptTemplate::preset("vicuna"); }, "unknown prompt template preset \"vicuna\"");
+
+        // JSON round trip, presets with overrides, and field validation.
+        const auto back = PromptTemplate::fromJson(PromptTemplate::preset("chatml").toJson(), "run.json");
+        QCOMPARE(back.format, PromptTemplate::preset("chatml").format);
+        const auto overridden = PromptTemplate::fromJson({{"preset", "chatml"}, {"system", "Be brief."}}, "run.json");
+        QVERIFY(overridden.render("x").find("Be brief.") != std::string::npos);
+        test::expectError([&] { PromptTemplate::fromJson({{"fromat", "{prompt}"}}, "run.json"); }, "unknown prompt template field \"fromat\"");
+        test::expectError([&] { PromptTemplate::fromJson({{"add_bos", "yes"}}, "run.json"); }, "\"add_bos\" has the wrong type");
+    }
+
+    void promptTemplatesEncodeWithSpecialTokens()
+    {
+        const auto qwen = Tokenizer::load(test::dataDir() / "tokenizers" / "qwen3");
+        const auto chat = PromptTemplate::preset("chatml");
+        const auto ids = chat.encodePrompt(qwen, "Summarise this.");
+        QCOMPARE(ids.front(), *qwen.tokenToId("<|im_start|>"));
+        QCOMPARE(std::count(ids.begin(), ids.end(), *qwen.tokenToId("<|im_end|>")), 2L);
+        const auto response = chat.encodeResponse(qwen, "Done.");
+        QCOMPARE(response.back(), *qwen.tokenToId("<|im_end|>")); // Qwen's EOS
+        QCOMPARE(qwen.decode(std::vector<int64_t>(response.begin(), response.end() - 1)), std::string("Done."));
+
+        const auto sp = Tokenizer::load(test::dataDir() / "tokenizers" / "sentencepiece");
+        PromptTemplate withBos;
+        withBos.addBos = true;
+        QCOMPARE(withBos.encodePrompt(sp, "Hi").front(), int64_t(1));
+        const auto gpt2 = Tokenizer::load(test::dataDir() / "tokenizers" / "gpt2");
+        test::expectError([&] { withBos.encodePrompt(gpt2, "Hi"); }, "defines none");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestBpeTrainer)
+#include "tst_bpetrainer.moc"

@@ -9,6 +9,7 @@ void addModelCommands(CLI::App &app);
 void addGenerateCommand(CLI::App &app);
 void addBenchCommands(CLI::App &app);
 void addTokenizerCommands(CLI::App &app);
+void addEvalCommands(CLI::App &app);
 /** Adds `tokenizer` under the `bench` command. */
 void addTokenizerBenchmark(CLI::App &bench);
 

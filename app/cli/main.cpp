@@ -19,6 +19,7 @@ int main(int argc, char **argv)
     plad::cli::addModelCommands(app);
     plad::cli::addGenerateCommand(app);
     plad::cli::addTokenizerCommands(app);
+    plad::cli::addEvalCommands(app);
     plad::cli::addBenchCommands(app);
 
     try {

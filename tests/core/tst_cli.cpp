@@ -6,6 +6,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <fstream>
 
 
 
@@ -184,6 +185,36 @@ private Q_SLOTS:
         r = runPlad({"tokenize", "--tokenizer", test::q((root / "tok").string()), "--text", "the tool"});
         QCOMPARE(r.exitCode, 0);
         QVERIFY(r.json()["ids"].size() <= 2);
+    }
+
+    void rougeCommand()
+    {
+        const QString cases = test::q((test::dataDir() / "rouge" / "cases.jsonl").string());
+        for (const bool stem : {false, true}) {
+            QStringList args{"rouge", "--pairs", cases};
+            if (stem)
+                args << "--stem";
+            const Run r = runPlad(args);
+            QCOMPARE(r.exitCode, 0);
+            const auto lines = r.out.trimmed().split('\n');
+            QCOMPARE(lines.size(), 40);
+            std::ifstream in(test::dataDir() / "rouge" / "cases.jsonl");
+            std::string line;
+            for (const auto &out : lines) {
+                std::getline(in, line);
+                const auto want = nlohmann::json::parse(line)[stem ? "porter_stemming" : "no_stemming"];
+                const auto got = nlohmann::json::parse(out.toStdString());
+                for (const char *m : {"rouge1", "rouge2", "rougeL"})
+                    for (const char *f : {"p", "r", "f"})
+                        QVERIFY(std::abs(got[m][f].get<double>() - want[m][f].get<double>()) < 1e-12);
+            }
+        }
+        QTemporaryDir dir;
+        const auto bad = std::filesystem::path(dir.path().toStdString()) / "bad.jsonl";
+        test::writeBytes(bad, "{\"target\": \"a\", \"prediction\": \"a\"}\n{\"target\": \"a\"}\n");
+        const Run r = runPlad({"rouge", "--pairs", test::q(bad.string())});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("bad.jsonl:2: missing string field \"prediction\""), r.err.constData());
     }
 
     void threadsOption()

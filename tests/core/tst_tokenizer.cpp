@@ -276,6 +276,39 @@ private Q_SLOTS:
         QCOMPARE(t.decode({50257}, true), std::string());
     }
 
+    void bpeModelOptions()
+    {
+        // A word-level BPE split on spaces, with the options WordPiece-like BPEs use.
+        nlohmann::json doc = {
+            {"pre_tokenizer", {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "Removed"}}},
+            {"model",
+             {{"type", "BPE"},
+              {"unk_token", "[UNK]"},
+              {"continuing_subword_prefix", "##"},
+              {"end_of_word_suffix", "</w>"},
+              {"vocab", {{"[UNK]", 0}, {"h", 1}, {"##e", 2}, {"##y</w>", 3}, {"he", 4}, {"hey</w>", 5}, {"y</w>", 6}}},
+              {"merges", {"h ##e", "he ##y</w>"}}}}};
+        auto t = Tokenizer::fromJson(doc, nullptr, "options");
+        // h + ##e -> "he" (the prefix is dropped when merging), then he + ##y</w> -> hey</w>.
+        QCOMPARE(t.encode("hey"), (std::vector<int64_t>{5}));
+        QCOMPARE(t.encode("y hey"), (std::vector<int64_t>{6, 5}));
+        QCOMPARE(t.encode("hex"), (std::vector<int64_t>{4, 0})); // ##x</w> is unknown
+        doc["model"]["merges"] = nlohmann::json::array();
+        t = Tokenizer::fromJson(doc, nullptr, "no merges");
+        QCOMPARE(t.encode("hey"), (std::vector<int64_t>{1, 2, 3}));
+
+        // ignore_merges (Llama 3): a word in the vocabulary is taken whole, even where the
+        // merges would split it differently.
+        nlohmann::json whole = {
+            {"model",
+             {{"type", "BPE"},
+              {"vocab", {{"a", 0}, {"b", 1}, {"c", 2}, {"ab", 3}, {"abc", 4}}},
+              {"merges", {"a b"}}}}};
+        QCOMPARE(Tokenizer::fromJson(whole, nullptr, "merges").encode("abc"), (std::vector<int64_t>{3, 2}));
+        whole["model"]["ignore_merges"] = true;
+        QCOMPARE(Tokenizer::fromJson(whole, nullptr, "ignore merges").encode("abc"), (std::vector<int64_t>{4}));
+    }
+
     void templateProcessingAddsSpecialTokens()
     {
         auto doc = nlohmann::json::parse(std::ifstream(tokenizerPath("gpt2")));

@@ -10,6 +10,7 @@ void addGenerateCommand(CLI::App &app);
 void addBenchCommands(CLI::App &app);
 void addTokenizerCommands(CLI::App &app);
 void addEvalCommands(CLI::App &app);
+void addDataCommands(CLI::App &app);
 /** Adds `tokenizer` under the `bench` command. */
 void addTokenizerBenchmark(CLI::App &bench);
 

@@ -1,0 +1,74 @@
+// plad data inspect: import a dataset file and summarise it.
+#include "cli/clisupport.h"
+#include "cli/commands.h"
+
+#include "data/dataset.h"
+#include "tokenizer/tokenizer.h"
+
+#include <memory>
+#include <optional>
+
+namespace plad::cli {
+
+void addDataCommands(CLI::App &app)
+{
+    auto *data = app.add_subcommand("data", "Import and inspect datasets");
+    data->require_subcommand(1);
+    struct Args
+    {
+        std::string file, format = "jsonl", tokenizer;
+        ImportOptions options;
+        SplitOptions split;
+        int examples = 2;
+    };
+    auto a = std::make_shared<Args>();
+    auto *inspect = data->add_subcommand("inspect", "Import FILE, report counts, lengths, a histogram, the split and examples (JSON)");
+    inspect->add_option("FILE", a->file, "dataset file (JSONL)")->required();
+    inspect->add_option("--format", a->format, "jsonl, hh (Anthropic-HH), tldr or trl (TRL preference)")->capture_default_str();
+    inspect->add_option("--prompt-field", a->options.fields.prompt, "jsonl: field holding the prompt")->capture_default_str();
+    inspect->add_option("--response-field", a->options.fields.reference, "jsonl: field holding the reference response")
+        ->capture_default_str();
+    inspect->add_option("--id-field", a->options.fields.id, "jsonl: field holding a unique id (default: the line number)");
+    inspect->add_option("--group-field", a->options.fields.group, "jsonl: records sharing this field never straddle splits");
+    inspect->add_flag("--skip-bad-lines", a->options.skipBadLines, "skip and count malformed lines instead of failing");
+    inspect->add_option("--tokenizer", a->tokenizer, "measure lengths in tokens of this tokenizer.json instead of words");
+    inspect->add_option("--seed", a->split.seed, "split seed")->capture_default_str();
+    inspect->add_option("--validation", a->split.validationFraction, "validation fraction")->capture_default_str();
+    inspect->add_option("--test", a->split.testFraction, "test fraction")->capture_default_str();
+    inspect->add_option("--examples", a->examples, "records to show")->capture_default_str();
+    inspect->callback([a] {
+        a->options.format = parseDatasetFormat(a->format);
+        const auto imported = importDataset(a->file, a->options);
+        std::optional<Tokenizer> tokenizer;
+        DatasetSummary summary;
+        if (!a->tokenizer.empty()) {
+            tokenizer = Tokenizer::load(a->tokenizer);
+            summary = summarize(imported.records, "tokens", [](const std::string &text, const void *t) {
+                return static_cast<int64_t>(static_cast<const Tokenizer *>(t)->encode(text).size());
+            }, &*tokenizer);
+        } else {
+            summary = summarize(imported.records);
+        }
+        const auto splits = splitDataset(imported.records, a->split);
+        nlohmann::json examples = nlohmann::json::array();
+        for (int i = 0; i < a->examples && i < static_cast<int>(imported.records.size()); ++i)
+            examples.push_back(toJson(imported.records[static_cast<size_t>(i)]));
+        printJson({{"file", a->file},
+                   {"format", toString(a->options.format)},
+                   {"import",
+                    {{"lines", imported.report.lines},
+                     {"imported", imported.report.imported},
+                     {"skipped_bad_lines", imported.report.skippedBadLines},
+                     {"duplicates_removed", imported.report.duplicatesRemoved},
+                     {"problems", imported.report.problems}}},
+                   {"summary", toJson(summary)},
+                   {"split",
+                    {{"seed", a->split.seed},
+                     {"train", splits.train.size()},
+                     {"validation", splits.validation.size()},
+                     {"test", splits.test.size()}}},
+                   {"examples", examples}});
+    });
+}
+
+} // namespace plad::cli

@@ -122,9 +122,9 @@ private Q_SLOTS:
         std::vector<DatasetRecord> records;
         for (int i = 0; i < 3000; ++i) {
             DatasetRecord r;
-            r.id = QString("r%1").arg(i).toStdString(); // (std::string concatenation trips a GCC 12 -O3 false warning)
+            r.id = QString("r%1").arg(i).toStdString(); // (plain std::string assignment here trips a GCC 12 -O3 false -Wstringop-overflow)
             r.prompt = QString("p%1").arg(i).toStdString();
-            r.reference = "x";
+            r.reference.assign(1, 'x');
             r.group = QString("group%1").arg(i / 3).toStdString();
             records.push_back(std::move(r));
         }

@@ -1,0 +1,47 @@
+#pragma once
+
+#include "data/dataset.h"
+#include "train/sfttrainer.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace plad {
+
+class Tokenizer;
+struct PromptTemplate;
+
+/**
+ * Length limits and the truncation policy for turning records into token ids.
+ *
+ * Policy: the response is cut to maxResponseTokens (keeping its start; a cut response loses its
+ * EOS). The prompt's text is then cut so that template + prompt + response fit in
+ * contextLength and the prompt text has at most maxPromptTokens, keeping the start of the text
+ * (promptKeep = "start") or its end ("end"); the template's own text is never cut.
+ */
+struct EncodingLimits
+{
+    int64_t contextLength = 1024;
+    int64_t maxPromptTokens = 768;
+    int64_t maxResponseTokens = 256;
+    std::string promptKeep = "start";
+};
+
+struct EncodedExamples
+{
+    std::vector<SequencePair> examples;
+    int64_t truncatedPrompts = 0;
+    int64_t truncatedResponses = 0;
+};
+
+/** Encodes records with `tokenizer` and `promptTemplate` under `limits`. */
+EncodedExamples encodeExamples(const std::vector<DatasetRecord> &records, const Tokenizer &tokenizer,
+                               const PromptTemplate &promptTemplate, const EncodingLimits &limits);
+
+/** Prompt ids for generation, cut by the same policy (leaving room for `responseBudget` new tokens). */
+std::vector<int64_t> encodePromptWithin(const std::string &prompt, const Tokenizer &tokenizer,
+                                        const PromptTemplate &promptTemplate, const EncodingLimits &limits,
+                                        int64_t responseBudget, bool *truncated = nullptr);
+
+} // namespace plad

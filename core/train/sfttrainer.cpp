@@ -1,0 +1,284 @@
+#include "train/sfttrainer.h"
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "common/runtime.h"
+#include "model/modelloader.h"
+#include "model/safetensors.h"
+#include "model/sequencescorer.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <random>
+
+#include <torch/torch.h>
+
+namespace plad {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+torch::optim::AdamW &adam(const std::shared_ptr<void> &p)
+{
+    return *static_cast<torch::optim::AdamW *>(p.get());
+}
+
+std::vector<ScoreRequest> toRequests(const std::vector<SequencePair> &examples)
+{
+    std::vector<ScoreRequest> requests;
+    requests.reserve(examples.size());
+    for (const auto &e : examples)
+        requests.push_back({e.prompt, e.response});
+    return requests;
+}
+
+// Sum of the negative log-likelihood of the response tokens.
+torch::Tensor responseNll(CausalLMImpl &model, const std::vector<SequencePair> &examples)
+{
+    const ScoredBatch scored = scoreBatch(model, toRequests(examples));
+    return -scored.tokenLogprobs.sum();
+}
+
+} // namespace
+
+SftTrainer::SftTrainer(CausalLM model, std::vector<SequencePair> train, std::vector<SequencePair> validation,
+                       TrainingOptions options, fs::path directory)
+    : mModel(std::move(model))
+    , mTrain(std::move(train))
+    , mValidation(std::move(validation))
+    , mOptions(std::move(options))
+    , mDirectory(std::move(directory))
+{
+    mOptions.validate("training");
+    if (mTrain.empty())
+        throw Error("no training examples: the training split is empty");
+    for (size_t i = 0; i < mTrain.size(); ++i)
+        if (mTrain[i].prompt.empty() || mTrain[i].response.empty())
+            throw Error("training example " + std::to_string(i) + " has an empty prompt or response");
+
+    // AdamW with decay on matrices only: norms, biases (all 1-D parameters) are not decayed.
+    std::vector<torch::Tensor> decay, noDecay;
+    for (auto &p : mModel->parameters())
+        (p.dim() >= 2 ? decay : noDecay).push_back(p);
+    auto opts = [&](double wd) {
+        return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(mOptions.learningRate)
+                                                                .betas({mOptions.beta1, mOptions.beta2})
+                                                                .eps(mOptions.epsilon)
+                                                                .weight_decay(wd));
+    };
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, opts(mOptions.weightDecay));
+    groups.emplace_back(noDecay, opts(0.0));
+    mOptimizer = std::make_shared<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(mOptions.learningRate));
+    shuffle();
+}
+
+void SftTrainer::shuffle()
+{
+    mOrder.resize(mTrain.size());
+    std::iota(mOrder.begin(), mOrder.end(), 0);
+    std::mt19937_64 rng(mOptions.seed * 1000003ull + static_cast<uint64_t>(mEpoch));
+    std::shuffle(mOrder.begin(), mOrder.end(), rng);
+}
+
+SftTrainer::Batch SftTrainer::nextBatch()
+{
+    Batch batch;
+    for (int64_t i = 0; i < mOptions.batchSize; ++i) {
+        if (mPosition >= static_cast<int64_t>(mOrder.size())) {
+            ++mEpoch;
+            mPosition = 0;
+            shuffle();
+        }
+        const auto &e = mTrain[static_cast<size_t>(mOrder[static_cast<size_t>(mPosition++)])];
+        batch.responseTokens += static_cast<int64_t>(e.response.size());
+        batch.tokens += static_cast<int64_t>(e.prompt.size() + e.response.size());
+        batch.examples.push_back(e);
+    }
+    return batch;
+}
+
+double SftTrainer::evaluate()
+{
+    if (mValidation.empty())
+        return std::nan("");
+    torch::NoGradGuard noGrad;
+    mModel->eval();
+    double nll = 0;
+    int64_t tokens = 0;
+    const auto batch = static_cast<size_t>(mOptions.batchSize);
+    int64_t batches = 0;
+    for (size_t start = 0; start < mValidation.size(); start += batch) {
+        if (mOptions.evalBatches > 0 && batches++ >= mOptions.evalBatches)
+            break;
+        const std::vector<SequencePair> slice(mValidation.begin() + static_cast<long>(start),
+                                              mValidation.begin() + static_cast<long>(std::min(mValidation.size(), start + batch)));
+        nll += responseNll(*mModel, slice).item<double>();
+        for (const auto &e : slice)
+            tokens += static_cast<int64_t>(e.response.size());
+    }
+    mModel->train();
+    return nll / static_cast<double>(tokens);
+}
+
+void SftTrainer::saveCheckpoint(int64_t step)
+{
+    const fs::path target = checkpointDirectory();
+    const fs::path fresh = mDirectory / "checkpoint.new";
+    const fs::path old = mDirectory / "checkpoint.old";
+    fs::remove_all(fresh);
+    fs::create_directories(fresh);
+    saveModel(*mModel, fresh);
+    torch::save(adam(mOptimizer), (fresh / "optimizer.pt").string());
+    const nlohmann::json state = {{"step", step}, {"epoch", mEpoch}, {"position", mPosition}, {"options", mOptions.toJson()}};
+    writeFileAtomically(fresh / "trainer_state.json", state.dump(2) + "\n");
+    // Swap directories so a crash leaves either the old or the new checkpoint complete.
+    fs::remove_all(old);
+    if (fs::exists(target))
+        fs::rename(target, old);
+    fs::rename(fresh, target);
+    fs::remove_all(old);
+}
+
+int64_t SftTrainer::loadCheckpoint()
+{
+    const fs::path dir = checkpointDirectory();
+    if (!fs::exists(dir / "trainer_state.json"))
+        throw Error(dir.string() + ": no checkpoint to resume from");
+    const nlohmann::json state = readJsonFile(dir / "trainer_state.json");
+    SafetensorsFile weights(dir / "model.safetensors");
+    torch::NoGradGuard noGrad;
+    for (auto &item : mModel->named_parameters()) {
+        if (!weights.contains(item.key()))
+            throw Error(dir.string() + ": checkpoint lacks tensor \"" + item.key() + "\"");
+        item.value().copy_(weights.read(item.key()));
+    }
+    torch::load(adam(mOptimizer), (dir / "optimizer.pt").string());
+    mEpoch = state.at("epoch").get<int64_t>();
+    mPosition = state.at("position").get<int64_t>();
+    shuffle();
+    return state.at("step").get<int64_t>();
+}
+
+TrainingResult SftTrainer::run(JobContext *context, const std::function<void(const TrainingPoint &)> &onPoint, bool resume)
+{
+    if (mOptions.threads > 0)
+        configureThreads(mOptions.threads);
+    std::error_code ec;
+    fs::create_directories(mDirectory, ec);
+    if (ec)
+        throw Error(mDirectory.string() + ": cannot create run directory: " + ec.message());
+
+    TrainingResult result;
+    int64_t step = 0;
+    const fs::path metricsPath = mDirectory / "metrics.jsonl";
+    if (resume) {
+        step = loadCheckpoint();
+        // Keep the metrics up to the checkpoint; the steps after it are trained again.
+        std::ifstream in(metricsPath);
+        std::string kept, line;
+        while (std::getline(in, line))
+            if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t(0)) <= step)
+                kept += line + "\n";
+        writeFileAtomically(metricsPath, kept);
+    } else {
+        writeFileAtomically(metricsPath, "");
+    }
+    std::ofstream metrics(metricsPath, std::ios::app);
+
+    mModel->train();
+    auto &optimizer = adam(mOptimizer);
+    const auto start = std::chrono::steady_clock::now();
+    const int64_t firstStep = step;
+    while (step < mOptions.maxSteps) {
+        if (context && context->isCancelled()) {
+            saveCheckpoint(step);
+            result.stopReason = "cancelled";
+            result.message = "cancelled at step " + std::to_string(step) + "; checkpoint saved, resume to continue";
+            result.steps = step;
+            return result;
+        }
+        const auto stepStart = std::chrono::steady_clock::now();
+        const double lr = learningRateAt(mOptions, step);
+        for (auto &group : optimizer.param_groups())
+            static_cast<torch::optim::AdamWOptions &>(group.options()).lr(lr);
+
+        std::vector<Batch> micro;
+        int64_t responseTokens = 0, tokens = 0;
+        for (int64_t i = 0; i < mOptions.gradAccumulation; ++i) {
+            micro.push_back(nextBatch());
+            responseTokens += micro.back().responseTokens;
+            tokens += micro.back().tokens;
+        }
+        optimizer.zero_grad();
+        double lossSum = 0;
+        for (const auto &batch : micro) {
+            // Each micro-batch's summed NLL over the step's response tokens: the gradients add up
+            // to those of the mean over the whole step.
+            auto loss = responseNll(*mModel, batch.examples) / static_cast<double>(responseTokens);
+            const double value = loss.item<double>();
+            if (!std::isfinite(value)) {
+                result.stopReason = "non-finite loss";
+                result.message = "training stopped at step " + std::to_string(step + 1) + ": the loss is "
+                                 + (std::isnan(value) ? "NaN" : "infinite")
+                                 + " (try a lower learning_rate or max_grad_norm); the last good checkpoint is kept in "
+                                 + checkpointDirectory().string();
+                result.steps = step;
+                return result;
+            }
+            lossSum += value;
+            loss.backward();
+        }
+        double gradNorm = 0;
+        if (mOptions.maxGradNorm > 0) {
+            gradNorm = torch::nn::utils::clip_grad_norm_(mModel->parameters(), mOptions.maxGradNorm);
+        } else {
+            double sq = 0;
+            for (const auto &p : mModel->parameters())
+                if (p.grad().defined())
+                    sq += p.grad().pow(2).sum().item<double>();
+            gradNorm = std::sqrt(sq);
+        }
+        optimizer.step();
+        ++step;
+
+        TrainingPoint point;
+        point.step = step;
+        point.loss = lossSum;
+        point.learningRate = lr;
+        point.gradNorm = gradNorm;
+        const double stepSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stepStart).count();
+        point.tokensPerSecond = static_cast<double>(tokens) / stepSeconds;
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        point.etaSeconds = elapsed / static_cast<double>(step - firstStep) * static_cast<double>(mOptions.maxSteps - step);
+        if ((mOptions.evalEvery > 0 && step % mOptions.evalEvery == 0) || step == mOptions.maxSteps) {
+            const double v = evaluate();
+            if (std::isfinite(v))
+                point.validationLoss = v;
+        }
+        nlohmann::json line = {{"step", point.step}, {"loss", point.loss}, {"lr", point.learningRate},
+                               {"grad_norm", point.gradNorm}, {"tokens_per_second", point.tokensPerSecond}};
+        if (point.validationLoss)
+            line["validation_loss"] = *point.validationLoss;
+        metrics << line.dump() << '\n' << std::flush;
+        result.history.push_back(point);
+        if (point.validationLoss)
+            result.validationLoss = point.validationLoss;
+        if (onPoint)
+            onPoint(point);
+        if (context)
+            context->report({"train", step, mOptions.maxSteps, "steps", point.tokensPerSecond, point.etaSeconds},
+                            step == mOptions.maxSteps);
+        if ((mOptions.checkpointEvery > 0 && step % mOptions.checkpointEvery == 0) || step == mOptions.maxSteps)
+            saveCheckpoint(step);
+    }
+    mModel->eval();
+    result.steps = step;
+    result.stopReason = "completed";
+    return result;
+}
+
+} // namespace plad

@@ -1,0 +1,97 @@
+#pragma once
+
+// Supervised fine-tuning: next-token cross-entropy on response tokens only.
+
+#include "common/jobcontext.h"
+#include "model/causallm.h"
+#include "train/trainingoptions.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace plad {
+
+/** A training example as token ids: the prompt (context only) and the response (learned). */
+struct SequencePair
+{
+    std::vector<int64_t> prompt;
+    std::vector<int64_t> response;
+};
+
+/** One logged optimiser step. */
+struct TrainingPoint
+{
+    int64_t step = 0;              ///< 1-based optimiser step
+    double loss = 0;               ///< mean cross-entropy per response token (nats)
+    double learningRate = 0;
+    double gradNorm = 0;           ///< before clipping
+    double tokensPerSecond = 0;    ///< response + prompt tokens processed per second, this step
+    double etaSeconds = 0;
+    std::optional<double> validationLoss;
+};
+
+struct TrainingResult
+{
+    int64_t steps = 0;
+    std::string stopReason;        ///< "completed", "cancelled" or "non-finite loss"
+    std::string message;           ///< for a stop other than "completed": what happened and what was kept
+    std::optional<double> validationLoss;
+    std::vector<TrainingPoint> history;
+};
+
+/**
+ * Trains `model` with AdamW on the response tokens of `train`, evaluating on `validation`.
+ *
+ * `directory` receives `checkpoint/` (model in Hugging Face layout, optimiser, scheduler and
+ * data position, replaced atomically) every `checkpointEvery` steps and at the end, and
+ * `metrics.jsonl` (one line per step). A run resumed from its checkpoint continues exactly
+ * where it stopped: the same batches and the same losses as an uninterrupted run. A NaN or
+ * infinite loss stops the run before the update, keeping the last good checkpoint.
+ *
+ * Runs on the calling thread; `onPoint` and the context's progress callback are invoked there.
+ */
+class SftTrainer
+{
+public:
+    SftTrainer(CausalLM model, std::vector<SequencePair> train, std::vector<SequencePair> validation, TrainingOptions options,
+               std::filesystem::path directory);
+
+    /** Trains to options.maxSteps; with `resume`, first restores directory/checkpoint. */
+    TrainingResult run(JobContext *context = nullptr, const std::function<void(const TrainingPoint &)> &onPoint = {},
+                       bool resume = false);
+
+    /** Mean cross-entropy per response token on the validation examples (all, or evalBatches). */
+    double evaluate();
+
+    CausalLM model() const { return mModel; }
+    std::filesystem::path checkpointDirectory() const { return mDirectory / "checkpoint"; }
+
+private:
+    struct Batch
+    {
+        std::vector<SequencePair> examples;
+        int64_t responseTokens = 0;
+        int64_t tokens = 0;
+    };
+    Batch nextBatch();
+    void saveCheckpoint(int64_t step);
+    int64_t loadCheckpoint();
+
+    CausalLM mModel;
+    std::vector<SequencePair> mTrain, mValidation;
+    TrainingOptions mOptions;
+    std::filesystem::path mDirectory;
+    std::shared_ptr<void> mOptimizer; // torch::optim::AdamW, kept out of this header
+
+    // Data position: an epoch-seeded permutation and the next index in it.
+    int64_t mEpoch = 0;
+    int64_t mPosition = 0;
+    std::vector<int64_t> mOrder;
+    void shuffle();
+};
+
+} // namespace plad

@@ -1,0 +1,254 @@
+// Supervised fine-tuning on the synthetic reversal task: learning, exact resume, NaN handling.
+#include "common/error.h"
+#include "model/generator.h"
+#include "model/languagemodel.h"
+#include "model/modelloader.h"
+#include "tokenizer/bpetrainer.h"
+#include "tokenizer/prompttemplate.h"
+#include "tokenizer/tokenizer.h"
+#include "train/sftdata.h"
+#include "train/sfttrainer.h"
+#include "train/synthetictask.h"
+#include "testsupport.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+
+#include <torch/torch.h>
+
+using namespace plad;
+
+class TestSft : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir mTmp;
+    std::optional<Tokenizer> mTokenizer;
+    EncodedExamples mTrain, mValidation;
+
+    std::filesystem::path tmp(const std::string &name) const { return std::filesystem::path(mTmp.path().toStdString()) / name; }
+
+    CausalLM freshModel(uint64_t seed)
+    {
+        ScratchModelSpec spec;
+        spec.vocabSize = mTokenizer->vocabSize();
+        spec.hiddenSize = 64;
+        spec.layers = 2;
+        spec.heads = 4;
+        spec.contextLength = 64;
+        spec.eosTokenId = *mTokenizer->specialTokens().eos;
+        auto model = createModel(scratchModelConfig(spec), seed);
+        model->train();
+        return model;
+    }
+
+    TrainingOptions options(int64_t steps)
+    {
+        TrainingOptions o;
+        o.learningRate = 3e-3;
+        o.warmupSteps = 10;
+        o.maxSteps = steps;
+        o.batchSize = 16;
+        o.evalEvery = 0;
+        o.weightDecay = 0.01;
+        o.seed = 5;
+        return o;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        // A byte-level BPE trained on the task's own text, as a user would for a new task.
+        const auto records = makeReversalTask(1200, 1);
+        std::string corpus;
+        for (const auto &r : records)
+            corpus += r.prompt + r.reference + "\n";
+        test::writeBytes(tmp("corpus.txt"), corpus);
+        BpeTrainerOptions bpe;
+        bpe.vocabSize = 320;
+        trainByteLevelBpe(tmp("corpus.txt"), tmp("tokenizer"), bpe);
+        mTokenizer = Tokenizer::load(tmp("tokenizer"));
+
+        const auto splits = splitDataset(records, {3, 0.1, 0.0});
+        const auto t = PromptTemplate::preset("plain");
+        EncodingLimits limits;
+        limits.contextLength = 64;
+        mTrain = encodeExamples(splits.train, *mTokenizer, t, limits);
+        mValidation = encodeExamples(splits.validation, *mTokenizer, t, limits);
+        QVERIFY(mValidation.examples.size() > 60);
+        QCOMPARE(mTrain.truncatedPrompts, int64_t(0));
+    }
+
+    void learnsTheTask()
+    {
+        SftTrainer trainer(freshModel(1), mTrain.examples, mValidation.examples, options(250), tmp("learn"));
+        const double before = trainer.evaluate();
+        std::vector<double> losses;
+        const auto result = trainer.run(nullptr, [&](const TrainingPoint &p) { losses.push_back(p.loss); });
+        QCOMPARE(result.stopReason, std::string("completed"));
+        QCOMPARE(result.steps, int64_t(250));
+        QVERIFY(result.validationLoss.has_value());
+        qInfo("validation loss per response token: %.3f before, %.3f after 250 steps", before, *result.validationLoss);
+        // The response is four word tokens and EOS. A model that ignores the prompt cannot beat
+        // ln 20 = 3.0 nats on each word, so even with a free EOS its mean stays above
+        // 4 x 3.0 / 5 = 2.4 nats per token. Below 0.7 the model must be copying from its prompt.
+        QVERIFY(before > 3.0);
+        QVERIFY2(*result.validationLoss < 0.7, qPrintable(QString::number(*result.validationLoss)));
+        QVERIFY(losses.back() < losses.front() / 4);
+
+        // Greedy decoding of a validation prompt gives the reversed words.
+        GenerationOptions gen;
+        gen.maxNewTokens = 12;
+        gen.eosTokenIds = {*mTokenizer->specialTokens().eos};
+        auto model = trainer.model();
+        model->eval();
+        int correct = 0;
+        const auto records = makeReversalTask(1200, 1);
+        const auto splits = splitDataset(records, {3, 0.1, 0.0});
+        for (size_t i = 0; i < 20; ++i) {
+            const auto &e = mValidation.examples[i];
+            const auto out = plad::generate(*model, {e.prompt}, gen).front();
+            std::vector<int64_t> ids = out.ids;
+            if (!ids.empty() && ids.back() == gen.eosTokenIds.front())
+                ids.pop_back();
+            correct += mTokenizer->decode(ids) == splits.validation[i].reference;
+        }
+        QVERIFY2(correct >= 15, qPrintable(QString("%1 of 20 reversed correctly").arg(correct)));
+
+        // The run directory holds a loadable Hugging Face checkpoint and the metrics.
+        auto reloaded = LanguageModel::load(trainer.checkpointDirectory());
+        QCOMPARE(reloaded.summary().parameterCount, LanguageModel::create(model->config()).summary().parameterCount);
+        std::ifstream metrics(tmp("learn") / "metrics.jsonl");
+        int lines = 0;
+        for (std::string line; std::getline(metrics, line);)
+            ++lines;
+        QCOMPARE(lines, 250);
+    }
+
+    void resumeContinuesExactly()
+    {
+        auto opts = options(12);
+        opts.checkpointEvery = 5;
+        opts.gradAccumulation = 2;
+        opts.batchSize = 8;
+        std::vector<double> straight;
+        SftTrainer a(freshModel(2), mTrain.examples, mValidation.examples, opts, tmp("straight"));
+        a.run(nullptr, [&](const TrainingPoint &p) { straight.push_back(p.loss); });
+
+        // Stop after 7 steps (the checkpoint is at step 5), then resume in a new trainer.
+        std::stop_source stop;
+        int seen = 0;
+        JobContext context(stop.get_token());
+        SftTrainer b(freshModel(2), mTrain.examples, mValidation.examples, opts, tmp("interrupted"));
+        auto first = b.run(&context, [&](const TrainingPoint &) {
+            if (++seen == 7)
+                stop.request_stop();
+        });
+        QCOMPARE(first.stopReason, std::string("cancelled"));
+        QCOMPARE(first.steps, int64_t(7));
+
+        SftTrainer c(freshModel(99), mTrain.examples, mValidation.examples, opts, tmp("interrupted"));
+        std::vector<double> resumed;
+        const auto second = c.run(nullptr, [&](const TrainingPoint &p) { resumed.push_back(p.loss); }, /*resume=*/true);
+        QCOMPARE(second.stopReason, std::string("completed"));
+        QCOMPARE(resumed.size(), size_t(5)); // steps 8..12: the cancel saved a checkpoint at step 7
+        for (size_t i = 0; i < resumed.size(); ++i)
+            QCOMPARE(resumed[i], straight[7 + i]);
+        // Final weights agree too.
+        auto pa = a.model()->parameters();
+        auto pc = c.model()->parameters();
+        for (size_t i = 0; i < pa.size(); ++i)
+            QVERIFY(torch::equal(pa[i], pc[i]));
+    }
+
+    void resumeFromAPeriodicCheckpoint()
+    {
+        // A killed process resumes from its last periodic checkpoint.
+        auto opts = options(10);
+        opts.checkpointEvery = 4;
+        std::vector<double> straight;
+        SftTrainer a(freshModel(4), mTrain.examples, mValidation.examples, opts, tmp("a2"));
+        a.run(nullptr, [&](const TrainingPoint &p) { straight.push_back(p.loss); });
+        auto shortOpts = opts;
+        shortOpts.maxSteps = 8;
+        SftTrainer b(freshModel(4), mTrain.examples, mValidation.examples, shortOpts, tmp("b2"));
+        b.run();
+        SftTrainer c(freshModel(4), mTrain.examples, mValidation.examples, opts, tmp("b2"));
+        std::vector<double> resumed;
+        c.run(nullptr, [&](const TrainingPoint &p) { resumed.push_back(p.loss); }, true);
+        QCOMPARE(resumed.size(), size_t(2));
+        QCOMPARE(resumed[0], straight[8]);
+        QCOMPARE(resumed[1], straight[9]);
+        std::ifstream metrics(tmp("b2") / "metrics.jsonl");
+        int lines = 0;
+        for (std::string line; std::getline(metrics, line);)
+            ++lines;
+        QCOMPARE(lines, 10);
+    }
+
+    void nonFiniteLossStopsAndKeepsTheCheckpoint()
+    {
+        auto opts = options(6);
+        opts.checkpointEvery = 2;
+        auto model = freshModel(3);
+        SftTrainer trainer(model, mTrain.examples, mValidation.examples, opts, tmp("nan"));
+        int steps = 0;
+        const auto result = trainer.run(nullptr, [&](const TrainingPoint &) {
+            if (++steps == 3) { // poison a weight after step 3; step 4's loss is NaN
+                torch::NoGradGuard noGrad;
+                model->parameters().front().fill_(std::nan(""));
+            }
+        });
+        QCOMPARE(result.stopReason, std::string("non-finite loss"));
+        QCOMPARE(result.steps, int64_t(3));
+        QVERIFY(result.message.find("stopped at step 4: the loss is NaN") != std::string::npos);
+        const auto state = nlohmann::json::parse(std::ifstream(trainer.checkpointDirectory() / "trainer_state.json"));
+        QCOMPARE(state["step"].get<int64_t>(), int64_t(2));
+        auto saved = LanguageModel::load(trainer.checkpointDirectory());
+        for (const auto &p : saved.module()->parameters())
+            QVERIFY(torch::isfinite(p).all().item<bool>());
+    }
+
+    void badOptionsAndData()
+    {
+        test::expectError([&] { TrainingOptions::fromJson({{"learning_rate", -1}}, "train"); }, "train.learning_rate: must be in (0, 1)");
+        test::expectError([&] { TrainingOptions::fromJson({{"schedule", "step"}}, "train"); }, "train.schedule: must be");
+        test::expectError([&] { TrainingOptions::fromJson({{"batch_size", "8"}}, "train"); }, "train.batch_size: expected a number");
+        test::expectError([&] { TrainingOptions::fromJson({{"lr", 0.1}}, "train"); }, "train.lr: unknown field");
+        test::expectError([&] { SftTrainer(freshModel(1), {}, {}, options(1), tmp("empty")); }, "the training split is empty");
+        // Learning-rate schedule: warm-up, then cosine to the floor.
+        auto o = options(110);
+        QVERIFY(std::abs(learningRateAt(o, 0) - o.learningRate / 11) < 1e-12);
+        QVERIFY(std::abs(learningRateAt(o, 10) - o.learningRate) < 1e-12);
+        QVERIFY(std::abs(learningRateAt(o, 110) - o.learningRate * o.minLrRatio) < 1e-12);
+        o.schedule = "linear";
+        QVERIFY(std::abs(learningRateAt(o, 60) - o.learningRate * 0.5) < 1e-12);
+    }
+
+    void truncationPolicy()
+    {
+        std::vector<DatasetRecord> records = {{"1", std::string(400, 'x') + " end", "short answer", "", "1"}};
+        PromptTemplate t = PromptTemplate::preset("tldr");
+        EncodingLimits limits;
+        limits.contextLength = 40;
+        limits.maxResponseTokens = 3;
+        const auto encoded = encodeExamples(records, *mTokenizer, t, limits);
+        const auto &e = encoded.examples.front();
+        QCOMPARE(encoded.truncatedPrompts, int64_t(1));
+        QCOMPARE(encoded.truncatedResponses, int64_t(1));
+        QCOMPARE(e.response.size(), size_t(3));
+        QCOMPARE(static_cast<int64_t>(e.prompt.size() + e.response.size()), int64_t(40));
+        // The template's suffix survives the cut.
+        const std::string text = mTokenizer->decode(e.prompt);
+        QVERIFY(text.size() > 6 && text.substr(text.size() - 6) == "TL;DR:");
+        limits.promptKeep = "end";
+        const auto tail = encodeExamples(records, *mTokenizer, t, limits).examples.front();
+        QVERIFY(mTokenizer->decode(tail.prompt).find("end\nTL;DR:") != std::string::npos);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSft)
+#include "tst_sft.moc"

@@ -11,6 +11,8 @@ void addBenchCommands(CLI::App &app);
 void addTokenizerCommands(CLI::App &app);
 void addEvalCommands(CLI::App &app);
 void addDataCommands(CLI::App &app);
+/** Needs addDataCommands() first (adds `data synthetic`). */
+void addTrainCommands(CLI::App &app);
 /** Adds `tokenizer` under the `bench` command. */
 void addTokenizerBenchmark(CLI::App &bench);
 

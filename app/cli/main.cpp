@@ -21,6 +21,7 @@ int main(int argc, char **argv)
     plad::cli::addTokenizerCommands(app);
     plad::cli::addEvalCommands(app);
     plad::cli::addDataCommands(app);
+    plad::cli::addTrainCommands(app);
     plad::cli::addBenchCommands(app);
 
     try {

@@ -217,6 +217,59 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("bad.jsonl:2: missing string field \"prediction\""), r.err.constData());
     }
 
+    void sftEndToEnd()
+    {
+        QTemporaryDir dir;
+        const auto root = std::filesystem::path(dir.path().toStdString());
+        const QString data = test::q((root / "rev.jsonl").string());
+        QCOMPARE(runPlad({"data", "synthetic", "--out", data, "--count", "600"}).exitCode, 0);
+        std::string corpus;
+        for (const auto &line : QString::fromStdString([&] {
+                                    std::ifstream in(root / "rev.jsonl");
+                                    return std::string(std::istreambuf_iterator<char>(in), {});
+                                }())
+                                    .split('\n', Qt::SkipEmptyParts)) {
+            const auto doc = nlohmann::json::parse(line.toStdString());
+            corpus += doc["prompt"].get<std::string>() + doc["reference"].get<std::string>() + "\n";
+        }
+        test::writeBytes(root / "corpus.txt", corpus);
+        QCOMPARE(runPlad({"tokenizer", "train", "--corpus", test::q((root / "corpus.txt").string()), "--vocab-size", "300", "--out",
+                          test::q((root / "tok").string())})
+                     .exitCode,
+                 0);
+        const nlohmann::json config = {
+            {"output", "run"},
+            {"tokenizer", "tok"},
+            {"model", {{"scratch", {{"hidden_size", 32}, {"layers", 1}, {"heads", 2}, {"context_length", 48}}}}},
+            {"data", {{"file", "rev.jsonl"}, {"fields", {{"response", "reference"}, {"id", "id"}}}}},
+            {"train", {{"max_steps", 6}, {"batch_size", 4}, {"warmup_steps", 1}, {"checkpoint_every", 3}}}};
+        test::writeBytes(root / "sft.json", config.dump());
+        Run r = runPlad({"sft", "--config", test::q((root / "sft.json").string()), "--quiet"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(r.json()["steps"].get<int64_t>(), int64_t(6));
+        QVERIFY(std::filesystem::exists(root / "run" / "model" / "tokenizer.json"));
+        r = runPlad({"model", "info", test::q((root / "run" / "model").string())});
+        QCOMPARE(r.json()["architecture"].get<std::string>(), std::string("llama"));
+
+        // Config errors name the field.
+        auto bad = config;
+        bad["train"]["batch_size"] = 0;
+        test::writeBytes(root / "bad.json", bad.dump());
+        r = runPlad({"sft", "--config", test::q((root / "bad.json").string())});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("train.batch_size: must be positive"), r.err.constData());
+        bad = config;
+        bad["data"]["split"] = {{"validation", 0.7}, {"test", 0.5}};
+        test::writeBytes(root / "bad.json", bad.dump());
+        r = runPlad({"sft", "--config", test::q((root / "bad.json").string())});
+        QVERIFY2(r.err.contains("data.split"), r.err.constData());
+        bad = config;
+        bad["model"] = {{"from", "nowhere"}, {"scratch", nlohmann::json::object()}};
+        test::writeBytes(root / "bad.json", bad.dump());
+        r = runPlad({"sft", "--config", test::q((root / "bad.json").string())});
+        QVERIFY2(r.err.contains("model: give exactly one of"), r.err.constData());
+    }
+
     void threadsOption()
     {
         const Run r = runPlad({"--threads", "1", "model", "info", model("gpt2")});

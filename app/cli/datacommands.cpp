@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 
 #include "data/dataset.h"
+#include "data/debiandescriptions.h"
 #include "tokenizer/tokenizer.h"
 
 #include <memory>
@@ -21,6 +22,30 @@ void addDataCommands(CLI::App &app)
         SplitOptions split;
         int examples = 2;
     };
+    struct DemoArgs
+    {
+        std::vector<std::string> inputs;
+        std::string out;
+        DemoDataOptions options;
+    };
+    auto d = std::make_shared<DemoArgs>();
+    auto *debian = data->add_subcommand(
+        "debian-descriptions", "Build the demo summarization task (long description -> synopsis) from Debian's Translation-en index");
+    debian->add_option("--translation", d->inputs, "Translation-en files (plain or .lz4), e.g. from /var/lib/apt/lists")->required();
+    debian->add_option("--out", d->out, "output directory")->required();
+    debian->add_option("--min-words", d->options.minWords, "shortest long description kept")->capture_default_str();
+    debian->add_option("--max-words", d->options.maxWords, "longest long description kept")->capture_default_str();
+    debian->add_option("--seed", d->options.seed, "split seed")->capture_default_str();
+    debian->add_option("--validation", d->options.validationFraction, "validation fraction")->capture_default_str();
+    debian->add_option("--test", d->options.testFraction, "test fraction")->capture_default_str();
+    debian->callback([d] {
+        std::vector<std::filesystem::path> inputs(d->inputs.begin(), d->inputs.end());
+        const auto r = buildDebianSummarizationData(inputs, d->out, d->options);
+        printJson({{"out", d->out}, {"packages_read", r.packages}, {"duplicates_dropped", r.duplicatesDropped},
+                   {"outside_length", r.outsideLength}, {"kept", r.kept}, {"groups", r.groups}, {"train", r.train},
+                   {"validation", r.validation}, {"test", r.test}});
+    });
+
     auto a = std::make_shared<Args>();
     auto *inspect = data->add_subcommand("inspect", "Import FILE, report counts, lengths, a histogram, the split and examples (JSON)");
     inspect->add_option("FILE", a->file, "dataset file (JSONL)")->required();

@@ -1,6 +1,7 @@
 #include "data/dataset.h"
 
 #include "common/error.h"
+#include "common/compression.h"
 #include "common/fileio.h"
 
 #include <fstream>
@@ -76,7 +77,7 @@ DatasetRecord parseRecord(const nlohmann::json &doc, const ImportOptions &option
         if (!options.fields.id.empty())
             r.id = stringField(doc, options.fields.id, true);
         if (!options.fields.group.empty())
-            r.group = stringField(doc, options.fields.group, true);
+            r.group = stringField(doc, options.fields.group, false); // absent: the record is its own group
         break;
     case DatasetFormat::AnthropicHH: {
         const std::string chosen = stringField(doc, "chosen", true);
@@ -148,9 +149,10 @@ double unitHash(uint64_t seed, const std::string &key)
 
 ImportedDataset importDataset(const std::filesystem::path &path, const ImportOptions &options)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
         throw Error(path.string() + ": cannot open dataset file");
+    std::istringstream in(readMaybeCompressed(path));
     ImportedDataset result;
     std::set<std::pair<std::string, std::string>> seen;
     std::set<std::string> ids;
@@ -193,8 +195,6 @@ ImportedDataset importDataset(const std::filesystem::path &path, const ImportOpt
         ids.insert(record.id);
         result.records.push_back(std::move(record));
     }
-    if (in.bad())
-        throw Error(path.string() + ": read error");
     result.report.imported = static_cast<int64_t>(result.records.size());
     if (result.records.empty())
         throw Error(path.string() + ": the dataset is empty (" + std::to_string(result.report.lines) + " lines read, "

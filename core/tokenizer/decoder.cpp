@@ -206,9 +206,9 @@ private:
 
 size_t nonNegative(const nlohmann::json &spec, const char *field, const std::string &source)
 {
-    if (!spec.contains(field) || !spec[field].is_number_unsigned())
+    if (!spec.contains(field) || !spec[field].is_number_integer() || spec[field].get<int64_t>() < 0)
         throw FormatError(source + ": decoder Strip needs a non-negative integer \"" + field + "\"");
-    return spec[field].get<size_t>();
+    return static_cast<size_t>(spec[field].get<int64_t>());
 }
 
 } // namespace

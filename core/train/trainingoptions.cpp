@@ -24,7 +24,7 @@ void read(const nlohmann::json &doc, const char *name, T &target, const std::str
     else if constexpr (std::is_same_v<T, double>)
         ok = v.is_number();
     else if constexpr (std::is_same_v<T, uint64_t>)
-        ok = v.is_number_unsigned();
+        ok = v.is_number_integer() && v.get<int64_t>() >= 0;
     else
         ok = v.is_number_integer();
     if (!ok)

@@ -74,10 +74,11 @@ void addTokenizerCommands(CLI::App &app)
     };
     auto tr = std::make_shared<TrainArgs>();
     auto *train = group->add_subcommand("train", "Learn a byte-level BPE from a text corpus and write tokenizer.json");
-    train->add_option("--corpus", tr->corpus, "UTF-8 text file")->required();
+    train->add_option("--corpus", tr->corpus, "UTF-8 text file, or JSONL with --fields (either may be .lz4)")->required();
     train->add_option("--vocab-size", tr->options.vocabSize, "vocabulary size, including bytes and special tokens")->required();
     train->add_option("--out", tr->out, "output directory")->required();
     train->add_option("--min-frequency", tr->options.minFrequency, "never merge pairs seen fewer times")->capture_default_str();
+    train->add_option("--fields", tr->options.jsonFields, "the corpus is JSONL: learn from these fields' text")->delimiter(',');
     train->add_option("--special", tr->options.specialTokens, "special tokens, ids 0.. in order (first = BOS/EOS, second = padding)")
         ->capture_default_str();
     train->callback([tr] {

@@ -1,5 +1,6 @@
 #include "tokenizer/bpetrainer.h"
 
+#include "common/compression.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "tokenizer/pretokenizer.h"
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <fstream>
 #include <queue>
+#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -45,22 +47,43 @@ BpeTrainingSummary trainByteLevelBpe(const std::filesystem::path &corpus, const 
         throw ConfigError("minimum pair frequency must be at least 1");
 
     // 1. Count pre-tokenized words (already mapped to the byte alphabet).
-    std::ifstream in(corpus, std::ios::binary);
-    if (!in)
+    std::error_code readError;
+    if (!std::filesystem::is_regular_file(corpus, readError))
         throw Error(corpus.string() + ": cannot open corpus");
+    const std::string text = readMaybeCompressed(corpus);
     const UnicodeRegex split(kGpt2SplitPattern, false, "byte-level pre-tokenizer");
     const auto &alphabet = byteLevelAlphabet();
     std::unordered_map<std::string, int64_t> counts;
     BpeTrainingSummary summary;
-    std::string line;
-    while (std::getline(in, line)) {
-        summary.corpusBytes += static_cast<int64_t>(line.size()) + 1;
-        line += '\n';
-        for (const auto &[b, e] : split.findAll(line)) {
+    auto learn = [&](std::string piece) {
+        summary.corpusBytes += static_cast<int64_t>(piece.size()) + 1;
+        piece += '\n';
+        for (const auto &[b, e] : split.findAll(piece)) {
             std::string mapped;
             for (size_t i = b; i < e; ++i)
-                mapped += alphabet[static_cast<unsigned char>(line[i])];
+                mapped += alphabet[static_cast<unsigned char>(piece[i])];
             ++counts[mapped];
+        }
+    };
+    std::istringstream lines(text);
+    std::string line;
+    int64_t number = 0;
+    while (std::getline(lines, line)) {
+        ++number;
+        if (options.jsonFields.empty()) {
+            learn(line);
+        } else if (line.find_first_not_of(" \t\r") != std::string::npos) {
+            nlohmann::json doc;
+            try {
+                doc = nlohmann::json::parse(line);
+            } catch (const nlohmann::json::parse_error &) {
+                throw FormatError(corpus.string() + ":" + std::to_string(number) + ": invalid JSON");
+            }
+            for (const auto &field : options.jsonFields) {
+                if (!doc.is_object() || !doc.contains(field) || !doc[field].is_string())
+                    throw FormatError(corpus.string() + ":" + std::to_string(number) + ": missing string field \"" + field + "\"");
+                learn(doc[field].get<std::string>());
+            }
         }
         if (context && context->isCancelled())
             throw Error("tokenizer training cancelled");

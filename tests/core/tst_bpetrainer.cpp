@@ -1,4 +1,5 @@
 // Training a byte-level BPE and writing a tokenizer.json that loads back; prompt templates.
+#include "common/compression.h"
 #include "common/error.h"
 #include "tokenizer/bpetrainer.h"
 #include "tokenizer/prompttemplate.h"
@@ -122,6 +123,26 @@ private Q_SLOTS:
         QCOMPARE(summary.merges, int64_t(0)); // every pair occurs once, below min frequency 2
         options.minFrequency = 1;
         QVERIFY(trainByteLevelBpe(corpus, tmp("tiny1"), options).merges > 0);
+    }
+
+    void trainsOnJsonlFields()
+    {
+        // The demo tokenizer is learned from the prompt and reference fields of compressed JSONL.
+        std::string jsonl;
+        for (int r = 0; r < 20; ++r)
+            for (const char *line : kCorpus)
+                jsonl += nlohmann::json{{"prompt", line}, {"reference", "the tools"}, {"id", "x"}}.dump() + "\n";
+        writeLz4File(tmp("data.jsonl.lz4"), jsonl);
+        BpeTrainerOptions options;
+        options.vocabSize = 300;
+        options.jsonFields = {"prompt", "reference"};
+        const auto summary = trainByteLevelBpe(tmp("data.jsonl.lz4"), tmp("fromjson"), options);
+        QVERIFY(summary.merges > 0);
+        const auto t = Tokenizer::load(tmp("fromjson"));
+        QVERIFY(t.tokenToId("\xC4\xA0the").has_value());
+        QVERIFY(!t.tokenToId("\"prompt\"").has_value()); // field names and JSON syntax are not learned
+        options.jsonFields = {"summary"};
+        test::expectError([&] { trainByteLevelBpe(tmp("data.jsonl.lz4"), tmp("x"), options); }, "data.jsonl.lz4:1: missing string field \"summary\"");
     }
 
     void rejectsBadInput()

@@ -64,6 +64,9 @@ case "$mode" in
     "$plad" generate "$model" --ids 3,17,42 --max-new-tokens 16 --greedy
     echo "== sampled generation (temperature 0.8, top-p 0.9, seed 1)"
     "$plad" generate "$model" --ids 3,17,42 --max-new-tokens 16 --temperature 0.8 --top-p 0.9 --seed 1
+    echo "== the demo task's test split, measured in tokens of the demo tokenizer"
+    "$plad" data inspect resources/demo/data/test.jsonl.lz4 --response-field reference --id-field id \
+      --group-field group --tokenizer resources/demo/tokenizer --examples 1
     ;;
   test)
     echo "== tests (Release)"

@@ -82,6 +82,30 @@ void SftTrainer::shuffle()
     std::iota(mOrder.begin(), mOrder.end(), 0);
     std::mt19937_64 rng(mOptions.seed * 1000003ull + static_cast<uint64_t>(mEpoch));
     std::shuffle(mOrder.begin(), mOrder.end(), rng);
+    if (!mOptions.groupByLength)
+        return;
+    // Within windows of 50 batches, sort by length and cut into batches, then shuffle the
+    // batches: each batch pads little, and the order is still a function of (seed, epoch).
+    const auto batch = static_cast<size_t>(mOptions.batchSize);
+    const size_t window = batch * 50;
+    auto length = [this](int64_t i) {
+        const auto &e = mTrain[static_cast<size_t>(i)];
+        return e.prompt.size() + e.response.size();
+    };
+    std::vector<int64_t> grouped;
+    grouped.reserve(mOrder.size());
+    for (size_t start = 0; start < mOrder.size(); start += window) {
+        const size_t end = std::min(mOrder.size(), start + window);
+        std::vector<int64_t> slice(mOrder.begin() + static_cast<long>(start), mOrder.begin() + static_cast<long>(end));
+        std::stable_sort(slice.begin(), slice.end(), [&](int64_t a, int64_t b) { return length(a) < length(b); });
+        std::vector<std::vector<int64_t>> batches;
+        for (size_t i = 0; i < slice.size(); i += batch)
+            batches.emplace_back(slice.begin() + static_cast<long>(i), slice.begin() + static_cast<long>(std::min(slice.size(), i + batch)));
+        std::shuffle(batches.begin(), batches.end(), rng);
+        for (const auto &b : batches)
+            grouped.insert(grouped.end(), b.begin(), b.end());
+    }
+    mOrder = std::move(grouped);
 }
 
 SftTrainer::Batch SftTrainer::nextBatch()

@@ -43,7 +43,7 @@ TrainingOptions TrainingOptions::fromJson(const nlohmann::json &doc, const std::
     if (!doc.is_object())
         throw ConfigError(where + ": expected an object");
     static const std::set<std::string> known = {"learning_rate", "weight_decay", "beta1", "beta2", "epsilon", "warmup_steps",
-                                                "schedule", "min_lr_ratio", "max_steps", "batch_size", "grad_accumulation",
+                                                "schedule", "min_lr_ratio", "max_steps", "batch_size", "grad_accumulation", "group_by_length",
                                                 "max_grad_norm", "eval_every", "eval_batches", "checkpoint_every", "seed", "threads"};
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (!known.count(it.key()))
@@ -59,6 +59,11 @@ TrainingOptions TrainingOptions::fromJson(const nlohmann::json &doc, const std::
     read(doc, "max_steps", o.maxSteps, where);
     read(doc, "batch_size", o.batchSize, where);
     read(doc, "grad_accumulation", o.gradAccumulation, where);
+    if (doc.contains("group_by_length")) {
+        if (!doc["group_by_length"].is_boolean())
+            throw ConfigError(where + ".group_by_length: expected true or false, found " + doc["group_by_length"].dump());
+        o.groupByLength = doc["group_by_length"].get<bool>();
+    }
     read(doc, "max_grad_norm", o.maxGradNorm, where);
     read(doc, "eval_every", o.evalEvery, where);
     read(doc, "eval_batches", o.evalBatches, where);
@@ -73,7 +78,7 @@ nlohmann::json TrainingOptions::toJson() const
 {
     return {{"learning_rate", learningRate}, {"weight_decay", weightDecay}, {"beta1", beta1}, {"beta2", beta2},
             {"epsilon", epsilon}, {"warmup_steps", warmupSteps}, {"schedule", schedule}, {"min_lr_ratio", minLrRatio},
-            {"max_steps", maxSteps}, {"batch_size", batchSize}, {"grad_accumulation", gradAccumulation},
+            {"max_steps", maxSteps}, {"batch_size", batchSize}, {"grad_accumulation", gradAccumulation}, {"group_by_length", groupByLength},
             {"max_grad_norm", maxGradNorm}, {"eval_every", evalEvery}, {"eval_batches", evalBatches},
             {"checkpoint_every", checkpointEvery}, {"seed", seed}, {"threads", threads}};
 }

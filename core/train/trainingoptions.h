@@ -19,6 +19,7 @@ struct TrainingOptions
     int64_t maxSteps = 1000;      ///< optimiser steps
     int64_t batchSize = 16;       ///< sequences per micro-batch
     int64_t gradAccumulation = 1; ///< micro-batches per optimiser step
+    bool groupByLength = true;    ///< batch examples of similar length together (less padding); order stays seeded
     double maxGradNorm = 1.0;     ///< clip the global gradient norm; 0 = off
     int64_t evalEvery = 100;      ///< steps between validation evaluations; 0 = only at the end
     int64_t evalBatches = 0;      ///< validation micro-batches per evaluation; 0 = the whole split

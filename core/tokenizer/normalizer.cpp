@@ -5,6 +5,7 @@
 #include "tokenizer/unicoderegex.h"
 #include "tokenizer/unicodetext.h"
 
+#include <algorithm>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -53,9 +54,7 @@ public:
         }
         if (mRight) {
             while (end > begin) {
-                size_t start = end - 1;
-                while (start > begin && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80)
-                    --start;
+                const size_t start = std::max(begin, unicode::previousCodePointStart(text, end));
                 size_t len = 0;
                 const auto cp = unicode::decodeAt(text, start, len);
                 if (!cp || !unicode::isWhitespace(*cp))

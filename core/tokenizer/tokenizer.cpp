@@ -71,22 +71,13 @@ struct Split
     int64_t addedId = -1; // >= 0 when this split is an added token
 };
 
-// Start of the code point that ends at `end` (> 0).
-size_t codePointStartBefore(std::string_view text, size_t end)
-{
-    size_t start = end - 1;
-    while (start > 0 && end - start < 4 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80)
-        --start;
-    return start;
-}
-
 // Code point ending just before `end` (for word-boundary checks); nullopt at the start.
 std::optional<char32_t> codePointBefore(std::string_view text, size_t end)
 {
     if (end == 0)
         return std::nullopt;
     size_t len = 0;
-    return unicode::decodeAt(text, codePointStartBefore(text, end), len);
+    return unicode::decodeAt(text, unicode::previousCodePointStart(text, end), len);
 }
 
 std::optional<char32_t> codePointAt(std::string_view text, size_t pos)
@@ -162,7 +153,7 @@ struct Tokenizer::Pipeline
                 if (token.lstrip) {
                     size_t newStart = start;
                     while (newStart > 0) {
-                        const size_t back = codePointStartBefore(s, newStart);
+                        const size_t back = unicode::previousCodePointStart(s, newStart);
                         const auto cp = codePointAt(s, back);
                         if (!cp || !unicode::isWhitespace(*cp))
                             break;

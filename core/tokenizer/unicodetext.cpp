@@ -92,6 +92,14 @@ void appendUtf8(std::string &out, char32_t cp)
     }
 }
 
+size_t previousCodePointStart(std::string_view text, size_t end)
+{
+    size_t start = end - 1;
+    while (start > 0 && end - start < 4 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80)
+        --start;
+    return start;
+}
+
 bool isWhitespace(char32_t cp)
 {
     return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_WHITE_SPACE);

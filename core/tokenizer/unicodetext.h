@@ -18,6 +18,9 @@ std::optional<size_t> firstInvalidByte(std::string_view text);
 
 void appendUtf8(std::string &out, char32_t cp);
 
+/** Start of the code point that ends at byte `end` (> 0): steps back over at most three continuation bytes. */
+size_t previousCodePointStart(std::string_view text, size_t end);
+
 /** Unicode White_Space property (what Rust's char::is_whitespace tests). */
 bool isWhitespace(char32_t cp);
 /** Rust regex's \w: alphabetic, marks, decimal digits, connector punctuation, join controls. */

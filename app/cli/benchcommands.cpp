@@ -14,6 +14,7 @@ void addBenchCommands(CLI::App &app)
     auto *bench = app.add_subcommand("bench", "Measure performance on this machine");
     bench->require_subcommand(1);
     addTokenizerBenchmark(*bench);
+    addSftBenchmark(*bench);
 
     auto options = std::make_shared<GenerationBenchmarkOptions>();
     auto json = std::make_shared<bool>(false);

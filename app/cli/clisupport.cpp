@@ -1,6 +1,9 @@
 #include "cli/clisupport.h"
 
 #include "common/error.h"
+#include "data/dataset.h"
+
+#include <CLI/CLI.hpp>
 
 #include <charconv>
 #include <iostream>
@@ -28,6 +31,22 @@ std::vector<int64_t> parseIdList(const std::string &text, const std::string &opt
         start = end + 1;
     }
     return ids;
+}
+
+void addDatasetOptions(CLI::App *command, std::string &format, ImportOptions &options)
+{
+    command->add_option("--format", format, "jsonl, hh (Anthropic-HH), tldr or trl (TRL preference)")->capture_default_str();
+    command->add_option("--prompt-field", options.fields.prompt, "jsonl: field holding the prompt")->capture_default_str();
+    command->add_option("--response-field", options.fields.reference, "jsonl: field holding the reference response")
+        ->capture_default_str();
+    command->add_option("--id-field", options.fields.id, "jsonl: field holding a unique id (default: the line number)");
+    command->add_option("--group-field", options.fields.group, "jsonl: records sharing this field never straddle splits");
+    command->add_flag("--skip-bad-lines", options.skipBadLines, "skip and count malformed lines instead of failing");
+}
+
+void applyDatasetFormat(const std::string &format, ImportOptions &options)
+{
+    options.format = parseDatasetFormat(format);
 }
 
 void printJson(const nlohmann::json &doc)

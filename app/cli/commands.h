@@ -15,5 +15,7 @@ void addDataCommands(CLI::App &app);
 void addTrainCommands(CLI::App &app);
 /** Adds `tokenizer` under the `bench` command. */
 void addTokenizerBenchmark(CLI::App &bench);
+/** Adds `sft` under the `bench` command. */
+void addSftBenchmark(CLI::App &bench);
 
 } // namespace plad::cli

@@ -49,20 +49,14 @@ void addDataCommands(CLI::App &app)
     auto a = std::make_shared<Args>();
     auto *inspect = data->add_subcommand("inspect", "Import FILE, report counts, lengths, a histogram, the split and examples (JSON)");
     inspect->add_option("FILE", a->file, "dataset file (JSONL)")->required();
-    inspect->add_option("--format", a->format, "jsonl, hh (Anthropic-HH), tldr or trl (TRL preference)")->capture_default_str();
-    inspect->add_option("--prompt-field", a->options.fields.prompt, "jsonl: field holding the prompt")->capture_default_str();
-    inspect->add_option("--response-field", a->options.fields.reference, "jsonl: field holding the reference response")
-        ->capture_default_str();
-    inspect->add_option("--id-field", a->options.fields.id, "jsonl: field holding a unique id (default: the line number)");
-    inspect->add_option("--group-field", a->options.fields.group, "jsonl: records sharing this field never straddle splits");
-    inspect->add_flag("--skip-bad-lines", a->options.skipBadLines, "skip and count malformed lines instead of failing");
+    addDatasetOptions(inspect, a->format, a->options);
     inspect->add_option("--tokenizer", a->tokenizer, "measure lengths in tokens of this tokenizer.json instead of words");
     inspect->add_option("--seed", a->split.seed, "split seed")->capture_default_str();
     inspect->add_option("--validation", a->split.validationFraction, "validation fraction")->capture_default_str();
     inspect->add_option("--test", a->split.testFraction, "test fraction")->capture_default_str();
     inspect->add_option("--examples", a->examples, "records to show")->capture_default_str();
     inspect->callback([a] {
-        a->options.format = parseDatasetFormat(a->format);
+        applyDatasetFormat(a->format, a->options);
         const auto imported = importDataset(a->file, a->options);
         std::optional<Tokenizer> tokenizer;
         DatasetSummary summary;

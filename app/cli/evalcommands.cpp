@@ -1,17 +1,148 @@
-// plad rouge: ROUGE-1/2/L of prediction/target pairs.
+// plad rouge: ROUGE-1/2/L of prediction/target pairs. plad eval: generate on a dataset and score the outputs.
 #include "cli/clisupport.h"
 #include "cli/commands.h"
 
 #include "common/error.h"
+#include "common/fileio.h"
+#include "data/dataset.h"
+#include "eval/generationeval.h"
 #include "eval/rouge.h"
+#include "model/languagemodel.h"
+#include "tokenizer/tokenizer.h"
+
+#include <cstdio>
+#include <iostream>
 
 #include <fstream>
 #include <memory>
 
 namespace plad::cli {
 
+namespace {
+
+/** A preset name, a format string holding {prompt}, or a JSON object; empty: the model's own or "plain". */
+PromptTemplate templateFor(const std::string &option, const std::filesystem::path &modelDirectory)
+{
+    if (option.empty()) {
+        if (auto own = PromptTemplate::loadFrom(modelDirectory))
+            return *own;
+        return PromptTemplate::preset("plain");
+    }
+    if (option.front() == '{' && option.find("{prompt}") == std::string::npos)
+        return PromptTemplate::fromJson(nlohmann::json::parse(option), "--template");
+    if (option.find("{prompt}") != std::string::npos) {
+        PromptTemplate t;
+        t.format = option;
+        t.validate();
+        return t;
+    }
+    return PromptTemplate::preset(option);
+}
+
+void addGenerationEval(CLI::App &app)
+{
+    struct Args
+    {
+        std::string model, data, format = "jsonl", templateText, outputs, out, tokenizer;
+        std::vector<std::string> against;
+        ImportOptions import;
+        GenerationEvalOptions options;
+        int64_t limit = 0;
+        bool quiet = false;
+    };
+    auto a = std::make_shared<Args>();
+    a->import.removeDuplicates = false;
+    a->options.limits.maxPromptTokens = 224;
+    auto *eval = app.add_subcommand("eval", "Generate for every prompt of a dataset with a model (greedy by default), score the "
+                                            "outputs with ROUGE against the references, and compare models head to head");
+    eval->add_option("MODEL_DIR", a->model, "Hugging Face model directory with its tokenizer.json")->required();
+    eval->add_option("--data", a->data, "dataset file (JSONL, optionally .lz4) with prompts and references")->required();
+    addDatasetOptions(eval, a->format, a->import);
+    eval->add_option("--against", a->against, "other model directories evaluated on the same prompts and compared head to head");
+    eval->add_option("--template", a->templateText,
+                     "prompt template: a preset (plain, tldr, chatml, llama2, alpaca), a format holding {prompt}, or a JSON object "
+                     "(default: the model's prompt_template.json, else plain)");
+    eval->add_option("--tokenizer", a->tokenizer, "tokenizer.json (or its directory) for models without their own");
+    eval->add_option("--limit", a->limit, "evaluate only the first N records (0: all)")->capture_default_str();
+    eval->add_option("--max-new-tokens", a->options.maxNewTokens, "longest output")->capture_default_str();
+    eval->add_option("--max-prompt-tokens", a->options.limits.maxPromptTokens, "prompts are cut to this many tokens (keeping the start)")
+        ->capture_default_str();
+    eval->add_option("--batch-size", a->options.batchSize, "prompts generated together")->capture_default_str();
+    eval->add_flag("--sample", [a](int64_t) { a->options.sampling.greedy = false; }, "sample instead of greedy decoding");
+    eval->add_option("--temperature", a->options.sampling.temperature, "sampling temperature")->capture_default_str();
+    eval->add_option("--top-p", a->options.sampling.topP, "nucleus sampling")->capture_default_str();
+    eval->add_option("--seed", a->options.sampling.seed, "sampling seed")->capture_default_str();
+    eval->add_flag("--stem", a->options.stem, "ROUGE with the Porter stemmer");
+    eval->add_option("--outputs", a->outputs, "write every prompt's outputs and ROUGE-L as JSONL");
+    eval->add_option("--out", a->out, "also write the summary JSON to this file");
+    eval->add_flag("--quiet", a->quiet, "no progress lines on stderr");
+    eval->callback([a] {
+        applyDatasetFormat(a->format, a->import);
+        auto records = importDataset(a->data, a->import).records;
+        if (a->limit > 0 && static_cast<size_t>(a->limit) < records.size())
+            records.resize(static_cast<size_t>(a->limit));
+
+        std::vector<std::string> models{a->model};
+        models.insert(models.end(), a->against.begin(), a->against.end());
+        std::vector<GenerationEvalResult> results;
+        nlohmann::json summary{{"data", a->data}, {"prompts", records.size()},
+                               {"decoding", a->options.sampling.greedy ? "greedy" : "sampled"},
+                               {"max_new_tokens", a->options.maxNewTokens}, {"rouge_stemming", a->options.stem},
+                               {"models", nlohmann::json::array()}};
+        for (const auto &dir : models) {
+            auto model = LanguageModel::load(dir);
+            const Tokenizer tokenizer = Tokenizer::load(a->tokenizer.empty() ? dir : a->tokenizer);
+            GenerationEvalOptions options = a->options;
+            options.promptTemplate = templateFor(a->templateText, dir);
+            JobContext context({}, [&](const JobProgress &p) {
+                if (!a->quiet)
+                    std::fprintf(stderr, "%s: %lld/%lld prompts  %.1f prompts/s  eta %.0fs\n", dir.c_str(), static_cast<long long>(p.done),
+                                 static_cast<long long>(p.total), p.ratePerSecond, p.etaSeconds);
+            });
+            results.push_back(evaluateGeneration(model, tokenizer, records, options, &context));
+            auto entry = summaryJson(results.back());
+            entry["model"] = dir;
+            entry["parameters"] = model.summary().parameterCount;
+            entry["template"] = options.promptTemplate.toJson();
+            summary["models"].push_back(entry);
+        }
+        if (results.size() > 1) {
+            summary["head_to_head"] = nlohmann::json::array();
+            for (size_t i = 1; i < results.size(); ++i) {
+                auto h = toJson(compareByRougeL(results[0], results[i]));
+                h["model"] = models[0];
+                h["against"] = models[i];
+                h["rougeL_f_difference"] = results[0].mean.rougeL.f1 - results[i].mean.rougeL.f1;
+                summary["head_to_head"].push_back(h);
+            }
+        }
+        if (!a->outputs.empty()) {
+            std::string text;
+            for (size_t r = 0; r < records.size(); ++r) {
+                nlohmann::json line{{"id", records[r].id}, {"reference", records[r].reference}, {"outputs", nlohmann::json::array()}};
+                for (size_t m = 0; m < results.size(); ++m) {
+                    if (r >= results[m].outputs.size())
+                        continue;
+                    const auto &o = results[m].outputs[r];
+                    line["outputs"].push_back({{"model", models[m]}, {"prediction", o.prediction}, {"rougeL_f", o.rouge.rougeL.f1},
+                                               {"tokens", o.tokens}, {"finish", toString(o.finishReason)}});
+                }
+                text += line.dump() + "\n";
+            }
+            writeFileAtomically(a->outputs, text);
+        }
+        if (!a->out.empty())
+            writeFileAtomically(a->out, summary.dump(2) + "\n");
+        printJson(summary);
+    });
+}
+
+} // namespace
+
 void addEvalCommands(CLI::App &app)
 {
+    addGenerationEval(app);
+
     struct Args
     {
         std::string pairs;
@@ -26,7 +157,6 @@ void addEvalCommands(CLI::App &app)
         if (!in)
             throw Error(a->pairs + ": cannot open");
         const RougeScorer scorer(a->stem);
-        auto json = [](const RougeScore &s) { return nlohmann::json{{"p", s.precision}, {"r", s.recall}, {"f", s.f1}}; };
         std::string line;
         int64_t number = 0;
         while (std::getline(in, line)) {
@@ -43,7 +173,7 @@ void addEvalCommands(CLI::App &app)
                 if (!doc.is_object() || !doc.contains(field) || !doc[field].is_string())
                     throw Error(a->pairs + ":" + std::to_string(number) + ": missing string field \"" + field + "\"");
             const auto s = scorer.score(doc["target"].get<std::string>(), doc["prediction"].get<std::string>());
-            printJson({{"rouge1", json(s.rouge1)}, {"rouge2", json(s.rouge2)}, {"rougeL", json(s.rougeL)}});
+            printJson(toJson(s));
         }
     });
 }

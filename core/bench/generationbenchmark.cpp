@@ -28,6 +28,8 @@ double secondsSince(std::chrono::steady_clock::time_point start)
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+} // namespace
+
 double measureMatmulGflops(int64_t n)
 {
     c10::InferenceMode inference;
@@ -42,8 +44,6 @@ double measureMatmulGflops(int64_t n)
     } while (secondsSince(start) < 1.0);
     return 2.0 * static_cast<double>(n) * n * n * runs / secondsSince(start) / 1e9;
 }
-
-} // namespace
 
 GenerationBenchmarkReport runGenerationBenchmark(const GenerationBenchmarkOptions &options,
                                                  const std::function<void(const std::string &)> &log)

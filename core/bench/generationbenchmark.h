@@ -36,6 +36,9 @@ struct GenerationBenchmarkReport
     std::vector<GenerationBenchmarkRow> rows;
 };
 
+/** Float32 GFLOPS of an n x n matmul on the current Torch threads, timed over about a second. */
+double measureMatmulGflops(int64_t n);
+
 /**
  * Measures greedy generation on a randomly initialised GPT-2-small-shaped model (124M
  * parameters): tokens/s with the KV cache and with full recomputation, at each batch size,

@@ -1,6 +1,7 @@
 #include "tokenizer/prompttemplate.h"
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "tokenizer/tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -165,6 +166,19 @@ PromptTemplate PromptTemplate::fromJson(const nlohmann::json &doc, const std::st
         throw ConfigError(source + ": " + e.what());
     }
     return t;
+}
+
+void PromptTemplate::saveTo(const std::filesystem::path &directory) const
+{
+    writeFileAtomically(directory / fileName, toJson().dump(2) + "\n");
+}
+
+std::optional<PromptTemplate> PromptTemplate::loadFrom(const std::filesystem::path &directory)
+{
+    const auto file = directory / fileName;
+    if (!std::filesystem::exists(file))
+        return std::nullopt;
+    return fromJson(readJsonFile(file), file.string());
 }
 
 } // namespace plad

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,13 @@ struct PromptTemplate
     nlohmann::json toJson() const;
     /** Reads {"format", "system", "add_bos", "eos_after_response"} or {"preset": name, ...overrides}. */
     static PromptTemplate fromJson(const nlohmann::json &doc, const std::string &source);
+
+    /** The file beside a trained model that records the template it was trained with. */
+    static constexpr const char *fileName = "prompt_template.json";
+    /** Writes directory/prompt_template.json atomically. */
+    void saveTo(const std::filesystem::path &directory) const;
+    /** Reads directory/prompt_template.json; nothing when the directory has none. */
+    static std::optional<PromptTemplate> loadFrom(const std::filesystem::path &directory);
 };
 
 } // namespace plad

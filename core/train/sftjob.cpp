@@ -206,6 +206,7 @@ SftJobResult runSftJob(const SftJobConfig &config, bool resume, JobContext *cont
     if (result.training.stopReason == "completed") {
         result.modelDirectory = config.output / "model";
         saveModel(*model, result.modelDirectory);
+        config.promptTemplate.saveTo(result.modelDirectory);
         for (const char *file : {"tokenizer.json", "tokenizer_config.json"}) {
             const fs::path source = fs::is_directory(config.tokenizer) ? config.tokenizer / file : config.tokenizer.parent_path() / file;
             if (fs::exists(source))

@@ -219,7 +219,8 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
     const int64_t firstStep = step;
     while (step < mOptions.maxSteps) {
         if (context && context->isCancelled()) {
-            saveCheckpoint(step);
+            if (mOptions.saveCheckpoints)
+                saveCheckpoint(step);
             result.stopReason = "cancelled";
             result.message = "cancelled at step " + std::to_string(step) + "; checkpoint saved, resume to continue";
             result.steps = step;
@@ -296,7 +297,8 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
         if (context)
             context->report({"train", step, mOptions.maxSteps, "steps", point.tokensPerSecond, point.etaSeconds},
                             step == mOptions.maxSteps);
-        if ((mOptions.checkpointEvery > 0 && step % mOptions.checkpointEvery == 0) || step == mOptions.maxSteps)
+        if (mOptions.saveCheckpoints
+            && ((mOptions.checkpointEvery > 0 && step % mOptions.checkpointEvery == 0) || step == mOptions.maxSteps))
             saveCheckpoint(step);
     }
     mModel->eval();

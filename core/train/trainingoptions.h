@@ -26,6 +26,7 @@ struct TrainingOptions
     int64_t checkpointEvery = 0;  ///< steps between checkpoints; 0 = only at the end
     uint64_t seed = 0;            ///< model init, data order and sampling
     int threads = 0;              ///< Torch intra-op threads; 0 = default
+    bool saveCheckpoints = true;  ///< not in the JSON: benchmarks turn checkpoints off
 
     /** Reads an object where every field is optional; unknown or ill-typed fields are ConfigErrors naming `where`.field. */
     static TrainingOptions fromJson(const nlohmann::json &doc, const std::string &where);

@@ -1,5 +1,6 @@
 // Supervised fine-tuning on the synthetic reversal task: learning, exact resume, NaN handling.
 #include "common/error.h"
+#include "eval/generationeval.h"
 #include "model/generator.h"
 #include "model/languagemodel.h"
 #include "model/modelloader.h"
@@ -15,6 +16,7 @@
 #include <QtTest>
 
 #include <fstream>
+#include <stop_token>
 
 #include <torch/torch.h>
 
@@ -126,6 +128,76 @@ private Q_SLOTS:
         for (std::string line; std::getline(metrics, line);)
             ++lines;
         QCOMPARE(lines, 250);
+    }
+
+    void generationEvaluationScoresAndCompares()
+    {
+        // Uses the model learnsTheTask() trained and checkpointed.
+        auto trained = LanguageModel::load(tmp("learn") / "checkpoint");
+        auto untrained = LanguageModel::create(trained.config(), 9);
+        const auto splits = splitDataset(makeReversalTask(1200, 1), {3, 0.1, 0.0});
+        const std::vector<DatasetRecord> records(splits.validation.begin(), splits.validation.begin() + 40);
+        GenerationEvalOptions options;
+        options.promptTemplate = PromptTemplate::preset("plain");
+        options.limits.contextLength = 64;
+        options.maxNewTokens = 12;
+        options.batchSize = 16; // three batches, the last one partial
+
+        const auto good = evaluateGeneration(trained, *mTokenizer, records, options);
+        const auto bad = evaluateGeneration(untrained, *mTokenizer, records, options);
+        QCOMPARE(good.outputs.size(), records.size());
+        for (size_t i = 0; i < records.size(); ++i)
+            QCOMPARE(good.outputs[i].id, records[i].id); // outputs come back in record order
+        // An exact reversal scores ROUGE-L F1 = 1 (the words are the reference's, in order);
+        // learnsTheTask() requires 15 of 20 exact, so the mean is well above 0.75.
+        qInfo("ROUGE-L F1: trained %.3f, untrained %.3f", good.mean.rougeL.f1, bad.mean.rougeL.f1);
+        QVERIFY(good.mean.rougeL.f1 > 0.75);
+        QVERIFY(bad.mean.rougeL.f1 < 0.3);
+        const auto &first = good.outputs.front();
+        QCOMPARE(first.rouge.rougeL.f1, RougeScorer().score(records.front().reference, first.prediction).rougeL.f1);
+        QVERIFY(good.meanTokens > 4 && good.meanTokens <= 12);
+
+        const auto h = compareByRougeL(good, bad);
+        QCOMPARE(h.wins + h.losses + h.ties, int64_t(40));
+        QVERIFY(h.winRate() > 0.9);
+        const auto reverse = compareByRougeL(bad, good);
+        QCOMPARE(reverse.wins, h.losses);
+        QCOMPARE(reverse.losses, h.wins);
+        QCOMPARE(compareByRougeL(good, good).ties, int64_t(40));
+
+        // Comparing evaluations of different prompts is refused.
+        auto fewer = good;
+        fewer.outputs.pop_back();
+        test::expectError([&] { compareByRougeL(good, fewer); }, "40 and 39 prompts");
+
+        // A cancelled evaluation returns at once with what it finished (here: nothing).
+        std::stop_source stop;
+        stop.request_stop();
+        JobContext cancelled(stop.get_token());
+        const auto none = evaluateGeneration(trained, *mTokenizer, records, options, &cancelled);
+        QVERIFY(none.cancelled);
+        QVERIFY(none.outputs.empty());
+    }
+
+    void headToHeadCountsTies()
+    {
+        GenerationEvalResult a, b;
+        const double scoresA[] = {0.5, 0.2, 0.3, 0.0};
+        const double scoresB[] = {0.4, 0.2, 0.6, 0.0};
+        for (int i = 0; i < 4; ++i) {
+            EvaluatedOutput x, y;
+            x.id = y.id = "p" + std::to_string(i);
+            x.rouge.rougeL.f1 = scoresA[i];
+            y.rouge.rougeL.f1 = scoresB[i];
+            a.outputs.push_back(x);
+            b.outputs.insert(b.outputs.begin(), y); // matched by id, not position
+        }
+        const auto h = compareByRougeL(a, b);
+        QCOMPARE(h.wins, int64_t(1));
+        QCOMPARE(h.losses, int64_t(1));
+        QCOMPARE(h.ties, int64_t(2));
+        QCOMPARE(h.winRate(), 0.5);
+        QCOMPARE(HeadToHead{}.winRate(), 0.0);
     }
 
     void resumeContinuesExactly()

@@ -2,6 +2,7 @@
 # Sets up a Debian 12 machine for PLaD Workbench, builds it (Release), then runs one job:
 #   bash tools/bootstrap.sh demo   install, build, run the demo
 #   bash tools/bootstrap.sh test   install, build, run the whole test suite
+#   bash tools/bootstrap.sh bench  install (with python3-torch), build, run the benchmarks
 #   bash tools/bootstrap.sh build  install and build only
 # Safe to run again: packages already present are not reinstalled and the build is incremental.
 set -euo pipefail
@@ -18,6 +19,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev liblz4-dev
   xvfb xauth
 )
+# The SFT benchmark runs the same step in plain PyTorch (Debian's build of the same Torch version).
+if [ "$mode" = bench ]; then packages+=(python3-torch); fi
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -50,6 +53,8 @@ echo "== building (Release)"
 cmake --preset release >/dev/null
 if [ "$mode" = demo ]; then
   cmake --build --preset release --target plad plad-workbench
+elif [ "$mode" = bench ]; then
+  cmake --build --preset release --target plad
 else
   cmake --build --preset release
 fi
@@ -78,9 +83,17 @@ case "$mode" in
       ctest --preset asan
     fi
     ;;
+  bench)
+    plad=build/release/app/plad
+    threads="$(nproc)"
+    echo "== SFT step: plad beside plain PyTorch ($threads threads)"
+    "$plad" --threads "$threads" bench sft
+    echo "== generation with and without the KV cache"
+    "$plad" --threads "$threads" bench generate --new-tokens 64
+    ;;
   build) ;;
   *)
-    echo "usage: bash tools/bootstrap.sh demo|test|build" >&2
+    echo "usage: bash tools/bootstrap.sh demo|test|bench|build" >&2
     exit 2
     ;;
 esac

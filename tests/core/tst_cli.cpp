@@ -251,6 +251,31 @@ private Q_SLOTS:
         r = runPlad({"model", "info", test::q((root / "run" / "model").string())});
         QCOMPARE(r.json()["architecture"].get<std::string>(), std::string("llama"));
 
+        // plad eval: the model's own prompt template is used, outputs and the summary are written,
+        // and a comparison with itself is all ties.
+        QVERIFY(std::filesystem::exists(root / "run" / "model" / "prompt_template.json"));
+        const QString modelDir = test::q((root / "run" / "model").string());
+        r = runPlad({"eval", modelDir, "--data", data, "--response-field", "reference", "--id-field", "id", "--limit", "10",
+                     "--max-new-tokens", "6", "--against", modelDir, "--outputs", test::q((root / "outputs.jsonl").string()), "--out",
+                     test::q((root / "eval.json").string()), "--quiet"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto summary = r.json();
+        QCOMPARE(summary["prompts"].get<int64_t>(), int64_t(10));
+        QCOMPARE(summary["models"].size(), size_t(2));
+        QCOMPARE(summary["models"][0]["template"]["format"].get<std::string>(), std::string("{prompt}"));
+        const double f = summary["models"][0]["rouge"]["rougeL"]["f"].get<double>();
+        QVERIFY(f >= 0 && f <= 1);
+        QCOMPARE(summary["head_to_head"][0]["ties"].get<int64_t>(), int64_t(10));
+        QCOMPARE(nlohmann::json::parse(std::ifstream(root / "eval.json")), summary);
+        int lines = 0;
+        std::ifstream outputs(root / "outputs.jsonl");
+        for (std::string line; std::getline(outputs, line); ++lines)
+            QCOMPARE(nlohmann::json::parse(line)["outputs"].size(), size_t(2));
+        QCOMPARE(lines, 10);
+        r = runPlad({"eval", modelDir, "--data", data, "--response-field", "nope"});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("nope"), r.err.constData());
+
         // Config errors name the field.
         auto bad = config;
         bad["train"]["batch_size"] = 0;

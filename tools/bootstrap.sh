@@ -16,7 +16,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config
   qt6-base-dev libgl1-mesa-dev libqcustomplot-dev
   libtorch-dev libgloo-dev libopenblas0-openmp
-  nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev liblz4-dev
+  nlohmann-json3-dev libcli11-dev libsqlite3-dev libpcre2-dev libicu-dev liblz4-dev
   xvfb xauth
 )
 # The SFT benchmark runs the same step in plain PyTorch (Debian's build of the same Torch version).

@@ -1,11 +1,11 @@
 #include "train/sftjob.h"
 
+#include "common/configreader.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "model/modelloader.h"
 #include "tokenizer/tokenizer.h"
 
-#include <set>
 
 #include <torch/torch.h>
 
@@ -13,123 +13,63 @@ namespace plad {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-void checkKeys(const nlohmann::json &doc, const std::string &where, const std::set<std::string> &known)
-{
-    if (!doc.is_object())
-        throw ConfigError(where + ": expected an object");
-    for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (!known.count(it.key()))
-            throw ConfigError((where.empty() ? "" : where + ".") + it.key() + ": unknown field");
-}
-
-template<typename T>
-T get(const nlohmann::json &doc, const std::string &key, const std::string &where, T fallback)
-{
-    if (!doc.contains(key) || doc[key].is_null())
-        return fallback;
-    try {
-        return doc[key].get<T>();
-    } catch (const nlohmann::json::exception &) {
-        throw ConfigError((where.empty() ? "" : where + ".") + key + ": wrong type, found " + doc[key].dump());
-    }
-}
-
-fs::path pathField(const nlohmann::json &doc, const std::string &key, const std::string &where, const fs::path &base, bool required)
-{
-    const std::string value = get<std::string>(doc, key, where, "");
-    if (value.empty()) {
-        if (required)
-            throw ConfigError((where.empty() ? "" : where + ".") + key + ": is required");
-        return {};
-    }
-    const fs::path p(value);
-    return p.is_absolute() ? p : base / p;
-}
-
-} // namespace
 
 SftJobConfig SftJobConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
 {
-    checkKeys(doc, "", {"version", "output", "tokenizer", "model", "data", "train", "device"});
+    const ConfigReader top(doc, "", base);
+    top.allowOnly({"version", "output", "tokenizer", "model", "data", "train", "device"});
     SftJobConfig c;
     c.raw = doc;
-    if (get<int>(doc, "version", "", 1) != 1)
-        throw ConfigError("version: only version 1 is understood");
-    c.output = pathField(doc, "output", "", base, true);
-    c.tokenizer = pathField(doc, "tokenizer", "", base, true);
-    c.device = get<std::string>(doc, "device", "", "cpu");
+    if (top.get<int64_t>("version", 1) != 1)
+        top.fail("version", "only version 1 is understood");
+    c.output = top.path("output", true);
+    c.tokenizer = top.path("tokenizer", true);
+    top.read("device", c.device);
 
-    if (!doc.contains("model"))
-        throw ConfigError("model: is required ({\"from\": DIR} or {\"scratch\": {...}})");
-    const auto &model = doc["model"];
-    checkKeys(model, "model", {"from", "scratch"});
-    if (model.contains("from") == model.contains("scratch"))
+    if (!top.has("model"))
+        top.fail("model", "is required ({\"from\": DIR} or {\"scratch\": {...}})");
+    const ConfigReader model = top.child("model");
+    model.allowOnly({"from", "scratch"});
+    if (model.has("from") == model.has("scratch"))
         throw ConfigError("model: give exactly one of \"from\" (a Hugging Face directory) and \"scratch\" (a model shape)");
-    if (model.contains("from")) {
-        c.modelFrom = pathField(model, "from", "model", base, true);
-    } else {
-        const auto &s = model["scratch"];
-        checkKeys(s, "model.scratch", {"style", "hidden_size", "layers", "heads", "kv_heads", "intermediate_size", "context_length",
-                                       "tie_embeddings"});
-        ScratchModelSpec spec;
-        spec.style = get<std::string>(s, "style", "model.scratch", spec.style);
-        spec.hiddenSize = get<int64_t>(s, "hidden_size", "model.scratch", spec.hiddenSize);
-        spec.layers = get<int64_t>(s, "layers", "model.scratch", spec.layers);
-        spec.heads = get<int64_t>(s, "heads", "model.scratch", spec.heads);
-        spec.keyValueHeads = get<int64_t>(s, "kv_heads", "model.scratch", spec.keyValueHeads);
-        spec.intermediateSize = get<int64_t>(s, "intermediate_size", "model.scratch", spec.intermediateSize);
-        spec.contextLength = get<int64_t>(s, "context_length", "model.scratch", spec.contextLength);
-        spec.tieEmbeddings = get<bool>(s, "tie_embeddings", "model.scratch", spec.tieEmbeddings);
-        for (const auto &[name, value] : {std::pair<const char *, int64_t>{"hidden_size", spec.hiddenSize}, {"layers", spec.layers},
-                                          {"heads", spec.heads}, {"context_length", spec.contextLength}})
-            if (value <= 0)
-                throw ConfigError(std::string("model.scratch.") + name + ": must be positive");
-        if (spec.hiddenSize % spec.heads != 0)
-            throw ConfigError("model.scratch.heads: must divide hidden_size");
-        c.scratch = spec;
-    }
+    if (model.has("from"))
+        c.modelFrom = model.path("from", true);
+    else
+        c.scratch = ScratchModelSpec::fromConfig(model.child("scratch"));
 
-    if (!doc.contains("data"))
-        throw ConfigError("data: is required");
-    const auto &data = doc["data"];
-    checkKeys(data, "data", {"file", "format", "fields", "skip_bad_lines", "template", "split", "limits"});
-    c.dataFile = pathField(data, "file", "data", base, true);
-    c.import.format = parseDatasetFormat(get<std::string>(data, "format", "data", "jsonl"));
-    c.import.skipBadLines = get<bool>(data, "skip_bad_lines", "data", false);
-    if (data.contains("fields")) {
-        const auto &f = data["fields"];
-        checkKeys(f, "data.fields", {"prompt", "response", "id", "group"});
-        c.import.fields.prompt = get<std::string>(f, "prompt", "data.fields", c.import.fields.prompt);
-        c.import.fields.reference = get<std::string>(f, "response", "data.fields", c.import.fields.reference);
-        c.import.fields.id = get<std::string>(f, "id", "data.fields", "");
-        c.import.fields.group = get<std::string>(f, "group", "data.fields", "");
-    }
-    if (data.contains("template"))
-        c.promptTemplate = PromptTemplate::fromJson(data["template"], "data.template");
-    if (data.contains("split")) {
-        const auto &s = data["split"];
-        checkKeys(s, "data.split", {"seed", "validation", "test"});
-        c.split.seed = get<uint64_t>(s, "seed", "data.split", 0);
-        c.split.validationFraction = get<double>(s, "validation", "data.split", c.split.validationFraction);
-        c.split.testFraction = get<double>(s, "test", "data.split", c.split.testFraction);
-    }
+    if (!top.has("data"))
+        top.fail("data", "is required");
+    const ConfigReader data = top.child("data");
+    data.allowOnly({"file", "format", "fields", "skip_bad_lines", "template", "split", "limits"});
+    c.dataFile = data.path("file", true);
+    c.import.format = parseDatasetFormat(data.get<std::string>("format", "jsonl"));
+    data.read("skip_bad_lines", c.import.skipBadLines);
+    const ConfigReader fields = data.child("fields");
+    fields.allowOnly({"prompt", "response", "id", "group"});
+    fields.read("prompt", c.import.fields.prompt);
+    fields.read("response", c.import.fields.reference);
+    fields.read("id", c.import.fields.id);
+    fields.read("group", c.import.fields.group);
+    if (data.has("template"))
+        c.promptTemplate = PromptTemplate::fromJson(data.json()["template"], "data.template");
+    const ConfigReader split = data.child("split");
+    split.allowOnly({"seed", "validation", "test"});
+    split.read("seed", c.split.seed);
+    split.read("validation", c.split.validationFraction);
+    split.read("test", c.split.testFraction);
     if (c.split.validationFraction < 0 || c.split.testFraction < 0 || c.split.validationFraction + c.split.testFraction >= 1)
         throw ConfigError("data.split: validation and test must be non-negative and sum to less than 1");
     c.limits.contextLength = 0;
-    if (data.contains("limits")) {
-        const auto &l = data["limits"];
-        checkKeys(l, "data.limits", {"context_length", "max_prompt_tokens", "max_response_tokens", "prompt_keep"});
-        c.limits.contextLength = get<int64_t>(l, "context_length", "data.limits", 0);
-        c.limits.maxPromptTokens = get<int64_t>(l, "max_prompt_tokens", "data.limits", c.limits.maxPromptTokens);
-        c.limits.maxResponseTokens = get<int64_t>(l, "max_response_tokens", "data.limits", c.limits.maxResponseTokens);
-        c.limits.promptKeep = get<std::string>(l, "prompt_keep", "data.limits", c.limits.promptKeep);
-    }
+    const ConfigReader limits = data.child("limits");
+    limits.allowOnly({"context_length", "max_prompt_tokens", "max_response_tokens", "prompt_keep"});
+    limits.read("context_length", c.limits.contextLength);
+    limits.read("max_prompt_tokens", c.limits.maxPromptTokens);
+    limits.read("max_response_tokens", c.limits.maxResponseTokens);
+    limits.read("prompt_keep", c.limits.promptKeep);
     if (c.limits.maxPromptTokens <= 0 || c.limits.maxResponseTokens <= 0 || c.limits.contextLength < 0)
         throw ConfigError("data.limits: token limits must be positive");
     if (c.limits.promptKeep != "start" && c.limits.promptKeep != "end")
-        throw ConfigError("data.limits.prompt_keep: must be \"start\" or \"end\"");
+        limits.fail("prompt_keep", "must be \"start\" or \"end\"");
     c.train = TrainingOptions::fromJson(doc.value("train", nlohmann::json()), "train");
     return c;
 }

@@ -1,5 +1,6 @@
 #include "train/synthetictask.h"
 
+#include "common/configreader.h"
 #include "common/error.h"
 
 #include <random>
@@ -27,6 +28,29 @@ std::vector<DatasetRecord> makeReversalTask(int64_t count, uint64_t seed)
         records.push_back(std::move(r));
     }
     return records;
+}
+
+ScratchModelSpec ScratchModelSpec::fromConfig(const ConfigReader &r)
+{
+    r.allowOnly({"style", "hidden_size", "layers", "heads", "kv_heads", "intermediate_size", "context_length", "tie_embeddings"});
+    ScratchModelSpec spec;
+    r.read("style", spec.style);
+    r.read("hidden_size", spec.hiddenSize);
+    r.read("layers", spec.layers);
+    r.read("heads", spec.heads);
+    r.read("kv_heads", spec.keyValueHeads);
+    r.read("intermediate_size", spec.intermediateSize);
+    r.read("context_length", spec.contextLength);
+    r.read("tie_embeddings", spec.tieEmbeddings);
+    for (const auto &[name, value] : {std::pair<const char *, int64_t>{"hidden_size", spec.hiddenSize}, {"layers", spec.layers},
+                                      {"heads", spec.heads}, {"context_length", spec.contextLength}})
+        if (value <= 0)
+            r.fail(name, "must be positive");
+    if (spec.hiddenSize % spec.heads != 0)
+        r.fail("heads", "must divide hidden_size");
+    if (spec.style != "llama" && spec.style != "gpt2")
+        r.fail("style", "must be \"llama\" or \"gpt2\", found \"" + spec.style + "\"");
+    return spec;
 }
 
 ModelConfig scratchModelConfig(const ScratchModelSpec &s)

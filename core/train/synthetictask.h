@@ -8,6 +8,8 @@
 
 namespace plad {
 
+class ConfigReader;
+
 /**
  * A tiny task for fast end-to-end checks: the prompt lists four words drawn from a 20-word
  * vocabulary, the reference lists them in reverse order. The answer is fully determined by the
@@ -29,6 +31,9 @@ struct ScratchModelSpec
     int64_t contextLength = 256;
     bool tieEmbeddings = true;
     int64_t bosTokenId = 0, eosTokenId = 0;
+
+    /** Reads {"style", "hidden_size", "layers", "heads", "kv_heads", "intermediate_size", "context_length", "tie_embeddings"}. */
+    static ScratchModelSpec fromConfig(const ConfigReader &reader);
 };
 
 /** A Hugging Face config.json for `spec` (so the trained model saves and loads like any other). */

@@ -1,75 +1,41 @@
 #include "train/trainingoptions.h"
 
+#include "common/configreader.h"
 #include "common/error.h"
 
 #include <cmath>
 #include <numbers>
-#include <set>
 
 #include <nlohmann/json.hpp>
 
 namespace plad {
 
-namespace {
-
-template<typename T>
-void read(const nlohmann::json &doc, const char *name, T &target, const std::string &where)
-{
-    if (!doc.contains(name) || doc[name].is_null())
-        return;
-    const auto &v = doc[name];
-    bool ok = false;
-    if constexpr (std::is_same_v<T, std::string>)
-        ok = v.is_string();
-    else if constexpr (std::is_same_v<T, double>)
-        ok = v.is_number();
-    else if constexpr (std::is_same_v<T, uint64_t>)
-        ok = v.is_number_integer() && v.get<int64_t>() >= 0;
-    else
-        ok = v.is_number_integer();
-    if (!ok)
-        throw ConfigError(where + "." + name + ": expected " + (std::is_same_v<T, std::string> ? "a string" : "a number") + ", found "
-                          + v.dump());
-    target = v.get<T>();
-}
-
-} // namespace
 
 TrainingOptions TrainingOptions::fromJson(const nlohmann::json &doc, const std::string &where)
 {
     TrainingOptions o;
-    if (doc.is_null())
-        return o;
-    if (!doc.is_object())
-        throw ConfigError(where + ": expected an object");
-    static const std::set<std::string> known = {"learning_rate", "weight_decay", "beta1", "beta2", "epsilon", "warmup_steps",
-                                                "schedule", "min_lr_ratio", "max_steps", "batch_size", "grad_accumulation", "group_by_length",
-                                                "max_grad_norm", "eval_every", "eval_batches", "checkpoint_every", "seed", "threads"};
-    for (auto it = doc.begin(); it != doc.end(); ++it)
-        if (!known.count(it.key()))
-            throw ConfigError(where + "." + it.key() + ": unknown field");
-    read(doc, "learning_rate", o.learningRate, where);
-    read(doc, "weight_decay", o.weightDecay, where);
-    read(doc, "beta1", o.beta1, where);
-    read(doc, "beta2", o.beta2, where);
-    read(doc, "epsilon", o.epsilon, where);
-    read(doc, "warmup_steps", o.warmupSteps, where);
-    read(doc, "schedule", o.schedule, where);
-    read(doc, "min_lr_ratio", o.minLrRatio, where);
-    read(doc, "max_steps", o.maxSteps, where);
-    read(doc, "batch_size", o.batchSize, where);
-    read(doc, "grad_accumulation", o.gradAccumulation, where);
-    if (doc.contains("group_by_length")) {
-        if (!doc["group_by_length"].is_boolean())
-            throw ConfigError(where + ".group_by_length: expected true or false, found " + doc["group_by_length"].dump());
-        o.groupByLength = doc["group_by_length"].get<bool>();
-    }
-    read(doc, "max_grad_norm", o.maxGradNorm, where);
-    read(doc, "eval_every", o.evalEvery, where);
-    read(doc, "eval_batches", o.evalBatches, where);
-    read(doc, "checkpoint_every", o.checkpointEvery, where);
-    read(doc, "seed", o.seed, where);
-    read(doc, "threads", o.threads, where);
+    const ConfigReader r(doc, where);
+    r.allowOnly({"learning_rate", "weight_decay", "beta1", "beta2", "epsilon", "warmup_steps", "schedule", "min_lr_ratio", "max_steps",
+                 "batch_size", "grad_accumulation", "group_by_length", "max_grad_norm", "eval_every", "eval_batches",
+                 "checkpoint_every", "seed", "threads"});
+    r.read("learning_rate", o.learningRate);
+    r.read("weight_decay", o.weightDecay);
+    r.read("beta1", o.beta1);
+    r.read("beta2", o.beta2);
+    r.read("epsilon", o.epsilon);
+    r.read("warmup_steps", o.warmupSteps);
+    r.read("schedule", o.schedule);
+    r.read("min_lr_ratio", o.minLrRatio);
+    r.read("max_steps", o.maxSteps);
+    r.read("batch_size", o.batchSize);
+    r.read("grad_accumulation", o.gradAccumulation);
+    r.read("group_by_length", o.groupByLength);
+    r.read("max_grad_norm", o.maxGradNorm);
+    r.read("eval_every", o.evalEvery);
+    r.read("eval_batches", o.evalBatches);
+    r.read("checkpoint_every", o.checkpointEvery);
+    r.read("seed", o.seed);
+    r.read("threads", o.threads);
     o.validate(where);
     return o;
 }

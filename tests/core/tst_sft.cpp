@@ -288,8 +288,13 @@ private Q_SLOTS:
     {
         test::expectError([&] { TrainingOptions::fromJson({{"learning_rate", -1}}, "train"); }, "train.learning_rate: must be in (0, 1)");
         test::expectError([&] { TrainingOptions::fromJson({{"schedule", "step"}}, "train"); }, "train.schedule: must be");
-        test::expectError([&] { TrainingOptions::fromJson({{"batch_size", "8"}}, "train"); }, "train.batch_size: expected a number");
+        test::expectError([&] { TrainingOptions::fromJson({{"batch_size", "8"}}, "train"); }, "train.batch_size: expected an integer");
         test::expectError([&] { TrainingOptions::fromJson({{"lr", 0.1}}, "train"); }, "train.lr: unknown field");
+        test::expectError([&] { TrainingOptions::fromJson({{"max_steps", 1.5}}, "train"); }, "train.max_steps: expected an integer, found 1.5");
+        test::expectError([&] { TrainingOptions::fromJson({{"seed", -1}}, "train"); }, "train.seed: expected a non-negative integer");
+        test::expectError([&] { TrainingOptions::fromJson({{"group_by_length", 1}}, "train"); }, "train.group_by_length: expected true or false");
+        test::expectError([&] { TrainingOptions::fromJson(nlohmann::json::array(), "train"); }, "train: expected an object");
+        QCOMPARE(TrainingOptions::fromJson({{"seed", 7}, {"eval_every", nullptr}}, "train").seed, uint64_t(7)); // null keeps the default
         test::expectError([&] { SftTrainer(freshModel(1), {}, {}, options(1), tmp("empty")); }, "the training split is empty");
         // Learning-rate schedule: warm-up, then cosine to the floor.
         auto o = options(110);

@@ -16,7 +16,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config
   qt6-base-dev libgl1-mesa-dev libqcustomplot-dev
   libtorch-dev libgloo-dev libopenblas0-openmp
-  nlohmann-json3-dev libcli11-dev libsqlite3-dev libpcre2-dev libicu-dev liblz4-dev
+  nlohmann-json3-dev libcli11-dev libsqlite3-dev libcpp-httplib-dev libpcre2-dev libicu-dev liblz4-dev
   xvfb xauth
 )
 # The SFT benchmark runs the same step in plain PyTorch (Debian's build of the same Torch version).
@@ -62,16 +62,17 @@ fi
 case "$mode" in
   demo)
     plad=build/release/app/plad
-    model=resources/models/tiny-gpt2
-    echo "== model info: $model"
-    "$plad" model info "$model"
-    echo "== greedy generation from ids 3,17,42"
-    "$plad" generate "$model" --ids 3,17,42 --max-new-tokens 16 --greedy
-    echo "== sampled generation (temperature 0.8, top-p 0.9, seed 1)"
-    "$plad" generate "$model" --ids 3,17,42 --max-new-tokens 16 --temperature 0.8 --top-p 0.9 --seed 1
+    demo=resources/demo
+    echo "== the demo teacher (trained by tools/train-demo-models.sh)"
+    "$plad" model info "$demo/teacher"
     echo "== the demo task's test split, measured in tokens of the demo tokenizer"
-    "$plad" data inspect resources/demo/data/test.jsonl.lz4 --response-field reference --id-field id \
-      --group-field group --tokenizer resources/demo/tokenizer --examples 1
+    "$plad" data inspect "$demo/data/test.jsonl.lz4" --response-field reference --id-field id \
+      --group-field group --tokenizer "$demo/tokenizer" --examples 1
+    echo "== teacher against student: greedy synopses for the first 200 test descriptions, ROUGE, head to head"
+    "$plad" eval "$demo/teacher" --against "$demo/student" --data "$demo/data/test.jsonl.lz4" \
+      --response-field reference --id-field id --limit 200 --outputs build/demo-outputs.jsonl
+    echo "== three of those descriptions with both models' synopses (all in build/demo-outputs.jsonl)"
+    head -n 3 build/demo-outputs.jsonl
     ;;
   test)
     echo "== tests (Release)"

@@ -10,6 +10,7 @@ void addGenerateCommand(CLI::App &app);
 void addBenchCommands(CLI::App &app);
 void addTokenizerCommands(CLI::App &app);
 void addEvalCommands(CLI::App &app);
+void addServeCommand(CLI::App &app);
 void addDataCommands(CLI::App &app);
 /** Needs addDataCommands() first (adds `data synthetic`). */
 void addTrainCommands(CLI::App &app);

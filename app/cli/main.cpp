@@ -20,6 +20,7 @@ int main(int argc, char **argv)
     plad::cli::addGenerateCommand(app);
     plad::cli::addTokenizerCommands(app);
     plad::cli::addEvalCommands(app);
+    plad::cli::addServeCommand(app);
     plad::cli::addDataCommands(app);
     plad::cli::addTrainCommands(app);
     plad::cli::addBenchCommands(app);

@@ -117,7 +117,7 @@ void addSftBenchmark(CLI::App &bench)
     struct Args
     {
         std::vector<std::string> cases;
-        std::string python = "python3";
+        std::string python = "/usr/bin/python3"; // Debian's interpreter, which python3-torch installs into
         int64_t steps = 0;
         bool json = false;
     };

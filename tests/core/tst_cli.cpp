@@ -1,4 +1,5 @@
 // The plad command line: exact spellings and JSON outputs that scripts rely on.
+#include "teacher/openaiclient.h"
 #include "testsupport.h"
 
 #include <QProcess>
@@ -7,8 +8,6 @@
 
 #include <cmath>
 #include <fstream>
-
-
 
 using namespace plad;
 
@@ -275,6 +274,46 @@ private Q_SLOTS:
         r = runPlad({"eval", modelDir, "--data", data, "--response-field", "nope"});
         QVERIFY(r.exitCode != 0);
         QVERIFY2(r.err.contains("nope"), r.err.constData());
+
+        // plad serve answers the HTTP teacher client with the same greedy text plad eval wrote.
+        QProcess server;
+        server.start(QStringLiteral(PLAD_CLI_PATH), {"serve", modelDir, "--port", "0", "--model-name", "student"});
+        QVERIFY(server.waitForReadyRead(60000));
+        const auto listening = nlohmann::json::parse(server.readLine().toStdString());
+        OpenAiEndpoint endpoint;
+        endpoint.baseUrl = listening["listening"].get<std::string>();
+        endpoint.model = "student";
+        CompletionSettings greedy;
+        greedy.temperature = 0;
+        greedy.maxTokens = 6;
+        std::vector<std::string> prompts, expected;
+        std::ifstream firstOutputs(root / "outputs.jsonl");
+        std::ifstream records(root / "rev.jsonl");
+        for (std::string line, record; prompts.size() < 3 && std::getline(firstOutputs, line) && std::getline(records, record);) {
+            prompts.push_back(nlohmann::json::parse(record)["prompt"].get<std::string>());
+            expected.push_back(nlohmann::json::parse(line)["outputs"][0]["prediction"].get<std::string>());
+        }
+        std::vector<std::string> served(prompts.size());
+        requestCompletions(endpoint, greedy, prompts, [&](const CompletionResult &c) {
+            QVERIFY2(c.error.empty(), c.error.c_str());
+            served[c.index] = c.text;
+        });
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            std::string text = served[i];
+            text.erase(0, text.find_first_not_of(" \t\r\n"));
+            text.erase(text.find_last_not_of(" \t\r\n") + 1);
+            QVERIFY2(text == expected[i], ("served \"" + served[i] + "\", plad eval wrote \"" + expected[i] + "\"").c_str());
+        }
+        endpoint.chat = true;
+        int chatAnswers = 0;
+        requestCompletions(endpoint, greedy, {prompts[0]}, [&](const CompletionResult &c) { chatAnswers += c.error.empty(); });
+        QCOMPARE(chatAnswers, 1);
+        endpoint.model = "someone-else";
+        test::expectError([&] { requestCompletions(endpoint, greedy, {"x"}, [](const CompletionResult &) {}); },
+                          "the model \"someone-else\" does not exist");
+        server.terminate(); // SIGTERM: the server stops cleanly
+        QVERIFY(server.waitForFinished(10000));
+        QCOMPARE(server.exitCode(), 0);
 
         // Config errors name the field.
         auto bad = config;

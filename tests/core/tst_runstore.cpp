@@ -125,8 +125,10 @@ private Q_SLOTS:
             monotonic = monotonic && last >= seen;
             seen = last;
             // A committed step always carries both series: transactions are all or nothing.
-            if (last > 0)
-                monotonic = monotonic && reader.metrics(id, "accuracy", last - 1).size() == 1;
+            if (last > 0) {
+                const auto accuracy = reader.metrics(id, "accuracy", last - 1);
+                monotonic = monotonic && !accuracy.empty() && accuracy.front().step == last;
+            }
         }
         writer.join();
         QVERIFY(monotonic);

@@ -1,0 +1,275 @@
+#include "teacher/openaiclient.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace plad {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ParsedUrl
+{
+    std::string schemeHostPort; ///< "http://127.0.0.1:8000"
+    std::string pathPrefix;     ///< "/v1"
+};
+
+ParsedUrl parseBaseUrl(const std::string &url)
+{
+    const auto scheme = url.find("://");
+    if (scheme == std::string::npos || (url.compare(0, scheme, "http") != 0 && url.compare(0, scheme, "https") != 0))
+        throw ConfigError("base_url: expected http://HOST[:PORT]/PATH or https://..., found \"" + url + "\"");
+    const auto slash = url.find('/', scheme + 3);
+    ParsedUrl p;
+    p.schemeHostPort = url.substr(0, slash);
+    p.pathPrefix = slash == std::string::npos ? "" : url.substr(slash);
+    while (!p.pathPrefix.empty() && p.pathPrefix.back() == '/')
+        p.pathPrefix.pop_back();
+    if (p.schemeHostPort.size() <= scheme + 3)
+        throw ConfigError("base_url: no host in \"" + url + "\"");
+    return p;
+}
+
+std::string serverMessage(const std::string &body)
+{
+    try {
+        const auto doc = nlohmann::json::parse(body);
+        if (doc.contains("error")) {
+            const auto &e = doc["error"];
+            if (e.is_object() && e.contains("message") && e["message"].is_string())
+                return e["message"].get<std::string>();
+            if (e.is_string())
+                return e.get<std::string>();
+        }
+    } catch (const nlohmann::json::exception &) {
+    }
+    return body.size() > 200 ? body.substr(0, 200) + "..." : body;
+}
+
+/** One request's outcome: a result, a retryable failure, or a fatal one. */
+struct Attempt
+{
+    enum Kind { Ok, Retry, Fatal } kind = Ok;
+    std::string text, finishReason, error;
+    double retryAfter = -1; ///< seconds the server asked for, when it did
+};
+
+Attempt sendOnce(httplib::Client &client, const std::string &path, const std::string &body, bool chat, const std::string &url)
+{
+    Attempt a;
+    auto response = client.Post(path, body, "application/json");
+    if (!response) {
+        a.kind = Attempt::Retry;
+        a.error = url + ": " + (response.error() == httplib::Error::Read ? std::string("timed out waiting for the response")
+                                                                        : "cannot connect (" + httplib::to_string(response.error()) + ")");
+        return a;
+    }
+    const int status = response->status;
+    if (status == 429 || status >= 500) {
+        a.kind = Attempt::Retry;
+        a.error = url + ": HTTP " + std::to_string(status) + ": " + serverMessage(response->body);
+        if (response->has_header("Retry-After")) {
+            try {
+                a.retryAfter = std::stod(response->get_header_value("Retry-After"));
+            } catch (const std::exception &) {
+            }
+        }
+        return a;
+    }
+    if (status != 200) {
+        a.kind = Attempt::Fatal;
+        std::string hint;
+        if (status == 401 || status == 403)
+            hint = " (authentication failed: check the API key)";
+        else if (status == 404)
+            hint = " (check base_url and the model name)";
+        a.error = url + ": HTTP " + std::to_string(status) + hint + ": " + serverMessage(response->body);
+        return a;
+    }
+    try {
+        const auto doc = nlohmann::json::parse(response->body);
+        const auto &choice = doc.at("choices").at(0);
+        a.text = chat ? choice.at("message").at("content").get<std::string>() : choice.at("text").get<std::string>();
+        if (choice.contains("finish_reason") && choice["finish_reason"].is_string())
+            a.finishReason = choice["finish_reason"].get<std::string>();
+    } catch (const nlohmann::json::exception &e) {
+        a.kind = Attempt::Fatal;
+        a.error = url + ": the response is not an OpenAI " + (chat ? "chat completion" : "completion") + " (" + e.what() + ")";
+    }
+    return a;
+}
+
+} // namespace
+
+void OpenAiEndpoint::validate(const std::string &where) const
+{
+    try {
+        parseBaseUrl(baseUrl);
+    } catch (const ConfigError &e) {
+        throw ConfigError(where + "." + e.what());
+    }
+    if (model.empty())
+        throw ConfigError(where + ".model: is required (the model name the server knows)");
+    if (concurrency < 1 || concurrency > 256)
+        throw ConfigError(where + ".concurrency: must be in [1, 256]");
+    if (!(timeoutSeconds > 0))
+        throw ConfigError(where + ".timeout_seconds: must be positive");
+    if (maxRetries < 0)
+        throw ConfigError(where + ".max_retries: must not be negative");
+    if (backoffSeconds < 0)
+        throw ConfigError(where + ".backoff_seconds: must not be negative");
+}
+
+void requestCompletions(const OpenAiEndpoint &endpoint, const CompletionSettings &settings, const std::vector<std::string> &prompts,
+                        const std::function<void(const CompletionResult &)> &onResult, JobContext *context)
+{
+    endpoint.validate("teacher");
+    const ParsedUrl url = parseBaseUrl(endpoint.baseUrl);
+    const std::string path = url.pathPrefix + (endpoint.chat ? "/chat/completions" : "/completions");
+    const std::string fullUrl = url.schemeHostPort + path;
+    std::string apiKey;
+    if (!endpoint.apiKeyEnv.empty()) {
+        const char *value = std::getenv(endpoint.apiKeyEnv.c_str());
+        if (!value || !*value)
+            throw HttpTeacherError("the environment variable " + endpoint.apiKeyEnv + " is not set; it should hold the API key for "
+                                   + endpoint.baseUrl);
+        apiKey = value;
+    }
+
+    std::atomic<size_t> next{0};
+    std::atomic<bool> fatal{false};
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<CompletionResult> finished;
+    std::string fatalMessage;
+    int running = 0;
+
+    auto stopRequested = [&] { return fatal.load() || (context && context->isCancelled()); };
+    auto worker = [&] {
+        httplib::Client client(url.schemeHostPort);
+        const auto timeout = std::chrono::duration<double>(endpoint.timeoutSeconds);
+        client.set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+        client.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+        client.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+        if (!apiKey.empty())
+            client.set_bearer_token_auth(apiKey);
+        while (!stopRequested()) {
+            const size_t index = next++;
+            if (index >= prompts.size())
+                break;
+            nlohmann::json body = {{"model", endpoint.model},
+                                   {"max_tokens", settings.maxTokens},
+                                   {"temperature", settings.temperature},
+                                   {"top_p", settings.topP}};
+            if (endpoint.chat)
+                body["messages"] = {{{"role", "user"}, {"content", prompts[index]}}};
+            else
+                body["prompt"] = prompts[index];
+            if (settings.seed)
+                body["seed"] = *settings.seed;
+            if (!settings.stop.empty())
+                body["stop"] = settings.stop;
+            const std::string text = body.dump();
+
+            CompletionResult result;
+            result.index = index;
+            double wait = endpoint.backoffSeconds;
+            bool failedForGood = false;
+            while (true) {
+                ++result.attempts;
+                const auto start = Clock::now();
+                const Attempt a = sendOnce(client, path, text, endpoint.chat, fullUrl);
+                if (a.kind == Attempt::Ok) {
+                    result.text = a.text;
+                    result.finishReason = a.finishReason;
+                    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+                    result.error.clear();
+                    break;
+                }
+                result.error = a.error;
+                if (a.kind == Attempt::Fatal) {
+                    failedForGood = true;
+                    std::lock_guard lock(mutex);
+                    if (!fatal.exchange(true))
+                        fatalMessage = a.error;
+                    break;
+                }
+                if (result.attempts > endpoint.maxRetries) {
+                    result.error += " (gave up after " + std::to_string(result.attempts) + " attempts)";
+                    break;
+                }
+                // Back off, waking early when the job is cancelled or another request failed for good.
+                const double pause = std::min(60.0, a.retryAfter >= 0 ? a.retryAfter : wait);
+                wait *= 2;
+                const auto until = Clock::now() + std::chrono::duration<double>(pause);
+                while (Clock::now() < until && !stopRequested())
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                if (stopRequested()) {
+                    result.error += " (stopped before retrying)";
+                    break;
+                }
+            }
+            if (failedForGood)
+                break; // reported once, by the exception
+            std::lock_guard lock(mutex);
+            finished.push_back(std::move(result));
+            ready.notify_one();
+        }
+        std::lock_guard lock(mutex);
+        --running;
+        ready.notify_one();
+    };
+
+    const int threads = std::min<int>(endpoint.concurrency, static_cast<int>(std::max<size_t>(prompts.size(), 1)));
+    std::vector<std::thread> pool;
+    running = threads;
+    for (int i = 0; i < threads; ++i)
+        pool.emplace_back(worker);
+
+    size_t delivered = 0;
+    const auto started = Clock::now();
+    std::exception_ptr callbackError;
+    while (true) {
+        std::unique_lock lock(mutex);
+        ready.wait(lock, [&] { return !finished.empty() || running == 0; });
+        if (finished.empty() && running == 0)
+            break;
+        CompletionResult r = std::move(finished.front());
+        finished.pop_front();
+        lock.unlock();
+        if (!callbackError) {
+            try {
+                onResult(r);
+            } catch (...) {
+                // Stop the workers, then rethrow once they are joined.
+                callbackError = std::current_exception();
+                fatal = true;
+            }
+        }
+        ++delivered;
+        if (context) {
+            const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+            const double rate = elapsed > 0 ? static_cast<double>(delivered) / elapsed : 0;
+            const auto total = static_cast<int64_t>(prompts.size());
+            context->report({"teacher requests", static_cast<int64_t>(delivered), total, "prompts", rate,
+                             rate > 0 ? static_cast<double>(total - static_cast<int64_t>(delivered)) / rate : -1});
+        }
+    }
+    for (auto &t : pool)
+        t.join();
+    if (callbackError)
+        std::rethrow_exception(callbackError);
+    if (!fatalMessage.empty())
+        throw HttpTeacherError(fatalMessage);
+}
+
+} // namespace plad

@@ -71,7 +71,7 @@ case "$mode" in
     echo "== teacher against student: greedy synopses for the first 200 test descriptions, ROUGE, head to head"
     "$plad" eval "$demo/teacher" --against "$demo/student" --data "$demo/data/test.jsonl.lz4" \
       --response-field reference --id-field id --limit 200 --outputs build/demo-outputs.jsonl
-    echo "== three of those descriptions with both models' synopses (all in build/demo-outputs.jsonl)"
+    echo "== the reference and both models' synopses for three of them (all 200 in build/demo-outputs.jsonl)"
     head -n 3 build/demo-outputs.jsonl
     ;;
   test)

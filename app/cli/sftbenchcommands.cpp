@@ -74,16 +74,8 @@ PythonRun runPython(const std::string &python, const SftBenchmarkCase &c, int th
         return run;
     try {
         const auto doc = nlohmann::json::parse(output.substr(output.find('{')));
-        SftBenchmarkResult r;
-        r.parameters = doc.at("parameters").get<int64_t>();
-        r.stepSeconds = doc.at("step_seconds").get<std::vector<double>>();
-        r.flopsPerStep = sftStepFlops(c.spec, c.batchSize, c.promptTokens, c.responseTokens);
-        r.medianStepSeconds = median(r.stepSeconds);
-        const double tokens = static_cast<double>(c.batchSize * (c.promptTokens + c.responseTokens));
-        r.tokensPerSecond = r.medianStepSeconds > 0 ? tokens / r.medianStepSeconds : 0;
-        r.achievedGflops = r.medianStepSeconds > 0 ? r.flopsPerStep / r.medianStepSeconds / 1e9 : 0;
+        run.result = sftBenchmarkResult(c, doc.at("parameters").get<int64_t>(), doc.at("step_seconds").get<std::vector<double>>());
         run.torchVersion = doc.value("torch", "");
-        run.result = r;
     } catch (const std::exception &e) {
         run.error = "unreadable output from the PyTorch script (" + std::string(e.what()) + "): " + output.substr(0, 300);
     }

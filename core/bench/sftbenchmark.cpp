@@ -97,19 +97,27 @@ SftBenchmarkResult runSftBenchmark(const SftBenchmarkCase &c)
     options.groupByLength = false;
     options.saveCheckpoints = false;
     const auto directory = std::filesystem::temp_directory_path() / ("plad-bench-sft-" + std::to_string(::getpid()));
-    SftBenchmarkResult result;
+    int64_t parameters = 0;
     for (const auto &p : model->parameters())
-        result.parameters += p.numel();
+        parameters += p.numel();
+    std::vector<double> stepSeconds;
     {
         SftTrainer trainer(model, std::move(train), {}, options, directory);
         const auto run = trainer.run();
         for (const auto &point : run.history)
             if (point.step > c.warmupSteps && point.tokensPerSecond > 0)
-                result.stepSeconds.push_back(static_cast<double>(c.batchSize * (c.promptTokens + c.responseTokens))
-                                             / point.tokensPerSecond);
+                stepSeconds.push_back(static_cast<double>(c.batchSize * (c.promptTokens + c.responseTokens)) / point.tokensPerSecond);
     }
     std::error_code ec;
     std::filesystem::remove_all(directory, ec);
+    return sftBenchmarkResult(c, parameters, std::move(stepSeconds));
+}
+
+SftBenchmarkResult sftBenchmarkResult(const SftBenchmarkCase &c, int64_t parameters, std::vector<double> stepSeconds)
+{
+    SftBenchmarkResult result;
+    result.parameters = parameters;
+    result.stepSeconds = std::move(stepSeconds);
     result.flopsPerStep = sftStepFlops(c.spec, c.batchSize, c.promptTokens, c.responseTokens);
     result.medianStepSeconds = median(result.stepSeconds);
     if (result.medianStepSeconds > 0) {

@@ -49,6 +49,9 @@ double sftStepFlops(const ScratchModelSpec &spec, int64_t batch, int64_t promptT
  */
 SftBenchmarkResult runSftBenchmark(const SftBenchmarkCase &benchmarkCase);
 
+/** The figures of `c` from its measured step times (the same derivation for every implementation). */
+SftBenchmarkResult sftBenchmarkResult(const SftBenchmarkCase &c, int64_t parameters, std::vector<double> stepSeconds);
+
 /** The JSON shape tools/bench/sft_step.py reads for the same case (threads as given). */
 nlohmann::json pythonSpec(const SftBenchmarkCase &benchmarkCase, int threads);
 

@@ -14,6 +14,7 @@ void addServeCommand(CLI::App &app);
 void addDataCommands(CLI::App &app);
 /** Needs addDataCommands() first (adds `data synthetic`). */
 void addTrainCommands(CLI::App &app);
+void addRunCommands(CLI::App &app);
 /** Adds `tokenizer` under the `bench` command. */
 void addTokenizerBenchmark(CLI::App &bench);
 /** Adds `sft` under the `bench` command. */

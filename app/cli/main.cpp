@@ -23,6 +23,7 @@ int main(int argc, char **argv)
     plad::cli::addServeCommand(app);
     plad::cli::addDataCommands(app);
     plad::cli::addTrainCommands(app);
+    plad::cli::addRunCommands(app);
     plad::cli::addBenchCommands(app);
 
     try {

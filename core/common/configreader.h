@@ -47,6 +47,8 @@ public:
     /** The object at `name` (an error when it is not an object; an empty object when absent). */
     ConfigReader child(const char *name) const;
     const nlohmann::json &json() const { return mDoc; }
+    /** The dotted location of this object ("" at the top). */
+    const std::string &location() const { return mPath; }
     const std::filesystem::path &base() const { return mBase; }
 
 private:

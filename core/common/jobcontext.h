@@ -39,6 +39,9 @@ public:
 
     bool isCancelled() const { return mStop.stop_requested(); }
 
+    /** A context with the same cancellation but no progress reports (for inner calls whose progress the caller reports). */
+    JobContext silent() const { return JobContext(mStop); }
+
     /** Reports progress; `force` bypasses the throttle (use it for the last report). */
     void report(const JobProgress &progress, bool force = false)
     {

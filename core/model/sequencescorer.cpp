@@ -9,7 +9,7 @@
 
 namespace plad {
 
-ScoredBatch scoreBatch(CausalLMImpl &model, const std::vector<ScoreRequest> &requests)
+ScoredBatch scoreBatch(CausalLMImpl &model, const std::vector<ScoreRequest> &requests, bool keepLogits)
 {
     if (requests.empty())
         throw Error("nothing to score");
@@ -67,6 +67,8 @@ ScoredBatch scoreBatch(CausalLMImpl &model, const std::vector<ScoreRequest> &req
     out.mask = mask;
     out.sum = tokenLogprobs.sum(1);
     out.mean = out.sum / mask.sum(1);
+    if (keepLogits)
+        out.logits = logits;
     return out;
 }
 

@@ -19,6 +19,7 @@ struct ScoredBatch
     torch::Tensor mask;          ///< [B, L] float32, 1 on completion tokens
     torch::Tensor sum;           ///< [B] summed log-probs
     torch::Tensor mean;          ///< [B] length-normalised log-probs
+    torch::Tensor logits;        ///< [B, L, V] float32 at the completion positions, only with keepLogits
 };
 
 /**
@@ -26,7 +27,7 @@ struct ScoredBatch
  * that predict completion tokens, so memory is [B, L, V] rather than [B, T, V]. Gradients flow
  * when the caller has them enabled (training); wrap in torch::NoGradGuard otherwise.
  */
-ScoredBatch scoreBatch(CausalLMImpl &model, const std::vector<ScoreRequest> &requests);
+ScoredBatch scoreBatch(CausalLMImpl &model, const std::vector<ScoreRequest> &requests, bool keepLogits = false);
 
 /**
  * Scores any number of requests without gradients, `batchSize` at a time (longest first, to

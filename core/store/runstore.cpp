@@ -45,6 +45,90 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_run ON events(run_id, id);
 )sql",
+    // 1 -> 2: the engine's tables. Token ids are little-endian int32 blobs, log-probs float32 blobs.
+    R"sql(
+CREATE TABLE stages (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, stage)
+) WITHOUT ROWID;
+CREATE TABLE prompts (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    prompt_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    split TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    PRIMARY KEY (run_id, prompt_id)
+) WITHOUT ROWID;
+CREATE TABLE generated (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    round INTEGER NOT NULL,
+    prompt_id TEXT NOT NULL,
+    pairs INTEGER NOT NULL,
+    dropped INTEGER NOT NULL,
+    PRIMARY KEY (run_id, round, prompt_id)
+) WITHOUT ROWID;
+CREATE TABLE outputs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    prompt_id TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    sample INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    token_ids BLOB NOT NULL,
+    student_logprobs BLOB NOT NULL,
+    teacher_logprobs BLOB,
+    seconds REAL NOT NULL,
+    finish_reason TEXT NOT NULL
+);
+CREATE INDEX outputs_by_prompt ON outputs(run_id, prompt_id, round);
+CREATE TABLE pairs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    prompt_id TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    chosen_output INTEGER NOT NULL REFERENCES outputs(id) ON DELETE CASCADE,
+    rejected_output INTEGER NOT NULL REFERENCES outputs(id) ON DELETE CASCADE,
+    labeller TEXT NOT NULL,
+    chosen_judge REAL,
+    rejected_judge REAL,
+    initial_margin REAL NOT NULL,
+    current_margin REAL,
+    current_loss REAL,
+    updated_step INTEGER
+);
+CREATE INDEX pairs_by_run ON pairs(run_id, round, id);
+CREATE TABLE annotations (
+    pair_id INTEGER PRIMARY KEY REFERENCES pairs(id) ON DELETE CASCADE,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    weight REAL NOT NULL,
+    note TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE evaluations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE artifacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+)sql",
 };
 constexpr int migrationCount = static_cast<int>(sizeof migrations / sizeof migrations[0]);
 static_assert(migrationCount == RunStore::schemaVersion, "one migration per schema version");

@@ -421,4 +421,13 @@ bool Tokenizer::isByteLevel() const
     return d->preTokenizer && d->preTokenizer->isByteLevel();
 }
 
+void copyTokenizerFiles(const std::filesystem::path &source, const std::filesystem::path &directory)
+{
+    namespace fs = std::filesystem;
+    const fs::path from = fs::is_directory(source) ? source : source.parent_path();
+    for (const char *file : {"tokenizer.json", "tokenizer_config.json"})
+        if (fs::exists(from / file))
+            fs::copy_file(from / file, directory / file, fs::copy_options::overwrite_existing);
+}
+
 } // namespace plad

@@ -75,4 +75,10 @@ private:
     std::shared_ptr<const Pipeline> d;
 };
 
+/**
+ * Copies tokenizer.json and tokenizer_config.json (when present) from `source` (a directory,
+ * or a tokenizer.json file) into `directory`, so a saved model carries its tokenizer.
+ */
+void copyTokenizerFiles(const std::filesystem::path &source, const std::filesystem::path &directory);
+
 } // namespace plad

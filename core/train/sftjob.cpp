@@ -3,6 +3,7 @@
 #include "common/configreader.h"
 #include "common/error.h"
 #include "common/fileio.h"
+#include "train/dataconfig.h"
 #include "model/modelloader.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,37 +40,12 @@ SftJobConfig SftJobConfig::fromJson(const nlohmann::json &doc, const fs::path &b
 
     if (!top.has("data"))
         top.fail("data", "is required");
-    const ConfigReader data = top.child("data");
-    data.allowOnly({"file", "format", "fields", "skip_bad_lines", "template", "split", "limits"});
-    c.dataFile = data.path("file", true);
-    c.import.format = parseDatasetFormat(data.get<std::string>("format", "jsonl"));
-    data.read("skip_bad_lines", c.import.skipBadLines);
-    const ConfigReader fields = data.child("fields");
-    fields.allowOnly({"prompt", "response", "id", "group"});
-    fields.read("prompt", c.import.fields.prompt);
-    fields.read("response", c.import.fields.reference);
-    fields.read("id", c.import.fields.id);
-    fields.read("group", c.import.fields.group);
-    if (data.has("template"))
-        c.promptTemplate = PromptTemplate::fromJson(data.json()["template"], "data.template");
-    const ConfigReader split = data.child("split");
-    split.allowOnly({"seed", "validation", "test"});
-    split.read("seed", c.split.seed);
-    split.read("validation", c.split.validationFraction);
-    split.read("test", c.split.testFraction);
-    if (c.split.validationFraction < 0 || c.split.testFraction < 0 || c.split.validationFraction + c.split.testFraction >= 1)
-        throw ConfigError("data.split: validation and test must be non-negative and sum to less than 1");
-    c.limits.contextLength = 0;
-    const ConfigReader limits = data.child("limits");
-    limits.allowOnly({"context_length", "max_prompt_tokens", "max_response_tokens", "prompt_keep"});
-    limits.read("context_length", c.limits.contextLength);
-    limits.read("max_prompt_tokens", c.limits.maxPromptTokens);
-    limits.read("max_response_tokens", c.limits.maxResponseTokens);
-    limits.read("prompt_keep", c.limits.promptKeep);
-    if (c.limits.maxPromptTokens <= 0 || c.limits.maxResponseTokens <= 0 || c.limits.contextLength < 0)
-        throw ConfigError("data.limits: token limits must be positive");
-    if (c.limits.promptKeep != "start" && c.limits.promptKeep != "end")
-        limits.fail("prompt_keep", "must be \"start\" or \"end\"");
+    const DataConfig data = DataConfig::fromConfig(top.child("data"));
+    c.dataFile = data.file;
+    c.import = data.import;
+    c.promptTemplate = data.promptTemplate.value_or(PromptTemplate{});
+    c.split = data.split;
+    c.limits = data.limits;
     c.train = TrainingOptions::fromJson(doc.value("train", nlohmann::json()), "train");
     return c;
 }
@@ -147,11 +123,7 @@ SftJobResult runSftJob(const SftJobConfig &config, bool resume, JobContext *cont
         result.modelDirectory = config.output / "model";
         saveModel(*model, result.modelDirectory);
         config.promptTemplate.saveTo(result.modelDirectory);
-        for (const char *file : {"tokenizer.json", "tokenizer_config.json"}) {
-            const fs::path source = fs::is_directory(config.tokenizer) ? config.tokenizer / file : config.tokenizer.parent_path() / file;
-            if (fs::exists(source))
-                fs::copy_file(source, result.modelDirectory / file, fs::copy_options::overwrite_existing);
-        }
+        copyTokenizerFiles(config.tokenizer, result.modelDirectory);
     }
     return result;
 }

@@ -6,6 +6,7 @@
 #include "model/modelloader.h"
 #include "model/safetensors.h"
 #include "model/sequencescorer.h"
+#include "train/optimization.h"
 
 #include <chrono>
 #include <cmath>
@@ -59,20 +60,7 @@ SftTrainer::SftTrainer(CausalLM model, std::vector<SequencePair> train, std::vec
         if (mTrain[i].prompt.empty() || mTrain[i].response.empty())
             throw Error("training example " + std::to_string(i) + " has an empty prompt or response");
 
-    // AdamW with decay on matrices only: norms, biases (all 1-D parameters) are not decayed.
-    std::vector<torch::Tensor> decay, noDecay;
-    for (auto &p : mModel->parameters())
-        (p.dim() >= 2 ? decay : noDecay).push_back(p);
-    auto opts = [&](double wd) {
-        return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(mOptions.learningRate)
-                                                                .betas({mOptions.beta1, mOptions.beta2})
-                                                                .eps(mOptions.epsilon)
-                                                                .weight_decay(wd));
-    };
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay, opts(mOptions.weightDecay));
-    groups.emplace_back(noDecay, opts(0.0));
-    mOptimizer = std::make_shared<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(mOptions.learningRate));
+    mOptimizer = makeAdamW(*mModel, mOptions);
     shuffle();
 }
 
@@ -150,41 +138,19 @@ double SftTrainer::evaluate()
 
 void SftTrainer::saveCheckpoint(int64_t step)
 {
-    const fs::path target = checkpointDirectory();
-    const fs::path fresh = mDirectory / "checkpoint.new";
-    const fs::path old = mDirectory / "checkpoint.old";
-    fs::remove_all(fresh);
-    fs::create_directories(fresh);
-    saveModel(*mModel, fresh);
-    torch::save(adam(mOptimizer), (fresh / "optimizer.pt").string());
     const nlohmann::json state = {{"step", step}, {"epoch", mEpoch}, {"position", mPosition}, {"options", mOptions.toJson()}};
-    writeFileAtomically(fresh / "trainer_state.json", state.dump(2) + "\n");
-    // Swap directories so a crash leaves either the old or the new checkpoint complete.
-    fs::remove_all(old);
-    if (fs::exists(target))
-        fs::rename(target, old);
-    fs::rename(fresh, target);
-    fs::remove_all(old);
+    plad::saveCheckpoint(checkpointDirectory(), *mModel, adam(mOptimizer), state);
 }
 
 int64_t SftTrainer::loadCheckpoint()
 {
-    const fs::path dir = checkpointDirectory();
-    if (!fs::exists(dir / "trainer_state.json"))
-        throw Error(dir.string() + ": no checkpoint to resume from");
-    const nlohmann::json state = readJsonFile(dir / "trainer_state.json");
-    SafetensorsFile weights(dir / "model.safetensors");
-    torch::NoGradGuard noGrad;
-    for (auto &item : mModel->named_parameters()) {
-        if (!weights.contains(item.key()))
-            throw Error(dir.string() + ": checkpoint lacks tensor \"" + item.key() + "\"");
-        item.value().copy_(weights.read(item.key()));
-    }
-    torch::load(adam(mOptimizer), (dir / "optimizer.pt").string());
-    mEpoch = state.at("epoch").get<int64_t>();
-    mPosition = state.at("position").get<int64_t>();
+    const auto state = plad::loadCheckpoint(checkpointDirectory(), *mModel, adam(mOptimizer));
+    if (!state)
+        throw Error(checkpointDirectory().string() + ": no checkpoint to resume from");
+    mEpoch = state->at("epoch").get<int64_t>();
+    mPosition = state->at("position").get<int64_t>();
     shuffle();
-    return state.at("step").get<int64_t>();
+    return state->at("step").get<int64_t>();
 }
 
 TrainingResult SftTrainer::run(JobContext *context, const std::function<void(const TrainingPoint &)> &onPoint, bool resume)
@@ -228,8 +194,7 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
         }
         const auto stepStart = std::chrono::steady_clock::now();
         const double lr = learningRateAt(mOptions, step);
-        for (auto &group : optimizer.param_groups())
-            static_cast<torch::optim::AdamWOptions &>(group.options()).lr(lr);
+        setLearningRate(optimizer, lr);
 
         std::vector<Batch> micro;
         int64_t responseTokens = 0, tokens = 0;
@@ -257,16 +222,7 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
             lossSum += value;
             loss.backward();
         }
-        double gradNorm = 0;
-        if (mOptions.maxGradNorm > 0) {
-            gradNorm = torch::nn::utils::clip_grad_norm_(mModel->parameters(), mOptions.maxGradNorm);
-        } else {
-            double sq = 0;
-            for (const auto &p : mModel->parameters())
-                if (p.grad().defined())
-                    sq += p.grad().pow(2).sum().item<double>();
-            gradNorm = std::sqrt(sq);
-        }
+        const double gradNorm = clipGradients(*mModel, mOptions.maxGradNorm);
         optimizer.step();
         ++step;
 

@@ -1,0 +1,367 @@
+// plad run, plad runs, plad pairs, plad export-model: the PLaD engine and its run store.
+#include "cli/clisupport.h"
+#include "cli/commands.h"
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "plad/distillrun.h"
+#include "store/runstore.h"
+#include "tokenizer/prompttemplate.h"
+#include "tokenizer/tokenizer.h"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <stop_token>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+namespace plad::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> gInterrupted{false};
+
+extern "C" void onInterrupt(int)
+{
+    gInterrupted.store(true);
+}
+
+std::string defaultWorkspace()
+{
+    const char *env = std::getenv("PLAD_WORKSPACE");
+    return env && *env ? env : "workspace";
+}
+
+void addWorkspaceOption(CLI::App *command, std::string &workspace)
+{
+    command->add_option("--workspace", workspace, "workspace directory holding plad.sqlite (default: $PLAD_WORKSPACE or ./workspace)");
+}
+
+nlohmann::json runSummary(RunStore &store, const RunRecord &r)
+{
+    return {{"id", r.id},          {"name", r.name},           {"method", r.method},
+            {"status", toString(r.status)}, {"created_at", r.createdAt}, {"updated_at", r.updatedAt},
+            {"steps", std::max<int64_t>(0, store.lastMetricStep(r.id))}, {"pairs", store.pairCount(r.id)},
+            {"tags", r.tags},      {"error", r.error}};
+}
+
+/** The prompt the student saw, for exports: the run's template applied to the task prompt. */
+PromptTemplate runTemplate(const nlohmann::json &config)
+{
+    if (config["student"].contains("template"))
+        return PromptTemplate::fromJson(config["student"]["template"], "student.template");
+    if (config["data"].contains("template"))
+        return PromptTemplate::fromJson(config["data"]["template"], "data.template");
+    return PromptTemplate::loadFrom(config["student"]["model"].get<std::string>()).value_or(PromptTemplate{});
+}
+
+void addRunCommand(CLI::App &app)
+{
+    struct Args
+    {
+        std::string config, workspace = defaultWorkspace(), resume, name;
+        bool quiet = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto *run = app.add_subcommand("run", "Execute a distillation run from a JSON config (docs/run-config.md), or resume one");
+    run->add_option("config", a->config, "run config (JSON)");
+    addWorkspaceOption(run, a->workspace);
+    run->add_option("--resume", a->resume, "continue a stopped, failed or killed run from its last checkpoint");
+    run->add_option("--name", a->name, "name of the new run (default: the config's name, or the run id)");
+    run->add_flag("--quiet", a->quiet, "no progress on stderr");
+    run->callback([a] {
+        if (a->config.empty() == a->resume.empty())
+            throw Error("give either a config file (plad run CONFIG.json) or --resume RUN_ID");
+        std::string runId = a->resume;
+        if (!a->config.empty()) {
+            RunConfig config = RunConfig::load(a->config);
+            if (!a->name.empty())
+                config.name = a->name;
+            RunStore store = RunStore::open(a->workspace);
+            runId = createDistillationRun(store, config).id;
+        } else if (!fs::exists(fs::path(a->workspace) / RunStore::fileName)) {
+            throw Error(a->workspace + ": no workspace here (" + RunStore::fileName + " is missing); pass --workspace");
+        }
+        if (!a->quiet)
+            std::cerr << "run " << runId << " in " << a->workspace << std::endl;
+
+        // Ctrl-C / SIGTERM cancel the run cleanly (checkpoint saved) through a watcher thread.
+        std::stop_source stop;
+        gInterrupted = false;
+        std::signal(SIGINT, onInterrupt);
+        std::signal(SIGTERM, onInterrupt);
+        std::jthread watcher([&stop](std::stop_token done) {
+            while (!done.stop_requested()) {
+                if (gInterrupted.load()) {
+                    stop.request_stop();
+                    return;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
+        });
+        const bool quiet = a->quiet;
+        JobContext context(stop.get_token(), [quiet](const JobProgress &p) {
+            if (quiet || p.stage == "train")
+                return;
+            std::fprintf(stderr, "%s %ld/%ld %s  %.1f/s  eta %.0fs\n", p.stage.c_str(), static_cast<long>(p.done), static_cast<long>(p.total),
+                         p.unit.c_str(), p.ratePerSecond, p.etaSeconds);
+        });
+        auto lastLine = std::chrono::steady_clock::now() - std::chrono::hours(1);
+        RunCallbacks callbacks;
+        callbacks.log = [quiet](const std::string &line) {
+            if (!quiet)
+                std::cerr << line << std::endl;
+        };
+        callbacks.onStep = [quiet, &lastLine](const DistillStep &s) {
+            const auto now = std::chrono::steady_clock::now();
+            if (quiet || (now - lastLine < std::chrono::seconds(2) && !s.point.validationLoss))
+                return;
+            lastLine = now;
+            const auto &p = s.point;
+            std::fprintf(stderr, "step %ld  loss %.4f", static_cast<long>(p.step), p.loss);
+            if (s.rankingAccuracy)
+                std::fprintf(stderr, "  rank-acc %.3f  margin %+.3f", *s.rankingAccuracy, *s.meanMargin);
+            std::fprintf(stderr, "  lr %.2e  grad %.3f  %.0f tok/s  eta %.0fs", p.learningRate, p.gradNorm, p.tokensPerSecond, p.etaSeconds);
+            if (p.validationLoss)
+                std::fprintf(stderr, "  val %.4f", *p.validationLoss);
+            std::fputc('\n', stderr);
+        };
+        const auto result = executeRun(a->workspace, runId, &context, callbacks);
+        watcher.request_stop();
+        nlohmann::json out = {{"run", result.runId}, {"status", toString(result.status)}, {"steps", result.steps}};
+        if (!result.modelDirectory.empty())
+            out["model"] = result.modelDirectory.string();
+        if (!result.message.empty())
+            out["message"] = result.message;
+        RunStore store = RunStore::open(a->workspace, false);
+        out["pairs"] = store.pairCount(result.runId);
+        printJson(out);
+        if (result.status == RunStatus::Failed)
+            throw Error(result.message);
+        if (result.status == RunStatus::Cancelled)
+            throw CLI::RuntimeError(130);
+    });
+}
+
+void addRunsCommands(CLI::App &app)
+{
+    auto *runs = app.add_subcommand("runs", "List and inspect the runs of a workspace");
+    runs->require_subcommand(1);
+    auto workspace = std::make_shared<std::string>(defaultWorkspace());
+    auto *list = runs->add_subcommand("list", "Every run: id, name, method, status, steps, pairs, dates (JSON, newest first)");
+    addWorkspaceOption(list, *workspace);
+    list->callback([workspace] {
+        RunStore store = RunStore::openReadOnly(*workspace);
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto &r : store.runs())
+            out.push_back(runSummary(store, r));
+        printJson(out);
+    });
+
+    auto runId = std::make_shared<std::string>();
+    auto *show = runs->add_subcommand("show", "One run: status, config, stages, latest metrics, artifacts, last events (JSON)");
+    show->add_option("run", *runId, "run id")->required();
+    addWorkspaceOption(show, *workspace);
+    show->callback([workspace, runId] {
+        RunStore store = RunStore::openReadOnly(*workspace);
+        const auto r = store.requireRun(*runId);
+        nlohmann::json out = runSummary(store, r);
+        out["config"] = nlohmann::json::parse(r.configJson);
+        nlohmann::json metrics = nlohmann::json::object();
+        for (const auto &name : store.metricNames(r.id)) {
+            const auto series = store.metrics(r.id, name);
+            if (!series.empty())
+                metrics[name] = {{"step", series.back().step}, {"value", series.back().value}};
+        }
+        out["latest_metrics"] = metrics;
+        out["stages"] = nlohmann::json::array();
+        for (const auto &s : store.stages(r.id))
+            out["stages"].push_back({{"stage", s.stage}, {"status", s.status}, {"started_at", s.startedAt}, {"updated_at", s.updatedAt},
+                                     {"detail", s.detail}});
+        out["artifacts"] = nlohmann::json::array();
+        for (const auto &a : store.artifacts(r.id))
+            out["artifacts"].push_back({{"kind", a.kind}, {"path", a.path}, {"step", a.step}, {"created_at", a.createdAt}});
+        const auto events = store.events(r.id);
+        out["events"] = nlohmann::json::array();
+        for (size_t i = events.size() > 20 ? events.size() - 20 : 0; i < events.size(); ++i)
+            out["events"].push_back({{"time", events[i].time}, {"level", events[i].level}, {"message", events[i].message}});
+        std::cout << out.dump(2) << std::endl;
+    });
+}
+
+void addPairsCommands(CLI::App &app)
+{
+    auto *pairs = app.add_subcommand("pairs", "Export pseudo-preference pairs, import annotations");
+    pairs->require_subcommand(1);
+    struct ExportArgs
+    {
+        std::string run, workspace = defaultWorkspace(), format = "trl", out;
+    };
+    auto e = std::make_shared<ExportArgs>();
+    auto *exp = pairs->add_subcommand("export", "Write the run's pairs (annotations applied) as JSONL");
+    exp->add_option("run", e->run, "run id")->required();
+    exp->add_option("--format", e->format, "trl: {\"prompt\", \"chosen\", \"rejected\"}, TRL's preference format")->capture_default_str();
+    exp->add_option("--out", e->out, "file to write (default: stdout)");
+    addWorkspaceOption(exp, e->workspace);
+    exp->callback([e] {
+        if (e->format != "trl")
+            throw Error("--format: only \"trl\" is supported");
+        RunStore store = RunStore::openReadOnly(e->workspace);
+        const auto run = store.requireRun(e->run);
+        const auto config = nlohmann::json::parse(run.configJson);
+        const PromptTemplate promptTemplate = runTemplate(config);
+        std::map<std::string, PromptRecord> prompts;
+        for (auto &p : store.prompts(run.id))
+            prompts[p.id] = p;
+        std::map<int64_t, StoredOutput> outputs;
+        for (auto &o : store.outputs(run.id))
+            outputs[o.id] = o;
+        int64_t round = 0;
+        const auto all = store.pairs(run.id);
+        for (const auto &p : all)
+            round = std::max(round, p.round);
+        std::string text;
+        int64_t written = 0;
+        for (const auto &p : all) {
+            if (p.round != round || (p.annotation && p.annotation->action == "discard"))
+                continue;
+            std::string chosen = outputs.at(p.chosenOutput).text, rejected = outputs.at(p.rejectedOutput).text;
+            if (p.annotation && p.annotation->action == "flip")
+                std::swap(chosen, rejected);
+            text += nlohmann::json{{"prompt", promptTemplate.render(prompts.at(p.promptId).prompt)}, {"chosen", chosen}, {"rejected", rejected}}
+                        .dump()
+                    + "\n";
+            ++written;
+        }
+        if (e->out.empty()) {
+            std::cout << text << std::flush;
+        } else {
+            writeFileAtomically(e->out, text);
+            printJson({{"file", e->out}, {"pairs", written}});
+        }
+    });
+
+    struct ImportArgs
+    {
+        std::string run, file, workspace = defaultWorkspace();
+    };
+    auto i = std::make_shared<ImportArgs>();
+    auto *imp = pairs->add_subcommand("import-annotations",
+                                      "Apply annotations from JSONL lines {\"pair_id\", \"action\": flip|discard|weight|note|clear, \"weight\", \"note\"}");
+    imp->add_option("run", i->run, "run id")->required();
+    imp->add_option("file", i->file, "JSONL file")->required();
+    addWorkspaceOption(imp, i->workspace);
+    imp->callback([i] {
+        RunStore store = RunStore::open(i->workspace, false);
+        store.requireRun(i->run);
+        std::ifstream in(i->file);
+        if (!in)
+            throw Error(i->file + ": cannot read the annotations file");
+        std::vector<PairAnnotation> annotations;
+        std::string line;
+        for (int64_t number = 1; std::getline(in, line); ++number) {
+            if (line.find_first_not_of(" \t\r") == std::string::npos)
+                continue;
+            const std::string where = i->file + ":" + std::to_string(number) + ": ";
+            nlohmann::json doc;
+            try {
+                doc = nlohmann::json::parse(line);
+            } catch (const nlohmann::json::parse_error &) {
+                throw Error(where + "not valid JSON");
+            }
+            if (!doc.is_object() || !doc.contains("pair_id") || !doc["pair_id"].is_number_integer())
+                throw Error(where + "\"pair_id\" (an integer) is required");
+            if (!doc.contains("action") || !doc["action"].is_string())
+                throw Error(where + "\"action\" (flip, discard, weight, note or clear) is required");
+            PairAnnotation a;
+            a.pairId = doc["pair_id"].get<int64_t>();
+            a.action = doc["action"].get<std::string>();
+            if (doc.contains("weight")) {
+                if (!doc["weight"].is_number())
+                    throw Error(where + "\"weight\" must be a number");
+                a.weight = doc["weight"].get<double>();
+            }
+            if (doc.contains("note")) {
+                if (!doc["note"].is_string())
+                    throw Error(where + "\"note\" must be a string");
+                a.note = doc["note"].get<std::string>();
+            }
+            try {
+                store.requirePair(i->run, a.pairId);
+                if (a.action != "clear" && a.action != "flip" && a.action != "discard" && a.action != "weight" && a.action != "note")
+                    throw Error("unknown action \"" + a.action + "\" (flip, discard, weight, note or clear)");
+                if (a.action == "weight" && !(a.weight >= 0))
+                    throw Error("the weight must be a non-negative number");
+            } catch (const Error &err) {
+                throw Error(where + err.what());
+            }
+            annotations.push_back(a);
+        }
+        // All lines are valid: apply them together, or not at all.
+        store.database().transaction([&] {
+            for (const auto &a : annotations) {
+                if (a.action == "clear")
+                    store.clearAnnotation(i->run, a.pairId);
+                else
+                    store.annotate(i->run, a);
+            }
+        });
+        store.addEvent(i->run, "info", std::to_string(annotations.size()) + " annotations imported from " + i->file);
+        printJson({{"run", i->run}, {"annotations", annotations.size()}});
+    });
+}
+
+void addExportModelCommand(CLI::App &app)
+{
+    struct Args
+    {
+        std::string run, directory, workspace = defaultWorkspace();
+    };
+    auto a = std::make_shared<Args>();
+    auto *exp = app.add_subcommand("export-model", "Copy a run's student (Hugging Face layout, with tokenizer and prompt template) to DIR");
+    exp->add_option("run", a->run, "run id")->required();
+    exp->add_option("dir", a->directory, "target directory")->required();
+    addWorkspaceOption(exp, a->workspace);
+    exp->callback([a] {
+        RunStore store = RunStore::openReadOnly(a->workspace);
+        const auto run = store.requireRun(a->run);
+        const fs::path runDir = runDirectory(a->workspace, run.id);
+        fs::path source = runDir / "model";
+        bool fromCheckpoint = false;
+        if (!fs::exists(source / "config.json")) {
+            source = runDir / "checkpoint";
+            fromCheckpoint = true;
+            if (!fs::exists(source / "config.json"))
+                throw Error("run " + run.id + " has no trained student yet (no model or checkpoint in " + runDir.string() + ")");
+        }
+        const auto config = nlohmann::json::parse(run.configJson);
+        const fs::path target = a->directory;
+        fs::create_directories(target);
+        for (const char *file : {"config.json", "model.safetensors"})
+            fs::copy_file(source / file, target / file, fs::copy_options::overwrite_existing);
+        copyTokenizerFiles(config["student"]["model"].get<std::string>(), target);
+        runTemplate(config).saveTo(target);
+        printJson({{"run", run.id}, {"directory", target.string()}, {"from_checkpoint", fromCheckpoint},
+                   {"status", toString(run.status)}});
+    });
+}
+
+} // namespace
+
+void addRunCommands(CLI::App &app)
+{
+    addRunCommand(app);
+    addRunsCommands(app);
+    addPairsCommands(app);
+    addExportModelCommand(app);
+}
+
+} // namespace plad::cli

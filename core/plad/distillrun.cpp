@@ -1,0 +1,382 @@
+#include "plad/distillrun.h"
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "model/modelloader.h"
+#include "plad/pairgeneration.h"
+#include "plad/teachers.h"
+#include "train/sftdata.h"
+
+#include <map>
+#include <numeric>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace plad {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+CausalLM loadStudentModel(const fs::path &directory, const std::string &device, const std::string &what)
+{
+    if (!fs::is_directory(directory))
+        throw Error(what + ": no such model directory " + directory.string());
+    LoadOptions options;
+    options.device = device;
+    return loadModel(directory, options).model;
+}
+
+Tokenizer loadTokenizerOf(const fs::path &directory, const std::string &what)
+{
+    if (!fs::exists(directory / "tokenizer.json"))
+        throw Error(what + ": " + directory.string() + " has no tokenizer.json (a model directory must carry its tokenizer)");
+    return Tokenizer::load(directory);
+}
+
+std::vector<int64_t> truncated(std::vector<int64_t> ids, int64_t limit)
+{
+    if (static_cast<int64_t>(ids.size()) > limit)
+        ids.resize(static_cast<size_t>(limit));
+    return ids;
+}
+
+double sumOf(const std::vector<float> &values)
+{
+    return std::accumulate(values.begin(), values.end(), 0.0);
+}
+
+/** Everything the stages share while a run executes. */
+struct RunState
+{
+    RunStore store;
+    std::string runId;
+    RunConfig config;
+    fs::path directory;
+    Tokenizer tokenizer;
+    PromptTemplate promptTemplate;
+    EncodingLimits limits;
+    CausalLM student, initial;
+    const RunCallbacks &callbacks;
+
+    void say(const std::string &line, const std::string &level = "info")
+    {
+        store.addEvent(runId, level, line);
+        if (callbacks.log)
+            callbacks.log(line);
+    }
+
+    std::vector<int64_t> promptIds(const std::string &prompt) const
+    {
+        return encodePromptWithin(prompt, tokenizer, promptTemplate, limits, limits.maxResponseTokens);
+    }
+    std::vector<int64_t> responseIds(const std::string &text) const
+    {
+        return truncated(promptTemplate.encodeResponse(tokenizer, text), limits.maxResponseTokens);
+    }
+};
+
+void preparePrompts(RunState &s)
+{
+    if (!s.store.prompts(s.runId).empty())
+        return;
+    s.store.setStage(s.runId, "prepare", "running");
+    ImportOptions import = s.config.data.import;
+    const auto imported = importDataset(s.config.data.file, import);
+    const auto splits = splitDataset(imported.records, s.config.data.split);
+    std::vector<PromptRecord> prompts;
+    int64_t index = 0;
+    const size_t trainCount = s.config.pairs.prompts > 0 ? std::min(splits.train.size(), static_cast<size_t>(s.config.pairs.prompts))
+                                                          : splits.train.size();
+    for (size_t i = 0; i < trainCount; ++i)
+        prompts.push_back({splits.train[i].id, index++, "train", splits.train[i].prompt, splits.train[i].reference});
+    for (const auto &r : splits.validation)
+        prompts.push_back({r.id, index++, "validation", r.prompt, r.reference});
+    if (trainCount == 0)
+        throw Error("the training split of " + s.config.data.file.string() + " is empty");
+    s.store.addPrompts(s.runId, prompts);
+    s.store.setStage(s.runId, "prepare", "completed",
+                     std::to_string(trainCount) + " training and " + std::to_string(splits.validation.size()) + " validation prompts");
+    s.say("prepared " + std::to_string(trainCount) + " training and " + std::to_string(splits.validation.size()) + " validation prompts from "
+          + s.config.data.file.string());
+}
+
+/** The training items of the current round, with the user's annotations applied. */
+std::vector<DistillItem> loadItems(RunState &s)
+{
+    std::vector<DistillItem> items;
+    const auto prompts = s.store.prompts(s.runId, "train");
+    std::map<std::string, const PromptRecord *> byId;
+    for (const auto &p : prompts)
+        byId[p.id] = &p;
+    std::map<std::string, std::vector<int64_t>> promptCache;
+    auto promptFor = [&](const std::string &id) -> const std::vector<int64_t> & {
+        auto it = promptCache.find(id);
+        if (it == promptCache.end())
+            it = promptCache.emplace(id, s.promptIds(byId.at(id)->prompt)).first;
+        return it->second;
+    };
+    const DistillMethod method = s.config.method;
+    if (method == DistillMethod::Sft || method == DistillMethod::WordKd) {
+        for (const auto &p : prompts)
+            items.push_back({-1, promptFor(p.id), s.responseIds(p.reference), {}, {}, 0, 0, 1});
+        return items;
+    }
+    if (method == DistillMethod::SeqKd) {
+        for (const auto &o : s.store.outputs(s.runId, 0))
+            if (o.source == "teacher" && !o.tokenIds.empty() && byId.count(o.promptId))
+                items.push_back({-1, promptFor(o.promptId), o.tokenIds, {}, {}, 0, 0, 1});
+        return items;
+    }
+    std::vector<StoredOutput> outputs = s.store.outputs(s.runId);
+    std::map<int64_t, const StoredOutput *> outputById;
+    for (const auto &o : outputs)
+        outputById[o.id] = &o;
+    const auto rounds = s.store.pairs(s.runId);
+    int64_t round = 0;
+    for (const auto &p : rounds)
+        round = std::max(round, p.round);
+    for (const auto &pair : rounds) {
+        if (pair.round != round || !byId.count(pair.promptId))
+            continue;
+        const StoredOutput *chosen = outputById.at(pair.chosenOutput);
+        const StoredOutput *rejected = outputById.at(pair.rejectedOutput);
+        double weight = 1;
+        if (pair.annotation) {
+            if (pair.annotation->action == "discard")
+                continue;
+            if (pair.annotation->action == "flip")
+                std::swap(chosen, rejected);
+            if (pair.annotation->action == "weight")
+                weight = pair.annotation->weight;
+        }
+        if (weight <= 0)
+            continue;
+        DistillItem item;
+        item.pairId = pair.id;
+        item.prompt = promptFor(pair.promptId);
+        item.chosen = chosen->tokenIds;
+        item.rejected = rejected->tokenIds;
+        if (s.config.loss.lambda > 0 && s.config.loss.ceTarget == "reference")
+            item.reference = s.responseIds(byId.at(pair.promptId)->reference);
+        item.referenceChosen = sumOf(chosen->studentLogprobs);
+        item.referenceRejected = sumOf(rejected->studentLogprobs);
+        item.weight = weight;
+        items.push_back(std::move(item));
+    }
+    return items;
+}
+
+std::vector<MetricPoint> metricsOf(const DistillStep &step)
+{
+    const auto &p = step.point;
+    std::vector<MetricPoint> points = {{p.step, "loss", p.loss},
+                                       {p.step, "lr", p.learningRate},
+                                       {p.step, "grad_norm", p.gradNorm},
+                                       {p.step, "tokens_per_second", p.tokensPerSecond}};
+    if (step.rankingAccuracy)
+        points.push_back({p.step, "ranking_accuracy", *step.rankingAccuracy});
+    if (step.meanMargin)
+        points.push_back({p.step, "margin", *step.meanMargin});
+    if (p.validationLoss)
+        points.push_back({p.step, "validation_loss", *p.validationLoss});
+    return points;
+}
+
+DistillRunResult stopWith(RunState &s, DistillRunResult result, RunStatus status, const std::string &stage, const std::string &message)
+{
+    result.status = status;
+    result.message = message;
+    s.store.setStage(s.runId, stage, toString(status), message);
+    s.store.setStatus(s.runId, status, status == RunStatus::Failed ? message : std::string());
+    s.say(message, status == RunStatus::Failed ? "error" : "warning");
+    return result;
+}
+
+DistillRunResult execute(RunState &s, JobContext *context)
+{
+    DistillRunResult result;
+    result.runId = s.runId;
+    const RunConfig &c = s.config;
+    preparePrompts(s);
+
+    std::unique_ptr<Judge> judge;
+    if (c.labeling.policy == "judge")
+        judge = c.labeling.judge == "llm" ? makeLlmJudge(c.labeling.llm, c.device) : makeRougeJudge();
+    PairGenerationSetup setup;
+    setup.config = &s.config;
+    setup.student = s.initial.get();
+    setup.scorer = s.initial.get();
+    setup.tokenizer = &s.tokenizer;
+    setup.promptTemplate = s.promptTemplate;
+    setup.limits = s.limits;
+    setup.judge = judge.get();
+
+    if (usesTeacherOutputs(c.method)) {
+        s.store.setStage(s.runId, "generate", "running");
+        const int64_t k = c.pairs.perPrompt;
+        const int64_t tokens = c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens;
+        auto teacher = makeTeacher(*c.teacher, c.pairs.teacher, tokens, s.promptTemplate, c.data.limits, c.device);
+        setup.teacher = teacher.get();
+        s.say("generating " + std::to_string(k) + " teacher" + (usesPairs(c.method) ? " and student" : "") + " output(s) per prompt with "
+              + teacher->describe());
+        const auto report = generatePairs(s.store, s.runId, 0, setup, context, s.callbacks.log);
+        if (report.cancelled)
+            return stopWith(s, result, RunStatus::Cancelled, "generate",
+                            "cancelled during pair generation; " + std::to_string(s.store.generatedPrompts(s.runId, 0).size())
+                                + " prompts are saved, resume to continue");
+        if (report.failed > 0)
+            return stopWith(s, result, RunStatus::Failed, "generate",
+                            std::to_string(report.failed) + " prompts got no teacher output (" + report.firstError
+                                + "); the others are saved, resume to retry");
+        s.store.setStage(s.runId, "generate", "completed", std::to_string(s.store.pairCount(s.runId, 0)) + " pairs");
+        setup.teacher = nullptr;
+    }
+
+    // Training.
+    s.store.setStage(s.runId, "train", "running");
+    CausalLM teacherModel;
+    if (c.method == DistillMethod::WordKd) {
+        checkSharedVocabulary(c.teacher->model, c.student);
+        teacherModel = loadStudentModel(c.teacher->model, c.device, "teacher.model");
+    }
+    std::vector<DistillItem> validation;
+    for (const auto &p : s.store.prompts(s.runId, "validation"))
+        validation.push_back({-1, s.promptIds(p.prompt), s.responseIds(p.reference), {}, {}, 0, 0, 1});
+    DistillTrainer trainer(s.student, teacherModel, c.method, c.loss, c.train, s.directory / "checkpoint", [&] { return loadItems(s); },
+                           validation);
+    const int64_t resumedAt = trainer.restore();
+    s.store.truncateMetrics(s.runId, resumedAt);
+    if (resumedAt > 0)
+        s.say("resumed from the checkpoint at step " + std::to_string(resumedAt));
+    auto onStep = [&](const DistillStep &step) {
+        s.store.recordStep(s.runId, step.point.step, metricsOf(step), step.pairs);
+        if (s.callbacks.onStep)
+            s.callbacks.onStep(step);
+    };
+    while (trainer.step() < c.train.maxSteps) {
+        const int64_t step = trainer.step();
+        int64_t until = c.train.maxSteps;
+        if (c.refreshEvery > 0) {
+            const int64_t round = step / c.refreshEvery;
+            until = std::min(until, (round + 1) * c.refreshEvery);
+            if (round > 0 && step % c.refreshEvery == 0) {
+                if (s.store.generatedPrompts(s.runId, round).size() < s.store.prompts(s.runId, "train").size()) {
+                    trainer.checkpoint(); // a resume regenerates the round from exactly these weights
+                    s.say("online refresh " + std::to_string(round) + ": sampling new student outputs at step " + std::to_string(step));
+                    setup.student = trainer.model().get();
+                    const auto report = generatePairs(s.store, s.runId, round, setup, context, s.callbacks.log);
+                    if (report.cancelled)
+                        return stopWith(s, result, RunStatus::Cancelled, "train", "cancelled during online refresh " + std::to_string(round)
+                                                                                     + "; resume to continue");
+                }
+                trainer.newEpoch();
+            }
+        }
+        const std::string stop = trainer.train(until, context, onStep);
+        if (stop == "cancelled") {
+            trainer.checkpoint();
+            result.steps = trainer.step();
+            return stopWith(s, result, RunStatus::Cancelled, "train",
+                            "cancelled at step " + std::to_string(trainer.step()) + "; checkpoint saved, resume to continue");
+        }
+        if (stop != "completed") {
+            result.steps = trainer.step();
+            return stopWith(s, result, RunStatus::Failed, "train", stop);
+        }
+    }
+    trainer.checkpoint();
+    result.steps = trainer.step();
+    s.store.setStage(s.runId, "train", "completed", std::to_string(result.steps) + " steps");
+
+    s.store.setStage(s.runId, "export", "running");
+    result.modelDirectory = s.directory / "model";
+    saveModel(*s.student, result.modelDirectory);
+    s.promptTemplate.saveTo(result.modelDirectory);
+    copyTokenizerFiles(c.student, result.modelDirectory);
+    s.store.addArtifact(s.runId, "model", result.modelDirectory.string(), result.steps);
+    s.store.setStage(s.runId, "export", "completed", result.modelDirectory.string());
+    s.store.setStatus(s.runId, RunStatus::Completed);
+    result.status = RunStatus::Completed;
+    s.say("completed " + std::to_string(result.steps) + " steps; the student is in " + result.modelDirectory.string());
+    return result;
+}
+
+} // namespace
+
+fs::path runDirectory(const fs::path &workspace, const std::string &runId)
+{
+    return workspace / "runs" / runId;
+}
+
+RunRecord createDistillationRun(RunStore &store, const RunConfig &config)
+{
+    return store.createRun(toString(config.method), config.toJson().dump(2), config.name);
+}
+
+void checkSharedVocabulary(const fs::path &teacherModel, const fs::path &studentModel)
+{
+    const Tokenizer teacher = loadTokenizerOf(teacherModel, "teacher.model");
+    const Tokenizer student = loadTokenizerOf(studentModel, "student.model");
+    const std::string advice = "; word-level KD compares token distributions and needs one vocabulary: use seqkd or plad, which need only "
+                               "the teacher's text";
+    if (teacher.vocabSize() != student.vocabSize())
+        throw Error("the teacher's tokenizer has " + std::to_string(teacher.vocabSize()) + " tokens and the student's "
+                    + std::to_string(student.vocabSize()) + advice);
+    for (int64_t id = 0; id < teacher.vocabSize(); ++id)
+        if (teacher.idToToken(id) != student.idToToken(id))
+            throw Error("the teacher's and the student's tokenizers differ at id " + std::to_string(id) + " (\""
+                        + teacher.idToToken(id).value_or("") + "\" vs \"" + student.idToToken(id).value_or("") + "\")" + advice);
+}
+
+DistillRunResult executeRun(const fs::path &workspace, const std::string &runId, JobContext *context, const RunCallbacks &callbacks)
+{
+    RunStore store = RunStore::open(workspace, false);
+    const RunRecord record = store.requireRun(runId);
+    if (record.status == RunStatus::Completed)
+        throw Error("run " + runId + " is already completed");
+    RunConfig config;
+    try {
+        config = RunConfig::fromJson(nlohmann::json::parse(record.configJson), {});
+    } catch (const std::exception &e) {
+        throw Error("run " + runId + ": its stored config is unusable: " + e.what());
+    }
+    store.setStatus(runId, RunStatus::Running);
+    try {
+        torch::manual_seed(config.seed);
+        CausalLM student = loadStudentModel(config.student, config.device, "student.model");
+        CausalLM initial = loadStudentModel(config.student, config.device, "student.model");
+        initial->eval();
+        for (auto &p : initial->parameters())
+            p.set_requires_grad(false);
+        Tokenizer tokenizer = loadTokenizerOf(config.student, "student.model");
+        PromptTemplate promptTemplate = config.studentTemplate ? *config.studentTemplate
+                                        : config.data.promptTemplate ? *config.data.promptTemplate
+                                                                     : PromptTemplate::loadFrom(config.student).value_or(PromptTemplate{});
+        EncodingLimits limits = config.data.limits;
+        if (limits.contextLength <= 0 || limits.contextLength > student->config().maxPositions)
+            limits.contextLength = student->config().maxPositions;
+        RunState state{std::move(store), runId, config, runDirectory(workspace, runId), tokenizer, promptTemplate, limits, student, initial,
+                       callbacks};
+        fs::create_directories(state.directory);
+        try {
+            return execute(state, context);
+        } catch (const std::exception &e) {
+            state.store.setStatus(runId, RunStatus::Failed, e.what());
+            state.store.addEvent(runId, "error", e.what());
+            throw;
+        }
+    } catch (const StoreError &) {
+        throw;
+    } catch (const std::exception &e) {
+        RunStore again = RunStore::open(workspace, false);
+        if (again.requireRun(runId).status == RunStatus::Running) {
+            again.setStatus(runId, RunStatus::Failed, e.what());
+            again.addEvent(runId, "error", e.what());
+        }
+        throw;
+    }
+}
+
+} // namespace plad

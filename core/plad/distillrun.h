@@ -1,0 +1,52 @@
+#pragma once
+
+#include "common/jobcontext.h"
+#include "plad/distilltrainer.h"
+#include "plad/runconfig.h"
+#include "store/runstore.h"
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace plad {
+
+/** Creates a run from a validated config; the effective config (defaults filled, paths absolute) is stored with it. */
+RunRecord createDistillationRun(RunStore &store, const RunConfig &config);
+
+/** The directory of a run's checkpoint and exported model: WORKSPACE/runs/RUN_ID. */
+std::filesystem::path runDirectory(const std::filesystem::path &workspace, const std::string &runId);
+
+struct DistillRunResult
+{
+    std::string runId;
+    RunStatus status = RunStatus::Created;
+    int64_t steps = 0;
+    int64_t pairs = 0;                      ///< pairs of the last round
+    std::filesystem::path modelDirectory;   ///< the trained student (completed runs)
+    std::string message;                    ///< what happened, for a stop other than completion
+};
+
+struct RunCallbacks
+{
+    std::function<void(const std::string &)> log;       ///< human-readable milestones (also stored as events)
+    std::function<void(const DistillStep &)> onStep;
+};
+
+/**
+ * Executes (or continues) a run: prepare (prompts into the store), generate (pairs, resumable
+ * per prompt), train (from the last checkpoint, with online refresh when configured), export
+ * the student. Every stage records its status. A cancelled run saves a checkpoint and can be
+ * resumed; an error marks the run failed with the message, keeps everything saved, and is
+ * rethrown. Opens its own connection to the workspace database (call it on the worker thread).
+ */
+DistillRunResult executeRun(const std::filesystem::path &workspace, const std::string &runId, JobContext *context = nullptr,
+                            const RunCallbacks &callbacks = {});
+
+/**
+ * Checks that word-level KD can run: the two tokenizers must map every id to the same token.
+ * Throws Error saying where they differ and which methods still work.
+ */
+void checkSharedVocabulary(const std::filesystem::path &teacherModel, const std::filesystem::path &studentModel);
+
+} // namespace plad

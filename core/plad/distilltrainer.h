@@ -1,0 +1,94 @@
+#pragma once
+
+#include "common/jobcontext.h"
+#include "model/causallm.h"
+#include "plad/runconfig.h"
+#include "store/runstore.h"
+#include "train/sfttrainer.h"
+#include "train/trainingoptions.h"
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace plad {
+
+/** One training example of any method, as the student's token ids. */
+struct DistillItem
+{
+    int64_t pairId = -1;              ///< the stored pair (pair methods), -1 otherwise
+    std::vector<int64_t> prompt;
+    std::vector<int64_t> chosen;      ///< y+ for pairs; the target sequence otherwise (reference or teacher output)
+    std::vector<int64_t> rejected;    ///< y- (pair methods only)
+    std::vector<int64_t> reference;   ///< the reference response (CE regulariser with ce_target "reference")
+    double referenceChosen = 0;       ///< the initial student's summed log-prob of y+ (DPO's frozen reference)
+    double referenceRejected = 0;
+    double weight = 1;                ///< relative weight (a user's annotation)
+};
+
+/** What one optimiser step did. */
+struct DistillStep
+{
+    TrainingPoint point;
+    std::optional<double> rankingAccuracy;  ///< pair methods: share of pairs with s(y+) > s(y-) in the step
+    std::optional<double> meanMargin;       ///< pair methods: mean s(y+) - s(y-)
+    std::vector<PairProgress> pairs;        ///< margin and loss of each pair the step trained on
+};
+
+/**
+ * Trains the student with one of the methods (PLaD hinge or logistic with an optional CE
+ * regulariser, continued SFT, SeqKD, word-level KD, DPO) with AdamW and the shared schedule.
+ *
+ * Items come from `loadItems`, called at the start of every epoch, so annotations made during
+ * a run are honoured from the next epoch on. The order is a seeded shuffle of (seed, epoch).
+ * Checkpoints (model, optimiser, step, epoch, position) go to `checkpointDirectory`; restore()
+ * continues exactly from one. Runs on the calling thread.
+ */
+class DistillTrainer
+{
+public:
+    DistillTrainer(CausalLM student, CausalLM teacher, DistillMethod method, LossConfig loss, TrainingOptions options,
+                   std::filesystem::path checkpointDirectory, std::function<std::vector<DistillItem>()> loadItems,
+                   std::vector<DistillItem> validation);
+    ~DistillTrainer();
+
+    /** Restores the checkpoint when there is one; returns the step it continues from (0 without one). */
+    int64_t restore();
+    /**
+     * Trains until step `untilStep` (at most options.maxSteps), cancellation, or a non-finite
+     * loss. Returns "completed" (reached untilStep), "cancelled" or a message starting with
+     * "non-finite loss". Checkpoints every options.checkpointEvery steps; call checkpoint() to
+     * save at any other point.
+     */
+    std::string train(int64_t untilStep, JobContext *context, const std::function<void(const DistillStep &)> &onStep);
+    void checkpoint();
+    /** Ends the epoch now: the items are loaded again (a refresh round just replaced the pairs). */
+    void newEpoch();
+    /** Mean cross-entropy per token of the validation items' targets. */
+    double validationLoss();
+
+    int64_t step() const { return mStep; }
+    CausalLM model() const { return mStudent; }
+
+private:
+    struct Loss;
+    Loss computeLoss(const std::vector<DistillItem> &batch);
+    void startEpoch();
+    std::vector<DistillItem> nextBatch();
+
+    CausalLM mStudent, mTeacher;
+    DistillMethod mMethod;
+    LossConfig mLoss;
+    TrainingOptions mOptions;
+    std::filesystem::path mDirectory;
+    std::function<std::vector<DistillItem>()> mLoadItems;
+    std::vector<DistillItem> mItems, mValidation;
+    std::shared_ptr<void> mOptimizer;
+    int64_t mStep = 0, mEpoch = 0, mPosition = 0;
+    std::vector<size_t> mOrder;
+};
+
+} // namespace plad

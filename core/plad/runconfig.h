@@ -1,0 +1,121 @@
+#pragma once
+
+#include "model/modeltypes.h"
+#include "teacher/openaiclient.h"
+#include "tokenizer/prompttemplate.h"
+#include "train/dataconfig.h"
+#include "train/trainingoptions.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace plad {
+
+/** Training methods on the one engine: PLaD and the baselines it is compared against. */
+enum class DistillMethod {
+    Plad,          ///< "plad": ranking calibration, hinge
+    PladLogistic,  ///< "plad-logistic": ranking calibration, logistic
+    Sft,           ///< "sft": continued SFT on the references
+    SeqKd,         ///< "seqkd": cross-entropy on the teacher's outputs
+    WordKd,        ///< "word-kd": KL to a local teacher's token distributions (shared vocabulary)
+    Dpo,           ///< "dpo": DPO (sigmoid) with the initial student as the frozen reference
+};
+std::string toString(DistillMethod method);
+/** Throws ConfigError naming `where` for an unknown name. */
+DistillMethod parseDistillMethod(const std::string &name, const std::string &where);
+/** Whether the method trains on pseudo-preference pairs (so the run generates student outputs). */
+bool usesPairs(DistillMethod method);
+/** Whether the method needs teacher outputs (pair generation runs). */
+bool usesTeacherOutputs(DistillMethod method);
+
+/** Where the teacher's text comes from. */
+struct TeacherConfig
+{
+    std::string type = "local";          ///< "local", "http" or "jsonl"
+    std::filesystem::path model;         ///< local: Hugging Face directory (its own tokenizer.json)
+    std::optional<PromptTemplate> promptTemplate; ///< local / http completions: how prompts are written for it
+    OpenAiEndpoint endpoint;             ///< http
+    std::filesystem::path file;          ///< jsonl
+    std::string idField = "id";          ///< jsonl: the prompt id
+    std::string outputField = "output";  ///< jsonl: a string, or an array of k strings
+    bool scoreOutputs = true;            ///< local: record the teacher's own per-token log-probs
+};
+
+/** Sampling of one side of the pairs. */
+struct SideSampling
+{
+    SamplingOptions sampling;            ///< greedy by default
+    int64_t maxNewTokens = 0;            ///< 0 = data.limits.max_response_tokens
+};
+
+struct PairsConfig
+{
+    int64_t perPrompt = 1;               ///< k: teacher outputs and student outputs per prompt
+    int64_t prompts = 0;                 ///< training prompts used; 0 = all of the training split
+    int64_t batchSize = 16;              ///< prompts generated together
+    SideSampling teacher, student;
+};
+
+/** An LLM asked which of two outputs is better (twice, with the order swapped). */
+struct LlmJudgeConfig
+{
+    std::string type = "local";          ///< "local" or "http"
+    std::filesystem::path model;         ///< local
+    OpenAiEndpoint endpoint;             ///< http
+    std::string instructions = "Which response answers the task better?\n\nTask:\n{prompt}\n\nResponse A:\n{a}\n\nResponse B:\n{b}\n\nThe better response is";
+};
+
+struct LabelingConfig
+{
+    std::string policy = "teacher-preferred"; ///< or "judge"
+    std::string judge = "rouge-l";       ///< "rouge-l" (against the reference) or "llm"
+    LlmJudgeConfig llm;
+    double minGap = 0;                   ///< judge: drop pairs whose score difference is below this
+    bool dropIdentical = true;           ///< drop pairs whose two texts are the same
+};
+
+struct LossConfig
+{
+    std::string score = "mean";          ///< s(y|x): "mean" (length-normalised) or "sum"
+    double beta = 1.0;                   ///< hinge margin / logistic offset
+    double gamma = 1.0;                  ///< logistic scale
+    double lambda = 0.0;                 ///< weight of the cross-entropy regulariser
+    std::string ceTarget = "chosen";     ///< regulariser target: "chosen" (y+) or "reference"
+    double temperature = 2.0;            ///< word-kd
+    std::string kl = "forward";          ///< word-kd: "forward" or "reverse"
+    double dpoBeta = 0.1;                ///< dpo
+};
+
+/**
+ * One `plad run` document (version 1). Every field but the student model, the data file and
+ * (for methods that need one) the teacher has a documented default (docs/run-config.md);
+ * relative paths resolve against the config file's directory. Validation errors name the
+ * dotted field.
+ */
+struct RunConfig
+{
+    std::string name;
+    DistillMethod method = DistillMethod::Plad;
+    uint64_t seed = 0;
+    std::string device = "cpu";
+    std::filesystem::path student;
+    std::optional<PromptTemplate> studentTemplate;
+    std::optional<TeacherConfig> teacher;
+    DataConfig data;
+    PairsConfig pairs;
+    LabelingConfig labeling;
+    LossConfig loss;
+    int64_t refreshEvery = 0;            ///< regenerate student outputs every K steps; 0 = never
+    TrainingOptions train;
+
+    static RunConfig fromJson(const nlohmann::json &doc, const std::filesystem::path &baseDirectory);
+    static RunConfig load(const std::filesystem::path &file);
+    /** The effective configuration: every field, defaults filled in, paths absolute. Never holds secrets. */
+    nlohmann::json toJson() const;
+};
+
+} // namespace plad

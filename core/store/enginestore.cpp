@@ -1,0 +1,296 @@
+// RunStore: the engine's records (prompts, outputs, pairs, annotations, stages, artifacts).
+#include "store/runstore.h"
+
+#include <cmath>
+#include <cstring>
+#include <set>
+
+namespace plad {
+
+namespace {
+
+template<typename Out, typename In>
+std::vector<char> packAs(const std::vector<In> &values)
+{
+    std::vector<char> bytes(values.size() * sizeof(Out));
+    for (size_t i = 0; i < values.size(); ++i) {
+        const Out v = static_cast<Out>(values[i]);
+        std::memcpy(bytes.data() + i * sizeof(Out), &v, sizeof(Out));
+    }
+    return bytes;
+}
+
+template<typename Stored, typename Out>
+std::vector<Out> unpackAs(const std::vector<char> &bytes)
+{
+    std::vector<Out> values(bytes.size() / sizeof(Stored));
+    for (size_t i = 0; i < values.size(); ++i) {
+        Stored v;
+        std::memcpy(&v, bytes.data() + i * sizeof(Stored), sizeof(Stored));
+        values[i] = static_cast<Out>(v);
+    }
+    return values;
+}
+
+std::optional<double> optionalReal(SqliteStatement &s, int column)
+{
+    return s.isNull(column) ? std::nullopt : std::optional<double>(s.real(column));
+}
+
+constexpr const char *pairColumns = "p.id, p.prompt_id, p.round, p.chosen_output, p.rejected_output, p.labeller, p.chosen_judge, "
+                                    "p.rejected_judge, p.initial_margin, p.current_margin, p.current_loss, p.updated_step, "
+                                    "a.action, a.weight, a.note, a.updated_at";
+
+StoredPair readPair(SqliteStatement &s)
+{
+    StoredPair p;
+    p.id = s.integer(0);
+    p.promptId = s.text(1);
+    p.round = s.integer(2);
+    p.chosenOutput = s.integer(3);
+    p.rejectedOutput = s.integer(4);
+    p.labeller = s.text(5);
+    p.chosenJudge = optionalReal(s, 6);
+    p.rejectedJudge = optionalReal(s, 7);
+    p.initialMargin = s.real(8);
+    p.currentMargin = optionalReal(s, 9);
+    p.currentLoss = optionalReal(s, 10);
+    if (!s.isNull(11))
+        p.updatedStep = s.integer(11);
+    if (!s.isNull(12))
+        p.annotation = PairAnnotation{p.id, s.text(12), s.real(13), s.text(14), s.text(15)};
+    return p;
+}
+
+const std::set<std::string> annotationActions = {"flip", "discard", "weight", "note"};
+
+} // namespace
+
+void RunStore::addPrompts(const std::string &runId, const std::vector<PromptRecord> &prompts)
+{
+    requireRun(runId);
+    mDb->transaction([&] {
+        auto s = mDb->prepare("INSERT OR IGNORE INTO prompts (run_id, prompt_id, idx, split, prompt, reference) VALUES (?,?,?,?,?,?)");
+        for (const auto &p : prompts) {
+            s.bind(1, runId).bind(2, p.id).bind(3, p.index).bind(4, p.split).bind(5, p.prompt).bind(6, p.reference);
+            s.run();
+        }
+    });
+}
+
+std::vector<PromptRecord> RunStore::prompts(const std::string &runId, const std::string &split)
+{
+    auto s = mDb->prepare("SELECT prompt_id, idx, split, prompt, reference FROM prompts WHERE run_id = ? AND (? = '' OR split = ?) "
+                          "ORDER BY idx");
+    s.bind(1, runId).bind(2, split).bind(3, split);
+    std::vector<PromptRecord> out;
+    while (s.step())
+        out.push_back({s.text(0), s.integer(1), s.text(2), s.text(3), s.text(4)});
+    return out;
+}
+
+std::vector<std::string> RunStore::generatedPrompts(const std::string &runId, int64_t round)
+{
+    auto s = mDb->prepare("SELECT prompt_id FROM generated WHERE run_id = ? AND round = ?");
+    s.bind(1, runId).bind(2, round);
+    std::vector<std::string> out;
+    while (s.step())
+        out.push_back(s.text(0));
+    return out;
+}
+
+void RunStore::saveGenerated(const std::string &runId, int64_t round, const std::vector<GeneratedPrompt> &prompts)
+{
+    if (prompts.empty())
+        return;
+    mDb->transaction([&] {
+        auto mark = mDb->prepare("INSERT OR IGNORE INTO generated (run_id, round, prompt_id, pairs, dropped) VALUES (?,?,?,?,?)");
+        auto output = mDb->prepare("INSERT INTO outputs (run_id, prompt_id, round, source, sample, text, token_ids, student_logprobs, "
+                                   "teacher_logprobs, seconds, finish_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+        auto pair = mDb->prepare("INSERT INTO pairs (run_id, prompt_id, round, chosen_output, rejected_output, labeller, chosen_judge, "
+                                 "rejected_judge, initial_margin) VALUES (?,?,?,?,?,?,?,?,?)");
+        for (const auto &g : prompts) {
+            mark.bind(1, runId).bind(2, round).bind(3, g.promptId).bind(4, static_cast<int64_t>(g.pairs.size())).bind(5, g.dropped);
+            mark.run();
+            if (mDb->changes() == 0)
+                continue; // generated before (a resumed run): keep the first result
+            std::vector<int64_t> ids;
+            for (const auto &o : g.outputs) {
+                const auto tokens = packAs<int32_t>(o.tokenIds);
+                const auto student = packAs<float>(o.studentLogprobs);
+                output.bind(1, runId).bind(2, g.promptId).bind(3, round).bind(4, o.source).bind(5, o.sample).bind(6, o.text);
+                output.bindBlob(7, tokens.data(), tokens.size()).bindBlob(8, student.data(), student.size());
+                if (o.teacherLogprobs) {
+                    const auto teacher = packAs<float>(*o.teacherLogprobs);
+                    output.bindBlob(9, teacher.data(), teacher.size());
+                } else {
+                    output.bindNull(9);
+                }
+                output.bind(10, o.seconds).bind(11, o.finishReason);
+                output.run();
+                ids.push_back(mDb->lastInsertId());
+            }
+            for (const auto &p : g.pairs) {
+                const auto chosen = p.chosenExisting ? static_cast<int64_t>(p.chosen) : ids.at(p.chosen);
+                const auto rejected = p.rejectedExisting ? static_cast<int64_t>(p.rejected) : ids.at(p.rejected);
+                pair.bind(1, runId).bind(2, g.promptId).bind(3, round).bind(4, chosen).bind(5, rejected).bind(6, p.labeller);
+                pair.bind(7, p.chosenJudge).bind(8, p.rejectedJudge).bind(9, p.initialMargin);
+                pair.run();
+            }
+        }
+    });
+}
+
+std::vector<StoredOutput> RunStore::outputs(const std::string &runId, int64_t round)
+{
+    auto s = mDb->prepare("SELECT id, prompt_id, round, source, sample, text, token_ids, student_logprobs, teacher_logprobs, seconds, "
+                          "finish_reason FROM outputs WHERE run_id = ? AND (? < 0 OR round = ?) ORDER BY id");
+    s.bind(1, runId).bind(2, round).bind(3, round);
+    std::vector<StoredOutput> out;
+    while (s.step()) {
+        StoredOutput o;
+        o.id = s.integer(0);
+        o.promptId = s.text(1);
+        o.round = s.integer(2);
+        o.source = s.text(3);
+        o.sample = s.integer(4);
+        o.text = s.text(5);
+        o.tokenIds = unpackAs<int32_t, int64_t>(s.blob(6));
+        o.studentLogprobs = unpackAs<float, float>(s.blob(7));
+        if (!s.isNull(8))
+            o.teacherLogprobs = unpackAs<float, float>(s.blob(8));
+        o.seconds = s.real(9);
+        o.finishReason = s.text(10);
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
+std::vector<StoredPair> RunStore::pairs(const std::string &runId, int64_t round)
+{
+    auto s = mDb->prepare(std::string("SELECT ") + pairColumns
+                          + " FROM pairs p LEFT JOIN annotations a ON a.pair_id = p.id WHERE p.run_id = ? AND (? < 0 OR p.round = ?) "
+                            "ORDER BY p.id");
+    s.bind(1, runId).bind(2, round).bind(3, round);
+    std::vector<StoredPair> out;
+    while (s.step())
+        out.push_back(readPair(s));
+    return out;
+}
+
+int64_t RunStore::pairCount(const std::string &runId, int64_t round)
+{
+    auto s = mDb->prepare("SELECT count(*) FROM pairs WHERE run_id = ? AND (? < 0 OR round = ?)");
+    s.bind(1, runId).bind(2, round).bind(3, round);
+    s.step();
+    return s.integer(0);
+}
+
+StoredPair RunStore::requirePair(const std::string &runId, int64_t pairId)
+{
+    auto s = mDb->prepare(std::string("SELECT ") + pairColumns
+                          + " FROM pairs p LEFT JOIN annotations a ON a.pair_id = p.id WHERE p.run_id = ? AND p.id = ?");
+    s.bind(1, runId).bind(2, pairId);
+    if (!s.step())
+        throw StoreError("run " + runId + " has no pair " + std::to_string(pairId));
+    return readPair(s);
+}
+
+void RunStore::annotate(const std::string &runId, const PairAnnotation &annotation)
+{
+    if (!annotationActions.count(annotation.action))
+        throw StoreError("pair " + std::to_string(annotation.pairId) + ": unknown annotation action \"" + annotation.action
+                         + "\" (flip, discard, weight or note)");
+    if (!std::isfinite(annotation.weight) || annotation.weight < 0)
+        throw StoreError("pair " + std::to_string(annotation.pairId) + ": the weight must be a non-negative number");
+    requirePair(runId, annotation.pairId);
+    mDb->prepare("INSERT OR REPLACE INTO annotations (pair_id, run_id, action, weight, note, updated_at) VALUES (?,?,?,?,?,?)")
+        .bind(1, annotation.pairId)
+        .bind(2, runId)
+        .bind(3, annotation.action)
+        .bind(4, annotation.weight)
+        .bind(5, annotation.note)
+        .bind(6, utcNow())
+        .run();
+}
+
+void RunStore::clearAnnotation(const std::string &runId, int64_t pairId)
+{
+    mDb->prepare("DELETE FROM annotations WHERE run_id = ? AND pair_id = ?").bind(1, runId).bind(2, pairId).run();
+}
+
+void RunStore::recordStep(const std::string &runId, int64_t step, const std::vector<MetricPoint> &points,
+                          const std::vector<PairProgress> &pairs)
+{
+    mDb->transaction([&] {
+        auto metric = mDb->prepare("INSERT OR REPLACE INTO metrics (run_id, name, step, value) VALUES (?,?,?,?)");
+        for (const auto &p : points) {
+            metric.bind(1, runId).bind(2, p.name).bind(3, p.step).bind(4, p.value);
+            metric.run();
+        }
+        auto pair = mDb->prepare("UPDATE pairs SET current_margin = ?, current_loss = ?, updated_step = ? WHERE id = ? AND run_id = ?");
+        for (const auto &p : pairs) {
+            pair.bind(1, p.margin).bind(2, p.loss).bind(3, step).bind(4, p.pairId).bind(5, runId);
+            pair.run();
+        }
+    });
+}
+
+void RunStore::setStage(const std::string &runId, const std::string &stage, const std::string &status, const std::string &detail)
+{
+    const auto now = utcNow();
+    mDb->prepare("INSERT INTO stages (run_id, stage, status, started_at, updated_at, detail) VALUES (?,?,?,?,?,?) "
+                 "ON CONFLICT (run_id, stage) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, "
+                 "detail = excluded.detail")
+        .bind(1, runId)
+        .bind(2, stage)
+        .bind(3, status)
+        .bind(4, now)
+        .bind(5, now)
+        .bind(6, detail)
+        .run();
+}
+
+std::vector<StageRecord> RunStore::stages(const std::string &runId)
+{
+    auto s = mDb->prepare("SELECT stage, status, started_at, updated_at, detail FROM stages WHERE run_id = ? ORDER BY started_at, stage");
+    s.bind(1, runId);
+    std::vector<StageRecord> out;
+    while (s.step())
+        out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.text(4)});
+    return out;
+}
+
+void RunStore::addArtifact(const std::string &runId, const std::string &kind, const std::string &path, int64_t step)
+{
+    mDb->prepare("INSERT INTO artifacts (run_id, kind, path, step, created_at) VALUES (?,?,?,?,?)")
+        .bind(1, runId)
+        .bind(2, kind)
+        .bind(3, path)
+        .bind(4, step)
+        .bind(5, utcNow())
+        .run();
+}
+
+std::vector<ArtifactRecord> RunStore::artifacts(const std::string &runId, const std::string &kind)
+{
+    auto s = mDb->prepare("SELECT kind, path, step, created_at FROM artifacts WHERE run_id = ? AND (? = '' OR kind = ?) ORDER BY id");
+    s.bind(1, runId).bind(2, kind).bind(3, kind);
+    std::vector<ArtifactRecord> out;
+    while (s.step())
+        out.push_back({s.text(0), s.text(1), s.integer(2), s.text(3)});
+    return out;
+}
+
+void RunStore::addEvaluation(const std::string &runId, int64_t step, const std::string &name, const std::string &resultJson)
+{
+    mDb->prepare("INSERT INTO evaluations (run_id, step, name, result, created_at) VALUES (?,?,?,?,?)")
+        .bind(1, runId)
+        .bind(2, step)
+        .bind(3, name)
+        .bind(4, resultJson)
+        .bind(5, utcNow())
+        .run();
+}
+
+} // namespace plad

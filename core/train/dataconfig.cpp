@@ -1,0 +1,64 @@
+#include "train/dataconfig.h"
+
+#include <nlohmann/json.hpp>
+
+namespace plad {
+
+DataConfig DataConfig::fromConfig(const ConfigReader &data)
+{
+    DataConfig c;
+    c.limits.contextLength = 0;
+    data.allowOnly({"file", "format", "fields", "skip_bad_lines", "template", "split", "limits"});
+    c.file = data.path("file", true);
+    c.import.format = parseDatasetFormat(data.get<std::string>("format", "jsonl"));
+    data.read("skip_bad_lines", c.import.skipBadLines);
+    const ConfigReader fields = data.child("fields");
+    fields.allowOnly({"prompt", "response", "id", "group"});
+    fields.read("prompt", c.import.fields.prompt);
+    fields.read("response", c.import.fields.reference);
+    fields.read("id", c.import.fields.id);
+    fields.read("group", c.import.fields.group);
+    if (data.has("template"))
+        c.promptTemplate = PromptTemplate::fromJson(data.json()["template"], data.where("template"));
+    const ConfigReader split = data.child("split");
+    split.allowOnly({"seed", "validation", "test"});
+    split.read("seed", c.split.seed);
+    split.read("validation", c.split.validationFraction);
+    split.read("test", c.split.testFraction);
+    if (c.split.validationFraction < 0 || c.split.testFraction < 0 || c.split.validationFraction + c.split.testFraction >= 1)
+        throw ConfigError(data.where("split") + ": validation and test must be non-negative and sum to less than 1");
+    const ConfigReader limits = data.child("limits");
+    limits.allowOnly({"context_length", "max_prompt_tokens", "max_response_tokens", "prompt_keep"});
+    limits.read("context_length", c.limits.contextLength);
+    limits.read("max_prompt_tokens", c.limits.maxPromptTokens);
+    limits.read("max_response_tokens", c.limits.maxResponseTokens);
+    limits.read("prompt_keep", c.limits.promptKeep);
+    if (c.limits.maxPromptTokens <= 0 || c.limits.maxResponseTokens <= 0 || c.limits.contextLength < 0)
+        throw ConfigError(data.where("limits") + ": token limits must be positive");
+    if (c.limits.promptKeep != "start" && c.limits.promptKeep != "end")
+        limits.fail("prompt_keep", "must be \"start\" or \"end\"");
+    return c;
+}
+
+nlohmann::json DataConfig::toJson() const
+{
+    nlohmann::json fields = {{"prompt", import.fields.prompt}, {"response", import.fields.reference}};
+    if (!import.fields.id.empty())
+        fields["id"] = import.fields.id;
+    if (!import.fields.group.empty())
+        fields["group"] = import.fields.group;
+    nlohmann::json doc = {
+        {"file", std::filesystem::absolute(file).lexically_normal().string()},
+        {"format", toString(import.format)},
+        {"fields", fields},
+        {"skip_bad_lines", import.skipBadLines},
+        {"split", {{"seed", split.seed}, {"validation", split.validationFraction}, {"test", split.testFraction}}},
+        {"limits",
+         {{"context_length", limits.contextLength}, {"max_prompt_tokens", limits.maxPromptTokens},
+          {"max_response_tokens", limits.maxResponseTokens}, {"prompt_keep", limits.promptKeep}}}};
+    if (promptTemplate)
+        doc["template"] = promptTemplate->toJson();
+    return doc;
+}
+
+} // namespace plad

@@ -213,7 +213,8 @@ DistillRunResult execute(RunState &s, JobContext *context)
     setup.limits = s.limits;
     setup.judge = judge.get();
 
-    if (usesTeacherOutputs(c.method)) {
+    const size_t trainPrompts = s.store.prompts(s.runId, "train").size();
+    if (usesTeacherOutputs(c.method) && s.store.generatedPrompts(s.runId, 0).size() < trainPrompts) {
         s.store.setStage(s.runId, "generate", "running");
         const int64_t k = c.pairs.perPrompt;
         const int64_t tokens = c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens;
@@ -262,7 +263,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
             const int64_t round = step / c.refreshEvery;
             until = std::min(until, (round + 1) * c.refreshEvery);
             if (round > 0 && step % c.refreshEvery == 0) {
-                if (s.store.generatedPrompts(s.runId, round).size() < s.store.prompts(s.runId, "train").size()) {
+                if (s.store.generatedPrompts(s.runId, round).size() < trainPrompts) {
                     trainer.checkpoint(); // a resume regenerates the round from exactly these weights
                     s.say("online refresh " + std::to_string(round) + ": sampling new student outputs at step " + std::to_string(step));
                     setup.student = trainer.model().get();

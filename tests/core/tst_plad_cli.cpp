@@ -1,0 +1,421 @@
+// plad run end to end on the synthetic task with tiny models, through the command line: pairs,
+// PLaD training, kill -9 and resume, the HTTP teacher served by plad serve, JSONL teachers,
+// exports, annotations, and the bad inputs users will hit.
+#include "store/runstore.h"
+#include "testsupport.h"
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+using namespace plad;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result
+{
+    int exitCode = -1;
+    QByteArray out, err;
+    nlohmann::json json() const { return nlohmann::json::parse(out.toStdString()); }
+};
+
+Result runPlad(const QStringList &args, int timeoutMs = 120000)
+{
+    QProcess process;
+    process.start(QStringLiteral(PLAD_CLI_PATH), args);
+    if (!process.waitForFinished(timeoutMs))
+        qFatal("plad did not finish");
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
+            process.readAllStandardError()};
+}
+
+QString str(const fs::path &p)
+{
+    return test::q(p.string());
+}
+
+std::vector<std::string> lines(const fs::path &file)
+{
+    std::ifstream in(file);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty())
+            out.push_back(line);
+    return out;
+}
+
+} // namespace
+
+class TestPladCli : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir mTmp;
+    fs::path mRoot;
+
+    fs::path writeConfig(const std::string &name, const nlohmann::json &patch)
+    {
+        nlohmann::json doc = {
+            {"method", "plad"},
+            {"student", {{"model", "student/model"}}},
+            {"teacher", {{"type", "local"}, {"model", "teacher/model"}}},
+            {"data", {{"file", "rev.jsonl"}, {"fields", {{"response", "reference"}, {"id", "id"}}}, {"limits", {{"max_response_tokens", 12}}}}},
+            {"pairs", {{"prompts", 40}, {"per_prompt", 2}, {"batch_size", 16}}},
+            {"loss", {{"lambda", 0.1}}},
+            {"train", {{"max_steps", 12}, {"batch_size", 4}, {"warmup_steps", 2}, {"checkpoint_every", 4}, {"eval_every", 6}}}};
+        if (!patch.is_null()) // {} in a call is JSON null
+            doc.merge_patch(patch);
+        const fs::path file = mRoot / name;
+        test::writeBytes(file, doc.dump(2));
+        return file;
+    }
+
+    void sft(const std::string &name, const std::string &tokenizer, int hidden, int layers, int steps)
+    {
+        const nlohmann::json config = {
+            {"output", name},
+            {"tokenizer", tokenizer},
+            {"model", {{"scratch", {{"hidden_size", hidden}, {"layers", layers}, {"heads", 2}, {"context_length", 48}}}}},
+            {"data", {{"file", "rev.jsonl"}, {"fields", {{"response", "reference"}, {"id", "id"}}}}},
+            {"train", {{"max_steps", steps}, {"batch_size", 8}, {"warmup_steps", 2}, {"learning_rate", 0.01}}}};
+        test::writeBytes(mRoot / (name + ".json"), config.dump());
+        const auto r = runPlad({"sft", "--config", str(mRoot / (name + ".json")), "--quiet"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(mTmp.isValid());
+        mRoot = fs::path(mTmp.path().toStdString());
+        QCOMPARE(runPlad({"data", "synthetic", "--out", str(mRoot / "rev.jsonl"), "--count", "600"}).exitCode, 0);
+        std::string corpus;
+        for (const auto &line : lines(mRoot / "rev.jsonl")) {
+            const auto doc = nlohmann::json::parse(line);
+            corpus += doc["prompt"].get<std::string>() + doc["reference"].get<std::string>() + "\n";
+        }
+        test::writeBytes(mRoot / "corpus.txt", corpus);
+        for (const auto &[dir, size] : {std::pair{"tok", "300"}, {"tok2", "280"}})
+            QCOMPARE(runPlad({"tokenizer", "train", "--corpus", str(mRoot / "corpus.txt"), "--vocab-size", size, "--out", str(mRoot / dir)})
+                         .exitCode,
+                     0);
+        sft("teacher", "tok", 48, 2, 40);
+        sft("student", "tok", 16, 1, 10);
+        sft("other", "tok2", 16, 1, 2); // a student with another vocabulary
+    }
+
+    void pladRunExportsAndAnnotations()
+    {
+        const fs::path ws = mRoot / "ws";
+        Result r = runPlad({"run", str(writeConfig("plad.json", {})), "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto result = r.json();
+        QCOMPARE(result["status"].get<std::string>(), std::string("completed"));
+        QCOMPARE(result["steps"].get<int64_t>(), int64_t(12));
+        const std::string run = result["run"].get<std::string>();
+        QCOMPARE(run, std::string("r0001-plad"));
+        const int64_t pairs = result["pairs"].get<int64_t>();
+        QVERIFY(pairs > 0 && pairs <= 80); // 40 prompts x 2, minus identical outputs
+        QVERIFY2(r.err.contains("round 0: 40 prompts"), r.err.constData());
+
+        // What the run store says about it.
+        r = runPlad({"runs", "list", "--workspace", str(ws)});
+        QCOMPARE(r.json().size(), size_t(1));
+        QCOMPARE(r.json()[0]["status"].get<std::string>(), std::string("completed"));
+        r = runPlad({"runs", "show", test::q(run), "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto shown = r.json();
+        QCOMPARE(shown["config"]["loss"]["lambda"].get<double>(), 0.1);
+        QCOMPARE(shown["config"]["loss"]["beta"].get<double>(), 1.0); // a documented default, filled in
+        for (const char *metric : {"loss", "ranking_accuracy", "margin", "lr", "grad_norm", "tokens_per_second", "validation_loss"})
+            QVERIFY2(shown["latest_metrics"].contains(metric), metric);
+        QCOMPARE(shown["latest_metrics"]["loss"]["step"].get<int64_t>(), int64_t(12));
+        QCOMPARE(shown["stages"].size(), size_t(4));
+        QCOMPARE(shown["artifacts"][0]["kind"].get<std::string>(), std::string("model"));
+        {
+            auto store = RunStore::openReadOnly(ws);
+            const auto stored = store.pairs(run);
+            QCOMPARE(int64_t(stored.size()), pairs);
+            int trained = 0;
+            for (const auto &p : stored) {
+                QCOMPARE(p.labeller, std::string("teacher-preferred"));
+                trained += p.currentMargin.has_value();
+            }
+            QVERIFY(trained > 0); // per-pair margins and losses, for sorting in the pair inspector
+            const auto outputs = store.outputs(run);
+            QCOMPARE(outputs.size(), size_t(160)); // every output is kept, including those of dropped pairs
+            for (const auto &o : outputs) {
+                QVERIFY(!o.tokenIds.empty());
+                QCOMPARE(o.studentLogprobs.size(), o.tokenIds.size());
+                if (o.source == "teacher")
+                    QVERIFY(o.teacherLogprobs && !o.teacherLogprobs->empty());
+            }
+        }
+
+        // TRL export: one line per pair, the template applied to the prompt.
+        r = runPlad({"pairs", "export", test::q(run), "--format", "trl", "--out", str(mRoot / "pairs.jsonl"), "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        auto exported = lines(mRoot / "pairs.jsonl");
+        QCOMPARE(int64_t(exported.size()), pairs);
+        const auto first = nlohmann::json::parse(exported[0]);
+        QVERIFY(first["prompt"].get<std::string>().rfind("reverse:", 0) == 0);
+        QVERIFY(first.contains("chosen") && first.contains("rejected"));
+
+        // Annotations: a bad line rejects the whole file; a good one discards and flips.
+        auto store = RunStore::openReadOnly(ws);
+        const auto stored = store.pairs(run);
+        test::writeBytes(mRoot / "bad.jsonl", "{\"pair_id\": " + std::to_string(stored[0].id) + ", \"action\": \"discard\"}\n{\"pair_id\": 99999, "
+                                                                                                 "\"action\": \"flip\"}\n");
+        r = runPlad({"pairs", "import-annotations", test::q(run), str(mRoot / "bad.jsonl"), "--workspace", str(ws)});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("bad.jsonl:2: run r0001-plad has no pair 99999"), r.err.constData());
+        QVERIFY(!RunStore::openReadOnly(ws).requirePair(run, stored[0].id).annotation); // nothing applied
+        test::writeBytes(mRoot / "notes.jsonl", "{\"pair_id\": " + std::to_string(stored[0].id) + ", \"action\": \"discard\"}\n"
+                                                    + "{\"pair_id\": " + std::to_string(stored[1].id)
+                                                    + ", \"action\": \"flip\", \"note\": \"student is better\"}\n");
+        r = runPlad({"pairs", "import-annotations", test::q(run), str(mRoot / "notes.jsonl"), "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(r.json()["annotations"].get<int64_t>(), int64_t(2));
+        r = runPlad({"pairs", "export", test::q(run), "--workspace", str(ws)});
+        const auto after = r.out.trimmed().split('\n');
+        QCOMPARE(int64_t(after.size()), pairs - 1);
+        const auto flipped = nlohmann::json::parse(after[0].toStdString());
+        const auto original = nlohmann::json::parse(exported[1]);
+        QCOMPARE(flipped["chosen"], original["rejected"]);
+
+        // The student in Hugging Face layout, loadable and usable by plad eval.
+        r = runPlad({"export-model", test::q(run), str(mRoot / "exported"), "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(r.json()["from_checkpoint"].get<bool>(), false);
+        for (const char *file : {"config.json", "model.safetensors", "tokenizer.json", "prompt_template.json"})
+            QVERIFY2(fs::exists(mRoot / "exported" / file), file);
+        r = runPlad({"eval", str(mRoot / "exported"), "--data", str(mRoot / "rev.jsonl"), "--response-field", "reference", "--limit", "4",
+                  "--max-new-tokens", "4", "--quiet"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+    }
+
+    void baselinesAndJudgesRun_data()
+    {
+        QTest::addColumn<QString>("patch");
+        QTest::addColumn<bool>("hasPairs");
+        QTest::newRow("seqkd") << R"({"method": "seqkd"})" << false;
+        QTest::newRow("sft") << R"({"method": "sft"})" << false;
+        QTest::newRow("word-kd") << R"({"method": "word-kd", "loss": {"kl": "reverse"}})" << false;
+        QTest::newRow("dpo") << R"({"method": "dpo"})" << true;
+        QTest::newRow("logistic, rouge judge") << R"({"method": "plad-logistic", "labeling": {"policy": "judge", "judge": "rouge-l"}})" << true;
+        QTest::newRow("llm judge") << R"({"labeling": {"policy": "judge", "judge": "llm", "llm": {"model": "teacher/model"}}})" << true;
+        QTest::newRow("online refresh") << R"({"refresh": {"every": 5}})" << true;
+    }
+    void baselinesAndJudgesRun()
+    {
+        QFETCH(QString, patch);
+        QFETCH(bool, hasPairs);
+        const fs::path ws = mRoot / "ws-methods";
+        const auto r = runPlad({"run", str(writeConfig("method.json", nlohmann::json::parse(patch.toStdString()))), "--workspace", str(ws), "--quiet"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto j = r.json();
+        QCOMPARE(j["status"].get<std::string>(), std::string("completed"));
+        QCOMPARE(j["steps"].get<int64_t>(), int64_t(12));
+        QCOMPARE(j["pairs"].get<int64_t>() > 0, hasPairs);
+        auto store = RunStore::openReadOnly(ws);
+        const std::string run = j["run"].get<std::string>();
+        const auto pairs = store.pairs(run);
+        if (QTest::currentDataTag() == QString("online refresh")) {
+            // Steps 5 and 10 regenerated the student's side: rounds 1 and 2 exist.
+            QCOMPARE(store.generatedPrompts(run, 2).size(), size_t(40));
+            QVERIFY(!store.pairs(run, 2).empty());
+        }
+        if (patch.contains("judge"))
+            for (const auto &p : pairs) {
+                QVERIFY2(p.labeller.rfind("judge:", 0) == 0, p.labeller.c_str());
+                QVERIFY(*p.chosenJudge > *p.rejectedJudge);
+            }
+        QCOMPARE(store.metrics(run, "loss").size(), size_t(12));
+    }
+
+    void httpTeacherThroughPladServe()
+    {
+        QProcess server;
+        server.start(QStringLiteral(PLAD_CLI_PATH), {"serve", str(mRoot / "teacher" / "model"), "--port", "0", "--model-name", "teacher"});
+        QVERIFY(server.waitForReadyRead(60000));
+        const auto url = nlohmann::json::parse(server.readLine().toStdString())["listening"].get<std::string>();
+        const auto config = writeConfig("http.json", {{"teacher", {{"type", "http"}, {"base_url", url}, {"model", "teacher"}, {"concurrency", 2}}},
+                                                      {"pairs", {{"teacher", {{"greedy", true}}}}}});
+        const auto r = runPlad({"run", str(config), "--workspace", str(mRoot / "ws-http"), "--quiet"});
+        server.terminate();
+        QVERIFY(server.waitForFinished(10000));
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY(r.json()["pairs"].get<int64_t>() > 0);
+        // The endpoint's greedy text is what the local teacher's greedy decoding writes.
+        auto store = RunStore::openReadOnly(mRoot / "ws-http");
+        const auto viaHttp = store.outputs(r.json()["run"].get<std::string>());
+        const auto local = runPlad({"run", str(writeConfig("greedy-local.json", {{"pairs", {{"teacher", {{"greedy", true}}}}}})), "--workspace",
+                                 str(mRoot / "ws-http"), "--quiet"});
+        QVERIFY2(local.exitCode == 0, local.err.constData());
+        const auto viaLocal = store.outputs(local.json()["run"].get<std::string>());
+        int compared = 0;
+        for (size_t i = 0; i < viaHttp.size() && i < viaLocal.size(); ++i)
+            if (viaHttp[i].source == "teacher") {
+                QCOMPARE(viaHttp[i].promptId, viaLocal[i].promptId);
+                QCOMPARE(viaHttp[i].text, viaLocal[i].text);
+                ++compared;
+            }
+        QCOMPARE(compared, 80);
+    }
+
+    void jsonlTeacher()
+    {
+        // Outputs generated elsewhere, keyed by prompt id; the run's prompts are the first 40 of the split.
+        const fs::path ws = mRoot / "ws-jsonl";
+        std::string text;
+        for (const auto &line : lines(mRoot / "rev.jsonl")) {
+            const auto doc = nlohmann::json::parse(line);
+            text += nlohmann::json{{"id", doc["id"]}, {"output", {doc["reference"], doc["reference"]}}}.dump() + "\n";
+        }
+        test::writeBytes(mRoot / "teacher-outputs.jsonl", text);
+        auto r = runPlad({"run", str(writeConfig("jsonl.json", {{"teacher", {{"type", "jsonl"}, {"file", "teacher-outputs.jsonl"}, {"model", nullptr}}}})),
+                       "--workspace", str(ws), "--quiet"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY(r.json()["pairs"].get<int64_t>() > 0);
+
+        // A file that lacks some prompts is refused before any work, naming them; earlier runs are untouched.
+        const auto all = lines(mRoot / "teacher-outputs.jsonl");
+        std::string partial;
+        for (size_t i = 0; i < all.size(); i += 2)
+            partial += all[i] + "\n";
+        test::writeBytes(mRoot / "partial.jsonl", partial);
+        r = runPlad({"run", str(writeConfig("partial.json", {{"teacher", {{"type", "jsonl"}, {"file", "partial.jsonl"}, {"model", nullptr}}}})),
+                  "--workspace", str(ws), "--quiet"});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("partial.jsonl has no output for") && r.err.contains("first missing ids:"), r.err.constData());
+        auto store = RunStore::openReadOnly(ws);
+        const auto runs = store.runs();
+        QCOMPARE(runs.size(), size_t(2));
+        QCOMPARE(toString(runs[0].status), std::string("failed"));
+        QVERIFY(runs[0].error.find("has no output for") != std::string::npos);
+        QCOMPARE(store.pairCount(runs[0].id), int64_t(0));
+        QCOMPARE(toString(runs[1].status), std::string("completed"));
+        QCOMPARE(store.integrityCheck(), std::string("ok"));
+    }
+
+    void killDuringTrainingThenResume()
+    {
+        const fs::path ws = mRoot / "ws-kill";
+        const auto config = writeConfig("long.json", {{"pairs", {{"prompts", 60}, {"per_prompt", 1}}},
+                                                      {"train", {{"max_steps", 100000}, {"checkpoint_every", 25}, {"eval_every", 0}}}});
+        QProcess process;
+        process.start(QStringLiteral(PLAD_CLI_PATH), {"run", str(config), "--workspace", str(ws), "--quiet"});
+        QVERIFY(process.waitForStarted());
+        // Wait until training is well past a checkpoint, then kill -9.
+        int64_t reached = -1;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (reached < 60 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (!fs::exists(ws / RunStore::fileName))
+                continue;
+            try {
+                reached = RunStore::openReadOnly(ws).lastMetricStep("r0001-plad");
+            } catch (const StoreError &) {
+                // the schema may still be being created
+            }
+        }
+        QVERIFY2(reached >= 60, "training did not reach step 60 in time");
+        ::kill(static_cast<pid_t>(process.processId()), SIGKILL);
+        QVERIFY(process.waitForFinished(10000));
+        QCOMPARE(process.exitStatus(), QProcess::CrashExit);
+
+        int64_t pairsBefore = 0, killedAt = 0;
+        {
+            auto store = RunStore::openReadOnly(ws);
+            QCOMPARE(store.integrityCheck(), std::string("ok"));
+            pairsBefore = store.pairCount("r0001-plad");
+            killedAt = store.lastMetricStep("r0001-plad");
+            QCOMPARE(toString(store.requireRun("r0001-plad").status), std::string("running")); // what a killed process leaves
+        }
+        QVERIFY(pairsBefore > 0);
+
+        // Resume, let it train past where it was killed, then stop it cleanly (SIGTERM = cancel).
+        QProcess resumed;
+        resumed.start(QStringLiteral(PLAD_CLI_PATH), {"run", "--resume", "r0001-plad", "--workspace", str(ws)});
+        QVERIFY(resumed.waitForStarted());
+        int64_t now = -1;
+        const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (now < killedAt + 30 && std::chrono::steady_clock::now() < deadline2) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            now = RunStore::openReadOnly(ws).lastMetricStep("r0001-plad");
+        }
+        resumed.terminate();
+        QVERIFY(resumed.waitForFinished(30000));
+        const QByteArray err = resumed.readAllStandardError();
+        QCOMPARE(resumed.exitCode(), 130);
+        QVERIFY2(err.contains("resumed from the checkpoint at step"), err.constData());
+        const auto out = nlohmann::json::parse(resumed.readAllStandardOutput().toStdString());
+        QCOMPARE(out["status"].get<std::string>(), std::string("cancelled"));
+
+        auto store = RunStore::openReadOnly(ws);
+        QCOMPARE(store.integrityCheck(), std::string("ok"));
+        QCOMPARE(store.pairCount("r0001-plad"), pairsBefore);          // no pair lost, none generated twice
+        const auto losses = store.metrics("r0001-plad", "loss");
+        QVERIFY(losses.back().step > killedAt);
+        for (size_t i = 0; i < losses.size(); ++i)
+            QCOMPARE(losses[i].step, int64_t(i + 1));                  // steps continue without gaps
+        QCOMPARE(toString(store.requireRun("r0001-plad").status), std::string("cancelled"));
+        QCOMPARE(out["steps"].get<int64_t>(), losses.back().step);
+    }
+
+    void badInputs()
+    {
+        // Invalid config: the field is named and no run is created.
+        const fs::path ws = mRoot / "ws-bad";
+        auto r = runPlad({"run", str(writeConfig("bad.json", {{"loss", {{"beta", -1}}}})), "--workspace", str(ws)});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("bad.json: loss.beta: must not be negative"), r.err.constData());
+        QVERIFY(!fs::exists(ws / RunStore::fileName));
+
+        // An endpoint nobody listens on: a clear error after the retries, the run is marked failed.
+        r = runPlad({"run",
+                  str(writeConfig("unreachable.json", {{"teacher", {{"type", "http"}, {"base_url", "http://127.0.0.1:1/v1"}, {"model", "m"},
+                                                                    {"max_retries", 1}, {"backoff_seconds", 0.05}}}})),
+                  "--workspace", str(ws)});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("127.0.0.1:1") && r.err.contains("cannot connect"), r.err.constData());
+        r = runPlad({"runs", "list", "--workspace", str(ws)});
+        QCOMPARE(r.json()[0]["status"].get<std::string>(), std::string("failed"));
+
+        // Word-level KD across two vocabularies.
+        r = runPlad({"run", str(writeConfig("kd.json", {{"method", "word-kd"}, {"student", {{"model", "other/model"}}}})), "--workspace", str(ws)});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("tokenizer has 300 tokens and the student's 280") && r.err.contains("use seqkd or plad"), r.err.constData());
+
+        // A missing student model.
+        r = runPlad({"run", str(writeConfig("nostudent.json", {{"student", {{"model", "nowhere"}}}})), "--workspace", str(ws)});
+        QVERIFY2(r.err.contains("student.model: no such model directory"), r.err.constData());
+
+        // Resume errors: unknown run, no workspace.
+        r = runPlad({"run", "--resume", "r0099-plad", "--workspace", str(ws)});
+        QVERIFY2(r.err.contains("no run \"r0099-plad\""), r.err.constData());
+        r = runPlad({"runs", "list", "--workspace", str(mRoot / "nothing-here")});
+        QVERIFY2(r.err.contains("no workspace here"), r.err.constData());
+
+        // A corrupt database is refused with its path, and left as it was.
+        const fs::path corrupt = mRoot / "ws-corrupt";
+        fs::create_directories(corrupt);
+        const std::string junk(8192, 'x');
+        test::writeBytes(corrupt / RunStore::fileName, junk);
+        r = runPlad({"run", str(writeConfig("ok.json", {})), "--workspace", str(corrupt)});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("plad.sqlite: the file is not a PLaD workspace database or is corrupt"), r.err.constData());
+        std::ifstream in(corrupt / RunStore::fileName, std::ios::binary);
+        QCOMPARE(std::string(std::istreambuf_iterator<char>(in), {}), junk);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPladCli)
+#include "tst_plad_cli.moc"

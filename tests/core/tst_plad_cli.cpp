@@ -11,6 +11,8 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
 using namespace plad;
@@ -315,7 +317,7 @@ private Q_SLOTS:
         QVERIFY(process.waitForStarted());
         // Wait until training is well past a checkpoint, then kill -9.
         int64_t reached = -1;
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
         while (reached < 60 && std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             if (!fs::exists(ws / RunStore::fileName))
@@ -341,12 +343,26 @@ private Q_SLOTS:
         }
         QVERIFY(pairsBefore > 0);
 
+        // While the run is stopped, the user discards every other pair: the resumed epoch must skip them.
+        std::set<int64_t> discarded;
+        {
+            std::string notes;
+            const auto stored = RunStore::openReadOnly(ws).pairs("r0001-plad");
+            for (size_t i = 0; i < stored.size(); i += 2) {
+                discarded.insert(stored[i].id);
+                notes += "{\"pair_id\": " + std::to_string(stored[i].id) + ", \"action\": \"discard\"}\n";
+            }
+            test::writeBytes(mRoot / "discard.jsonl", notes);
+            const auto r = runPlad({"pairs", "import-annotations", "r0001-plad", str(mRoot / "discard.jsonl"), "--workspace", str(ws)});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+        }
+
         // Resume, let it train past where it was killed, then stop it cleanly (SIGTERM = cancel).
         QProcess resumed;
         resumed.start(QStringLiteral(PLAD_CLI_PATH), {"run", "--resume", "r0001-plad", "--workspace", str(ws)});
         QVERIFY(resumed.waitForStarted());
         int64_t now = -1;
-        const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(240);
         while (now < killedAt + 30 && std::chrono::steady_clock::now() < deadline2) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             now = RunStore::openReadOnly(ws).lastMetricStep("r0001-plad");
@@ -368,6 +384,61 @@ private Q_SLOTS:
             QCOMPARE(losses[i].step, int64_t(i + 1));                  // steps continue without gaps
         QCOMPARE(toString(store.requireRun("r0001-plad").status), std::string("cancelled"));
         QCOMPARE(out["steps"].get<int64_t>(), losses.back().step);
+        // Discarded pairs were not trained on after the resume; the others were (30+ steps of 4 cover them).
+        for (const auto &p : store.pairs("r0001-plad")) {
+            QVERIFY(p.updatedStep.has_value());
+            if (discarded.count(p.id))
+                QVERIFY2(*p.updatedStep <= killedAt, ("discarded pair " + std::to_string(p.id) + " trained at step " + std::to_string(*p.updatedStep)).c_str());
+            else
+                QVERIFY2(*p.updatedStep > killedAt, ("pair " + std::to_string(p.id) + " last trained at " + std::to_string(*p.updatedStep)).c_str());
+        }
+    }
+
+    void cancelDuringGenerationKeepsFinishedPrompts()
+    {
+        const fs::path ws = mRoot / "ws-cancel";
+        const auto config = writeConfig("gen.json", {{"pairs", {{"prompts", 0}, {"per_prompt", 4}, {"batch_size", 2}}},
+                                                     {"train", {{"max_steps", 2}}}});
+        QProcess process;
+        process.start(QStringLiteral(PLAD_CLI_PATH), {"run", str(config), "--workspace", str(ws)});
+        QVERIFY(process.waitForStarted());
+        size_t generated = 0;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+        while (generated < 20 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            try {
+                if (fs::exists(ws / RunStore::fileName))
+                    generated = RunStore::openReadOnly(ws).generatedPrompts("r0001-plad", 0).size();
+            } catch (const StoreError &) {
+            }
+        }
+        process.terminate();
+        QVERIFY(process.waitForFinished(30000));
+        QCOMPARE(process.exitCode(), 130);
+        const auto out = nlohmann::json::parse(process.readAllStandardOutput().toStdString());
+        QCOMPARE(out["status"].get<std::string>(), std::string("cancelled"));
+        QVERIFY2(out["message"].get<std::string>().find("cancelled during pair generation") != std::string::npos, out.dump().c_str());
+
+        std::map<int64_t, std::string> kept;
+        size_t total = 0;
+        {
+            auto store = RunStore::openReadOnly(ws);
+            total = store.prompts("r0001-plad", "train").size();
+            const auto done = store.generatedPrompts("r0001-plad", 0);
+            QVERIFY(done.size() >= 20 && done.size() < total);
+            for (const auto &o : store.outputs("r0001-plad"))
+                kept[o.id] = o.text;
+            QCOMPARE(kept.size(), done.size() * 8); // whole prompts only: 4 teacher + 4 student outputs each
+        }
+        const auto r = runPlad({"run", "--resume", "r0001-plad", "--workspace", str(ws), "--quiet"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        auto store = RunStore::openReadOnly(ws);
+        QCOMPARE(store.generatedPrompts("r0001-plad", 0).size(), total);
+        const auto outputs = store.outputs("r0001-plad");
+        QCOMPARE(outputs.size(), total * 8);
+        for (const auto &o : outputs)
+            if (kept.count(o.id))
+                QCOMPARE(o.text, kept[o.id]); // what was saved before the cancel is untouched
     }
 
     void badInputs()

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <stop_token>
 #include <thread>
@@ -247,6 +248,50 @@ void addPairsCommands(CLI::App &app)
             writeFileAtomically(e->out, text);
             printJson({{"file", e->out}, {"pairs", written}});
         }
+    });
+
+    struct ListArgs
+    {
+        std::string run, workspace = defaultWorkspace(), sort = "id";
+        int64_t limit = 0;
+    };
+    auto l = std::make_shared<ListArgs>();
+    auto *list = pairs->add_subcommand("list", "One JSON line per pair: ids, labeller, judge scores, margins, loss, annotation, texts");
+    list->add_option("run", l->run, "run id")->required();
+    list->add_option("--sort", l->sort, "id, margin (current, ascending: inverted pairs first) or loss (descending: hardest first)")
+        ->check(CLI::IsMember({"id", "margin", "loss"}))
+        ->capture_default_str();
+    list->add_option("--limit", l->limit, "at most N lines (0: all)");
+    addWorkspaceOption(list, l->workspace);
+    list->callback([l] {
+        RunStore store = RunStore::openReadOnly(l->workspace);
+        store.requireRun(l->run);
+        std::map<int64_t, StoredOutput> outputs;
+        for (auto &o : store.outputs(l->run))
+            outputs[o.id] = o;
+        auto all = store.pairs(l->run);
+        auto margin = [](const StoredPair &p) { return p.currentMargin.value_or(p.initialMargin); };
+        if (l->sort == "margin")
+            std::stable_sort(all.begin(), all.end(), [&](const auto &a, const auto &b) { return margin(a) < margin(b); });
+        else if (l->sort == "loss")
+            std::stable_sort(all.begin(), all.end(),
+                             [](const auto &a, const auto &b) { return a.currentLoss.value_or(-1) > b.currentLoss.value_or(-1); });
+        int64_t written = 0;
+        for (const auto &p : all) {
+            if (l->limit > 0 && written++ >= l->limit)
+                break;
+            nlohmann::json line = {{"pair_id", p.id}, {"prompt_id", p.promptId}, {"round", p.round}, {"labeller", p.labeller},
+                                   {"initial_margin", p.initialMargin}, {"chosen", outputs.at(p.chosenOutput).text},
+                                   {"rejected", outputs.at(p.rejectedOutput).text}};
+            if (p.chosenJudge)
+                line["judge"] = {{"chosen", *p.chosenJudge}, {"rejected", *p.rejectedJudge}};
+            if (p.currentMargin)
+                line["current"] = {{"margin", *p.currentMargin}, {"loss", *p.currentLoss}, {"step", *p.updatedStep}};
+            if (p.annotation)
+                line["annotation"] = {{"action", p.annotation->action}, {"weight", p.annotation->weight}, {"note", p.annotation->note}};
+            std::cout << line.dump() << '\n';
+        }
+        std::cout << std::flush;
     });
 
     struct ImportArgs

@@ -170,6 +170,20 @@ private Q_SLOTS:
         QVERIFY(first["prompt"].get<std::string>().rfind("reverse:", 0) == 0);
         QVERIFY(first.contains("chosen") && first.contains("rejected"));
 
+        // pairs list: ids and the training signal per pair; --sort margin puts the least-separated first.
+        r = runPlad({"pairs", "list", test::q(run), "--sort", "margin", "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto listed = r.out.trimmed().split('\n');
+        QCOMPARE(int64_t(listed.size()), pairs);
+        double previous = -1e9;
+        for (const auto &line : listed) {
+            const auto p = nlohmann::json::parse(line.toStdString());
+            QVERIFY(p.contains("pair_id") && p.contains("initial_margin") && p.contains("chosen"));
+            const double m = p.contains("current") ? p["current"]["margin"].get<double>() : p["initial_margin"].get<double>();
+            QVERIFY(m >= previous);
+            previous = m;
+        }
+
         // Annotations: a bad line rejects the whole file; a good one discards and flips.
         auto store = RunStore::openReadOnly(ws);
         const auto stored = store.pairs(run);

@@ -247,6 +247,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
         validation.push_back({-1, s.promptIds(p.prompt), s.responseIds(p.reference), {}, {}, 0, 0, 1});
     DistillTrainer trainer(s.student, teacherModel, c.method, c.loss, c.train, s.directory / "checkpoint", [&] { return loadItems(s); },
                            validation);
+    trainer.setCheckpointCallback([&](int64_t step) { s.store.addArtifact(s.runId, "checkpoint", (s.directory / "checkpoint").string(), step); });
     const int64_t resumedAt = trainer.restore();
     s.store.truncateMetrics(s.runId, resumedAt);
     if (resumedAt > 0)
@@ -287,7 +288,8 @@ DistillRunResult execute(RunState &s, JobContext *context)
             return stopWith(s, result, RunStatus::Failed, "train", stop);
         }
     }
-    trainer.checkpoint();
+    if (c.train.checkpointEvery <= 0 || trainer.step() % c.train.checkpointEvery != 0)
+        trainer.checkpoint(); // the trainer saved none at the last step
     result.steps = trainer.step();
     s.store.setStage(s.runId, "train", "completed", std::to_string(result.steps) + " steps");
 
@@ -363,10 +365,16 @@ DistillRunResult executeRun(const fs::path &workspace, const std::string &runId,
         fs::create_directories(state.directory);
         try {
             return execute(state, context);
-        } catch (const std::exception &e) {
+        } catch (const Error &e) {
             state.store.setStatus(runId, RunStatus::Failed, e.what());
             state.store.addEvent(runId, "error", e.what());
             throw;
+        } catch (const std::exception &e) {
+            // A file system error (full disk, no permission) or a Torch error: say which run, keep it resumable.
+            const std::string message = std::string(e.what()) + " (run " + runId + " stopped; what was saved is kept, --resume continues)";
+            state.store.setStatus(runId, RunStatus::Failed, message);
+            state.store.addEvent(runId, "error", message);
+            throw Error(message);
         }
     } catch (const StoreError &) {
         throw;

@@ -223,6 +223,8 @@ void DistillTrainer::checkpoint()
     const nlohmann::json state = {{"step", mStep}, {"epoch", mEpoch}, {"position", mPosition}, {"options", mOptions.toJson()},
                                   {"method", toString(mMethod)}};
     saveCheckpoint(mDirectory, *mStudent, adam(mOptimizer), state);
+    if (mOnCheckpoint)
+        mOnCheckpoint(mStep);
 }
 
 void DistillTrainer::newEpoch()

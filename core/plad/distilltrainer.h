@@ -70,6 +70,9 @@ public:
     /** Mean cross-entropy per token of the validation items' targets. */
     double validationLoss();
 
+    /** Called after every checkpoint with its step (the run records it as an artifact). */
+    void setCheckpointCallback(std::function<void(int64_t)> callback) { mOnCheckpoint = std::move(callback); }
+
     int64_t step() const { return mStep; }
     CausalLM model() const { return mStudent; }
 
@@ -89,6 +92,7 @@ private:
     std::shared_ptr<void> mOptimizer;
     int64_t mStep = 0, mEpoch = 0, mPosition = 0;
     std::vector<size_t> mOrder;
+    std::function<void(int64_t)> mOnCheckpoint;
 };
 
 } // namespace plad

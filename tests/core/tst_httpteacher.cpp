@@ -1,5 +1,6 @@
 // The OpenAI-compatible teacher client against a loopback server that misbehaves on purpose:
 // retries on 500/429/timeouts, clear errors on 401/404, concurrency, cancellation.
+#include "plad/teachers.h"
 #include "teacher/openaiclient.h"
 #include "testsupport.h"
 
@@ -107,6 +108,15 @@ private Q_SLOTS:
         mServer.Post("/garbage/v1/completions", [](const httplib::Request &, httplib::Response &res) {
             res.set_content(R"({"choices": []})", "application/json");
         });
+        // An LLM judge that prefers the response saying "good", and one that always answers "A".
+        mServer.Post("/judge/v1/completions", [promptOf](const httplib::Request &req, httplib::Response &res) {
+            const std::string prompt = promptOf(req);
+            const auto a = prompt.find("A="), b = prompt.find("B=");
+            const bool aGood = prompt.substr(a, b - a).find("good") != std::string::npos;
+            const bool bGood = prompt.substr(b).find("good") != std::string::npos;
+            res.set_content(reply(aGood == bGood ? " neither" : aGood ? " A" : " B, because"), "application/json");
+        });
+        mServer.Post("/biased/v1/completions", [](const httplib::Request &, httplib::Response &res) { res.set_content(reply(" A"), "application/json"); });
         mPort = mServer.bind_to_any_port("127.0.0.1");
         QVERIFY(mPort > 0);
         mThread = std::thread([this] { mServer.listen_after_bind(); });
@@ -212,6 +222,33 @@ private Q_SLOTS:
         e.maxRetries = 1;
         const auto results = run(e, {"x"});
         QVERIFY2(results.at(0).error.find("cannot connect") != std::string::npos, results.at(0).error.c_str());
+    }
+
+    void llmJudgeOverHttpCancelsPositionBias()
+    {
+        LlmJudgeConfig config;
+        config.type = "http";
+        config.endpoint = endpoint("/judge");
+        config.instructions = "{prompt} A={a} B={b} Better:";
+        auto judge = makeLlmJudge(config, "cpu");
+        QCOMPARE(judge->name(), std::string("judge:llm:echo"));
+        const auto v = judge->judge({{"task", "", "a good answer", "a poor answer"},
+                                     {"task", "", "a poor answer", "a good answer"},
+                                     {"task", "", "good", "good too"}},
+                                    nullptr);
+        QCOMPARE(v[0].preferred, 1);
+        QCOMPARE(v[0].firstScore, 1.0);
+        QCOMPARE(v[1].preferred, -1);
+        QCOMPARE(v[1].secondScore, 1.0);
+        QCOMPARE(v[2].preferred, 0); // no letter in either answer: no verdict
+        // A judge that always says "A" agrees with itself only by position: every pair is a tie.
+        config.endpoint = endpoint("/biased");
+        const auto biased = makeLlmJudge(config, "cpu")->judge({{"task", "", "a good answer", "a poor answer"}}, nullptr);
+        QCOMPARE(biased[0].preferred, 0);
+        QCOMPARE(biased[0].firstScore, 0.5);
+        config.endpoint = endpoint("/down");
+        config.endpoint.maxRetries = 0;
+        test::expectError([&] { makeLlmJudge(config, "cpu")->judge({{"t", "", "a", "b"}}, nullptr); }, "the LLM judge at");
     }
 
     void cancellationStopsNewRequests()

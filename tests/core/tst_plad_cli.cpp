@@ -140,7 +140,10 @@ private Q_SLOTS:
             QVERIFY2(shown["latest_metrics"].contains(metric), metric);
         QCOMPARE(shown["latest_metrics"]["loss"]["step"].get<int64_t>(), int64_t(12));
         QCOMPARE(shown["stages"].size(), size_t(4));
-        QCOMPARE(shown["artifacts"][0]["kind"].get<std::string>(), std::string("model"));
+        std::vector<std::pair<std::string, int64_t>> artifacts;
+        for (const auto &a : shown["artifacts"])
+            artifacts.emplace_back(a["kind"].get<std::string>(), a["step"].get<int64_t>());
+        QCOMPARE(artifacts, (std::vector<std::pair<std::string, int64_t>>{{"checkpoint", 4}, {"checkpoint", 8}, {"checkpoint", 12}, {"model", 12}}));
         {
             auto store = RunStore::openReadOnly(ws);
             const auto stored = store.pairs(run);

@@ -7,8 +7,14 @@
 #include "plad/teachers.h"
 #include "train/sftdata.h"
 
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <numeric>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -46,6 +52,41 @@ double sumOf(const std::vector<float> &values)
 {
     return std::accumulate(values.begin(), values.end(), 0.0);
 }
+
+/**
+ * An exclusive lock on WORKSPACE/runs/RUN_ID/run.lock for as long as a process executes the
+ * run. The kernel drops it when the process dies, so a killed run can be resumed at once while
+ * a second process is refused.
+ */
+class RunLock
+{
+public:
+    explicit RunLock(const fs::path &directory, const std::string &runId)
+    {
+        std::error_code ec;
+        fs::create_directories(directory, ec);
+        if (ec)
+            throw Error(directory.string() + ": cannot create the run directory: " + ec.message());
+        const fs::path file = directory / "run.lock";
+        mFd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (mFd < 0)
+            throw Error(file.string() + ": cannot open the run lock: " + std::strerror(errno));
+        if (::flock(mFd, LOCK_EX | LOCK_NB) != 0) {
+            ::close(mFd);
+            throw Error("run " + runId + " is being executed by another process; wait for it, or stop it, before resuming");
+        }
+    }
+    ~RunLock()
+    {
+        ::flock(mFd, LOCK_UN);
+        ::close(mFd);
+    }
+    RunLock(const RunLock &) = delete;
+    RunLock &operator=(const RunLock &) = delete;
+
+private:
+    int mFd = -1;
+};
 
 /** Everything the stages share while a run executes. */
 struct RunState
@@ -339,6 +380,7 @@ DistillRunResult executeRun(const fs::path &workspace, const std::string &runId,
     const RunRecord record = store.requireRun(runId);
     if (record.status == RunStatus::Completed)
         throw Error("run " + runId + " is already completed");
+    const RunLock lock(runDirectory(workspace, runId), runId);
     RunConfig config;
     try {
         config = RunConfig::fromJson(nlohmann::json::parse(record.configJson), {});
@@ -362,7 +404,6 @@ DistillRunResult executeRun(const fs::path &workspace, const std::string &runId,
             limits.contextLength = student->config().maxPositions;
         RunState state{std::move(store), runId, config, runDirectory(workspace, runId), tokenizer, promptTemplate, limits, student, initial,
                        callbacks};
-        fs::create_directories(state.directory);
         try {
             return execute(state, context);
         } catch (const Error &e) {

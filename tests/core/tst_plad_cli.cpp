@@ -346,6 +346,10 @@ private Q_SLOTS:
             }
         }
         QVERIFY2(reached >= 60, "training did not reach step 60 in time");
+        // While it runs, a second process may not execute the same run.
+        const auto twice = runPlad({"run", "--resume", "r0001-plad", "--workspace", str(ws)});
+        QVERIFY(twice.exitCode != 0);
+        QVERIFY2(twice.err.contains("run r0001-plad is being executed by another process"), twice.err.constData());
         ::kill(static_cast<pid_t>(process.processId()), SIGKILL);
         QVERIFY(process.waitForFinished(10000));
         QCOMPARE(process.exitStatus(), QProcess::CrashExit);

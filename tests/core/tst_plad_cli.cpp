@@ -231,6 +231,8 @@ private Q_SLOTS:
         QTest::newRow("logistic, rouge judge") << R"({"method": "plad-logistic", "labeling": {"policy": "judge", "judge": "rouge-l"}})" << true;
         QTest::newRow("llm judge") << R"({"labeling": {"policy": "judge", "judge": "llm", "llm": {"model": "teacher/model"}}})" << true;
         QTest::newRow("online refresh") << R"({"refresh": {"every": 5}})" << true;
+        // PLaD needs only the teacher's text: a teacher with another tokenizer works.
+        QTest::newRow("teacher with another vocabulary") << R"({"teacher": {"model": "other/model"}})" << true;
     }
     void baselinesAndJudgesRun()
     {

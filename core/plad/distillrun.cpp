@@ -351,7 +351,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
 
 fs::path runDirectory(const fs::path &workspace, const std::string &runId)
 {
-    return workspace / "runs" / runId;
+    return fs::absolute(workspace).lexically_normal() / "runs" / runId;
 }
 
 RunRecord createDistillationRun(RunStore &store, const RunConfig &config)

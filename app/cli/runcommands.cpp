@@ -50,7 +50,8 @@ nlohmann::json runSummary(RunStore &store, const RunRecord &r)
 {
     return {{"id", r.id},          {"name", r.name},           {"method", r.method},
             {"status", toString(r.status)}, {"created_at", r.createdAt}, {"updated_at", r.updatedAt},
-            {"steps", std::max<int64_t>(0, store.lastMetricStep(r.id))}, {"pairs", store.pairCount(r.id)},
+            {"steps", std::max<int64_t>(0, store.lastMetricStep(r.id))}, {"pairs", store.pairCount(r.id, -1, "train")},
+            {"held_out_pairs", store.pairCount(r.id, 0, "validation")},
             {"tags", r.tags},      {"error", r.error}};
 }
 
@@ -143,7 +144,8 @@ void addRunCommand(CLI::App &app)
         if (!result.message.empty())
             out["message"] = result.message;
         RunStore store = RunStore::open(a->workspace, false);
-        out["pairs"] = store.pairCount(result.runId);
+        out["pairs"] = store.pairCount(result.runId, -1, "train");
+        out["held_out_pairs"] = store.pairCount(result.runId, 0, "validation");
         printJson(out);
         if (result.status == RunStatus::Failed)
             throw Error(result.message);
@@ -229,10 +231,11 @@ void addPairsCommands(CLI::App &app)
         const auto all = store.pairs(run.id);
         for (const auto &p : all)
             round = std::max(round, p.round);
+        // Held-out (validation) pairs are for evaluation; the export holds the training pairs.
         std::string text;
         int64_t written = 0;
         for (const auto &p : all) {
-            if (p.round != round || (p.annotation && p.annotation->action == "discard"))
+            if (p.round != round || (p.annotation && p.annotation->action == "discard") || prompts.at(p.promptId).split != "train")
                 continue;
             std::string chosen = outputs.at(p.chosenOutput).text, rejected = outputs.at(p.rejectedOutput).text;
             if (p.annotation && p.annotation->action == "flip")
@@ -269,6 +272,9 @@ void addPairsCommands(CLI::App &app)
         std::map<int64_t, StoredOutput> outputs;
         for (auto &o : store.outputs(l->run))
             outputs[o.id] = o;
+        std::map<std::string, std::string> splits;
+        for (const auto &p : store.prompts(l->run))
+            splits[p.id] = p.split;
         auto all = store.pairs(l->run);
         auto margin = [](const StoredPair &p) { return p.currentMargin.value_or(p.initialMargin); };
         if (l->sort == "margin")
@@ -280,7 +286,7 @@ void addPairsCommands(CLI::App &app)
         for (const auto &p : all) {
             if (l->limit > 0 && written++ >= l->limit)
                 break;
-            nlohmann::json line = {{"pair_id", p.id}, {"prompt_id", p.promptId}, {"round", p.round}, {"labeller", p.labeller},
+            nlohmann::json line = {{"pair_id", p.id}, {"prompt_id", p.promptId}, {"split", splits[p.promptId]}, {"round", p.round}, {"labeller", p.labeller},
                                    {"initial_margin", p.initialMargin}, {"chosen", outputs.at(p.chosenOutput).text},
                                    {"rejected", outputs.at(p.rejectedOutput).text}};
             if (p.chosenJudge)

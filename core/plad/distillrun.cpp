@@ -3,14 +3,18 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "model/modelloader.h"
+#include "eval/calibration.h"
 #include "plad/pairgeneration.h"
 #include "plad/teachers.h"
 #include "train/sftdata.h"
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -225,6 +229,96 @@ std::vector<MetricPoint> metricsOf(const DistillStep &step)
     return points;
 }
 
+/** Prompts of `split` (its first `limit`, 0 = all) not yet generated for `round`. */
+size_t missingPrompts(RunState &s, const std::string &split, int64_t round, int64_t limit)
+{
+    auto prompts = s.store.prompts(s.runId, split);
+    if (limit > 0 && static_cast<int64_t>(prompts.size()) > limit)
+        prompts.resize(static_cast<size_t>(limit));
+    const auto doneList = s.store.generatedPrompts(s.runId, round);
+    const std::set<std::string> done(doneList.begin(), doneList.end());
+    return static_cast<size_t>(std::count_if(prompts.begin(), prompts.end(), [&](const PromptRecord &p) { return !done.count(p.id); }));
+}
+
+/** The fixed evaluation subset: the first eval.prompts validation prompts and their held-out pairs. */
+struct EvalSet
+{
+    std::vector<RankedPair> pairs;
+    std::vector<ScoreRequest> references;
+    std::vector<std::vector<int64_t>> prompts;
+    std::vector<std::string> referenceTexts;
+};
+
+EvalSet buildEvalSet(RunState &s)
+{
+    EvalSet set;
+    if (s.config.eval.prompts <= 0)
+        return set;
+    auto prompts = s.store.prompts(s.runId, "validation");
+    if (static_cast<int64_t>(prompts.size()) > s.config.eval.prompts)
+        prompts.resize(static_cast<size_t>(s.config.eval.prompts));
+    std::map<std::string, std::vector<int64_t>> promptIds;
+    for (const auto &p : prompts) {
+        auto ids = s.promptIds(p.prompt);
+        promptIds[p.id] = ids;
+        auto reference = s.responseIds(p.reference);
+        if (!reference.empty())
+            set.references.push_back({ids, reference});
+        set.prompts.push_back(ids);
+        set.referenceTexts.push_back(p.reference);
+    }
+    std::map<int64_t, std::vector<int64_t>> tokens;
+    for (auto &o : s.store.outputs(s.runId, 0))
+        if (promptIds.count(o.promptId))
+            tokens[o.id] = std::move(o.tokenIds);
+    for (const auto &pair : s.store.pairs(s.runId, 0))
+        if (promptIds.count(pair.promptId))
+            set.pairs.push_back({promptIds.at(pair.promptId), tokens.at(pair.chosenOutput), tokens.at(pair.rejectedOutput)});
+    return set;
+}
+
+/** Calibration diagnostics of `model` at `step`: metrics for the curves, the full result as an evaluation. */
+void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t step, JobContext *context)
+{
+    if (set.prompts.empty())
+        return;
+    const EvalConfig &e = s.config.eval;
+    std::vector<MetricPoint> points;
+    nlohmann::json result = {{"step", step}};
+    if (!set.pairs.empty()) {
+        const auto ranking = pairRanking(model, set.pairs, s.config.loss.score == "mean");
+        points.push_back({step, "eval_pair_accuracy", ranking.accuracy});
+        points.push_back({step, "eval_margin", ranking.meanMargin});
+        result["pair_ranking"] = {{"accuracy", ranking.accuracy}, {"mean_margin", ranking.meanMargin}, {"pairs", set.pairs.size()},
+                                  {"margins", ranking.margins}};
+    }
+    if (!set.references.empty()) {
+        const auto curve = tokenCalibration(model, set.references, e.bins);
+        points.push_back({step, "eval_ece", curve.ece});
+        result["token_calibration"] = toJson(curve);
+    }
+    if (e.samples >= 2) {
+        JobContext quiet = context ? context->silent() : JobContext();
+        SamplingOptions sampling = e.sampling.sampling;
+        const int64_t tokens = e.sampling.maxNewTokens > 0 ? e.sampling.maxNewTokens : s.config.data.limits.maxResponseTokens;
+        const auto seq = sequenceCalibration(model, s.tokenizer, set.prompts, set.referenceTexts, e.samples, sampling, tokens,
+                                             context ? &quiet : nullptr);
+        if (seq.prompts > 0) {
+            points.push_back({step, "eval_spearman", seq.meanSpearman});
+            result["sequence_calibration"] = {{"mean_spearman", seq.meanSpearman}, {"prompts", seq.prompts}, {"samples", e.samples}};
+        }
+    }
+    s.store.recordStep(s.runId, step, points, {});
+    s.store.addEvaluation(s.runId, step, "calibration", result.dump());
+    std::string line = "evaluation at step " + std::to_string(step) + ":";
+    for (const auto &p : points) {
+        char value[64];
+        std::snprintf(value, sizeof value, " %s %.4f", p.name.c_str() + 5, p.value);
+        line += value;
+    }
+    s.say(line);
+}
+
 DistillRunResult stopWith(RunState &s, DistillRunResult result, RunStatus status, const std::string &stage, const std::string &message)
 {
     result.status = status;
@@ -254,27 +348,44 @@ DistillRunResult execute(RunState &s, JobContext *context)
     setup.limits = s.limits;
     setup.judge = judge.get();
 
-    const size_t trainPrompts = s.store.prompts(s.runId, "train").size();
-    if (usesTeacherOutputs(c.method) && s.store.generatedPrompts(s.runId, 0).size() < trainPrompts) {
+    // Held-out pairs for the calibration diagnostics: teacher and student outputs for the first
+    // eval.prompts validation prompts, labelled like the training pairs, never trained on.
+    const bool heldOut = c.eval.prompts > 0 && c.teacher && !s.store.prompts(s.runId, "validation").empty();
+    const bool trainMissing = usesTeacherOutputs(c.method) && missingPrompts(s, "train", 0, 0) > 0;
+    if (trainMissing || (heldOut && missingPrompts(s, "validation", 0, c.eval.prompts) > 0)) {
         s.store.setStage(s.runId, "generate", "running");
         const int64_t k = c.pairs.perPrompt;
         const int64_t tokens = c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens;
         auto teacher = makeTeacher(*c.teacher, c.pairs.teacher, tokens, s.promptTemplate, c.data.limits, c.device);
         setup.teacher = teacher.get();
-        s.say("generating " + std::to_string(k) + " teacher" + (usesPairs(c.method) ? " and student" : "") + " output(s) per prompt with "
-              + teacher->describe());
-        const auto report = generatePairs(s.store, s.runId, 0, setup, context, s.callbacks.log);
-        if (report.cancelled)
-            return stopWith(s, result, RunStatus::Cancelled, "generate",
-                            "cancelled during pair generation; " + std::to_string(s.store.generatedPrompts(s.runId, 0).size())
-                                + " prompts are saved, resume to continue");
-        if (report.failed > 0)
-            return stopWith(s, result, RunStatus::Failed, "generate",
-                            std::to_string(report.failed) + " prompts got no teacher output (" + report.firstError
-                                + "); the others are saved, resume to retry");
+        std::vector<std::pair<std::string, int64_t>> parts;
+        if (usesTeacherOutputs(c.method))
+            parts.emplace_back("train", 0);
+        if (heldOut)
+            parts.emplace_back("validation", c.eval.prompts);
+        for (const auto &[split, limit] : parts) {
+            setup.split = split;
+            setup.maxPrompts = limit;
+            setup.makePairs = split == "validation" || usesPairs(c.method);
+            s.say("generating " + std::to_string(k) + " teacher" + (setup.makePairs ? " and student" : "") + " output(s) per " + split
+                  + " prompt with " + teacher->describe());
+            const auto report = generatePairs(s.store, s.runId, 0, setup, context, s.callbacks.log);
+            if (report.cancelled)
+                return stopWith(s, result, RunStatus::Cancelled, "generate",
+                                "cancelled during pair generation; " + std::to_string(s.store.generatedPrompts(s.runId, 0).size())
+                                    + " prompts are saved, resume to continue");
+            if (report.failed > 0)
+                return stopWith(s, result, RunStatus::Failed, "generate",
+                                std::to_string(report.failed) + " prompts got no teacher output (" + report.firstError
+                                    + "); the others are saved, resume to retry");
+        }
         s.store.setStage(s.runId, "generate", "completed", std::to_string(s.store.pairCount(s.runId, 0)) + " pairs");
         setup.teacher = nullptr;
+        setup.split = "train";
+        setup.maxPrompts = 0;
+        setup.makePairs = true;
     }
+    const EvalSet evalSet = buildEvalSet(s);
 
     // Training.
     s.store.setStage(s.runId, "train", "running");
@@ -293,8 +404,12 @@ DistillRunResult execute(RunState &s, JobContext *context)
     s.store.truncateMetrics(s.runId, resumedAt);
     if (resumedAt > 0)
         s.say("resumed from the checkpoint at step " + std::to_string(resumedAt));
+    else
+        evaluateAt(s, *s.student, evalSet, 0, context);
     auto onStep = [&](const DistillStep &step) {
         s.store.recordStep(s.runId, step.point.step, metricsOf(step), step.pairs);
+        if (c.eval.every > 0 && step.point.step % c.eval.every == 0 && step.point.step < c.train.maxSteps)
+            evaluateAt(s, *s.student, evalSet, step.point.step, context);
         if (s.callbacks.onStep)
             s.callbacks.onStep(step);
     };
@@ -305,7 +420,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
             const int64_t round = step / c.refreshEvery;
             until = std::min(until, (round + 1) * c.refreshEvery);
             if (round > 0 && step % c.refreshEvery == 0) {
-                if (s.store.generatedPrompts(s.runId, round).size() < trainPrompts) {
+                if (missingPrompts(s, "train", round, 0) > 0) {
                     trainer.checkpoint(); // a resume regenerates the round from exactly these weights
                     s.say("online refresh " + std::to_string(round) + ": sampling new student outputs at step " + std::to_string(step));
                     setup.student = trainer.model().get();
@@ -329,6 +444,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
             return stopWith(s, result, RunStatus::Failed, "train", stop);
         }
     }
+    evaluateAt(s, *s.student, evalSet, trainer.step(), context);
     if (c.train.checkpointEvery <= 0 || trainer.step() % c.train.checkpointEvery != 0)
         trainer.checkpoint(); // the trainer saved none at the last step
     result.steps = trainer.step();

@@ -49,7 +49,7 @@ PairGenerationReport generatePairs(RunStore &store, const std::string &runId, in
                                    JobContext *context, const std::function<void(const std::string &)> &log)
 {
     const RunConfig &config = *setup.config;
-    const bool pairsNeeded = usesPairs(config.method);
+    const bool pairsNeeded = setup.makePairs;
     const bool meanScore = config.loss.score == "mean";
     const int64_t k = config.pairs.perPrompt;
     const int64_t maxResponse = config.data.limits.maxResponseTokens;
@@ -60,7 +60,9 @@ PairGenerationReport generatePairs(RunStore &store, const std::string &runId, in
 
     PairGenerationReport report;
     const auto start = Clock::now();
-    const auto all = store.prompts(runId, "train");
+    auto all = store.prompts(runId, setup.split);
+    if (setup.maxPrompts > 0 && static_cast<int64_t>(all.size()) > setup.maxPrompts)
+        all.resize(static_cast<size_t>(setup.maxPrompts));
     const auto doneList = store.generatedPrompts(runId, round);
     const std::set<std::string> done(doneList.begin(), doneList.end());
     std::vector<PromptRecord> todo;

@@ -24,6 +24,9 @@ struct PairGenerationSetup
     EncodingLimits limits;             ///< contextLength is the student's context
     TeacherSource *teacher = nullptr;  ///< null on a refresh: round 0's teacher outputs are paired again
     Judge *judge = nullptr;            ///< null for the teacher-preferred policy
+    std::string split = "train";       ///< whose prompts: "train", or "validation" for held-out pairs
+    int64_t maxPrompts = 0;            ///< the first N prompts of the split; 0 = all
+    bool makePairs = true;             ///< sample the student and label pairs (false: teacher outputs only, for SeqKD)
 };
 
 struct PairGenerationReport

@@ -135,7 +135,7 @@ RunConfig RunConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
 {
     const ConfigReader top(doc, "", base);
     top.allowOnly({"version", "name", "method", "seed", "device", "student", "teacher", "data", "pairs", "labeling", "loss", "refresh",
-                   "train"});
+                   "eval", "train"});
     if (top.get<int64_t>("version", 1) != 1)
         top.fail("version", "only version 1 is understood");
     RunConfig c;
@@ -247,6 +247,22 @@ RunConfig RunConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
         refresh.fail("every", "online refresh regenerates the student's side of the pairs; method " + toString(c.method)
                                   + " trains on no pairs");
 
+    const ConfigReader eval = top.child("eval");
+    eval.allowOnly({"every", "prompts", "samples", "sampling", "bins"});
+    eval.read("every", c.eval.every);
+    eval.read("prompts", c.eval.prompts);
+    eval.read("samples", c.eval.samples);
+    eval.read("bins", c.eval.bins);
+    c.eval.sampling = readSide(eval.child("sampling"));
+    if (c.eval.every < 0)
+        eval.fail("every", "must not be negative (0 = at step 0 and at the end only)");
+    if (c.eval.prompts < 0)
+        eval.fail("prompts", "must not be negative (0 = no calibration diagnostics)");
+    if (c.eval.samples == 1 || c.eval.samples < 0 || c.eval.samples > 64)
+        eval.fail("samples", "must be 0 (off) or in [2, 64]: a rank correlation needs at least two samples");
+    if (c.eval.bins < 1 || c.eval.bins > 100)
+        eval.fail("bins", "must be in [1, 100]");
+
     nlohmann::json train = doc.value("train", nlohmann::json::object());
     if (!train.is_object())
         top.fail("train", "expected an object, found " + train.dump());
@@ -287,6 +303,9 @@ nlohmann::json RunConfig::toJson() const
          {{"score", loss.score}, {"beta", loss.beta}, {"gamma", loss.gamma}, {"lambda", loss.lambda}, {"ce_target", loss.ceTarget},
           {"temperature", loss.temperature}, {"kl", loss.kl}, {"dpo_beta", loss.dpoBeta}}},
         {"refresh", {{"every", refreshEvery}}},
+        {"eval",
+         {{"every", eval.every}, {"prompts", eval.prompts}, {"samples", eval.samples}, {"sampling", sideJson(eval.sampling)},
+          {"bins", eval.bins}}},
         {"train", train.toJson()}};
     if (labeling.policy == "judge" && labeling.judge == "llm") {
         nlohmann::json llm = labeling.llm.type == "local" ? nlohmann::json{{"model", absoluteText(labeling.llm.model)}}

@@ -90,6 +90,16 @@ struct LossConfig
     double dpoBeta = 0.1;                ///< dpo
 };
 
+/** Calibration diagnostics on a fixed subset of validation prompts, at step 0, every N steps and at the end. */
+struct EvalConfig
+{
+    int64_t every = 0;                   ///< steps between evaluations; 0 = only at step 0 and at the end
+    int64_t prompts = 64;                ///< validation prompts in the fixed subset; 0 turns the diagnostics off
+    int64_t samples = 4;                 ///< sequence-level calibration: samples per prompt (0 = off, else >= 2)
+    SideSampling sampling;               ///< how those samples are drawn (temperature 1 by default)
+    int bins = 15;                       ///< reliability-diagram bins for token-level ECE
+};
+
 /**
  * One `plad run` document (version 1). Every field but the student model, the data file and
  * (for methods that need one) the teacher has a documented default (docs/run-config.md);
@@ -110,6 +120,7 @@ struct RunConfig
     LabelingConfig labeling;
     LossConfig loss;
     int64_t refreshEvery = 0;            ///< regenerate student outputs every K steps; 0 = never
+    EvalConfig eval;
     TrainingOptions train;
 
     static RunConfig fromJson(const nlohmann::json &doc, const std::filesystem::path &baseDirectory);

@@ -178,10 +178,11 @@ std::vector<StoredPair> RunStore::pairs(const std::string &runId, int64_t round)
     return out;
 }
 
-int64_t RunStore::pairCount(const std::string &runId, int64_t round)
+int64_t RunStore::pairCount(const std::string &runId, int64_t round, const std::string &split)
 {
-    auto s = mDb->prepare("SELECT count(*) FROM pairs WHERE run_id = ? AND (? < 0 OR round = ?)");
-    s.bind(1, runId).bind(2, round).bind(3, round);
+    auto s = mDb->prepare("SELECT count(*) FROM pairs p JOIN prompts q ON q.run_id = p.run_id AND q.prompt_id = p.prompt_id "
+                          "WHERE p.run_id = ? AND (? < 0 OR p.round = ?) AND (? = '' OR q.split = ?)");
+    s.bind(1, runId).bind(2, round).bind(3, round).bind(4, split).bind(5, split);
     s.step();
     return s.integer(0);
 }
@@ -291,6 +292,16 @@ void RunStore::addEvaluation(const std::string &runId, int64_t step, const std::
         .bind(4, resultJson)
         .bind(5, utcNow())
         .run();
+}
+
+std::vector<RunStore::EvaluationRecord> RunStore::evaluations(const std::string &runId, const std::string &name)
+{
+    auto s = mDb->prepare("SELECT step, name, result, created_at FROM evaluations WHERE run_id = ? AND (? = '' OR name = ?) ORDER BY step, id");
+    s.bind(1, runId).bind(2, name).bind(3, name);
+    std::vector<EvaluationRecord> out;
+    while (s.step())
+        out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3)});
+    return out;
 }
 
 } // namespace plad

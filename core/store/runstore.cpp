@@ -371,7 +371,10 @@ int64_t RunStore::lastMetricStep(const std::string &runId)
 
 void RunStore::truncateMetrics(const std::string &runId, int64_t step)
 {
-    mDb->transaction([&] { mDb->prepare("DELETE FROM metrics WHERE run_id = ? AND step > ?").bind(1, runId).bind(2, step).run(); });
+    mDb->transaction([&] {
+        mDb->prepare("DELETE FROM metrics WHERE run_id = ? AND step > ?").bind(1, runId).bind(2, step).run();
+        mDb->prepare("DELETE FROM evaluations WHERE run_id = ? AND step > ?").bind(1, runId).bind(2, step).run();
+    });
 }
 
 void RunStore::addEvent(const std::string &runId, const std::string &level, const std::string &message)

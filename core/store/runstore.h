@@ -186,7 +186,7 @@ public:
     std::vector<std::string> metricNames(const std::string &runId);
     /** The highest step with any metric, or -1. */
     int64_t lastMetricStep(const std::string &runId);
-    /** Removes metric points after `step` (a resumed run trains those steps again). */
+    /** Removes metric points and evaluations after `step` (a resumed run trains those steps again). */
     void truncateMetrics(const std::string &runId, int64_t step);
 
     void addEvent(const std::string &runId, const std::string &level, const std::string &message);
@@ -211,7 +211,8 @@ public:
     std::vector<StoredOutput> outputs(const std::string &runId, int64_t round = -1);
     /** Pairs of `round` (all rounds when negative), oldest first, with their annotations. */
     std::vector<StoredPair> pairs(const std::string &runId, int64_t round = -1);
-    int64_t pairCount(const std::string &runId, int64_t round = -1);
+    /** Pairs of `round` (all when negative) whose prompt is in `split` (any when empty). */
+    int64_t pairCount(const std::string &runId, int64_t round = -1, const std::string &split = {});
     /** The pair with this id in this run; throws StoreError naming both when there is none. */
     StoredPair requirePair(const std::string &runId, int64_t pairId);
 
@@ -232,6 +233,13 @@ public:
     std::vector<ArtifactRecord> artifacts(const std::string &runId, const std::string &kind = {});
     /** Stores an evaluation result (JSON) taken at `step`. */
     void addEvaluation(const std::string &runId, int64_t step, const std::string &name, const std::string &resultJson);
+    struct EvaluationRecord
+    {
+        int64_t step = 0;
+        std::string name, resultJson, createdAt;
+    };
+    /** The run's evaluations named `name` (all when empty), in step order. */
+    std::vector<EvaluationRecord> evaluations(const std::string &runId, const std::string &name = {});
 
     /** "ok" or what PRAGMA integrity_check found. */
     std::string integrityCheck() { return mDb->integrityCheck(); }

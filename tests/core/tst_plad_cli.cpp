@@ -70,6 +70,7 @@ private:
             {"teacher", {{"type", "local"}, {"model", "teacher/model"}}},
             {"data", {{"file", "rev.jsonl"}, {"fields", {{"response", "reference"}, {"id", "id"}}}, {"limits", {{"max_response_tokens", 12}}}}},
             {"pairs", {{"prompts", 40}, {"per_prompt", 2}, {"batch_size", 16}}},
+            {"eval", {{"prompts", 0}}},
             {"loss", {{"lambda", 0.1}}},
             {"train", {{"max_steps", 12}, {"batch_size", 4}, {"warmup_steps", 2}, {"checkpoint_every", 4}, {"eval_every", 6}}}};
         if (!patch.is_null()) // {} in a call is JSON null
@@ -116,7 +117,8 @@ private Q_SLOTS:
     void pladRunExportsAndAnnotations()
     {
         const fs::path ws = mRoot / "ws";
-        Result r = runPlad({"run", str(writeConfig("plad.json", {})), "--workspace", str(ws)});
+        // With calibration diagnostics on 8 held-out validation prompts at steps 0, 6 and 12.
+        Result r = runPlad({"run", str(writeConfig("plad.json", {{"eval", {{"prompts", 8}, {"samples", 3}, {"every", 6}}}})), "--workspace", str(ws)});
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const auto result = r.json();
         QCOMPARE(result["status"].get<std::string>(), std::string("completed"));
@@ -125,6 +127,9 @@ private Q_SLOTS:
         QCOMPARE(run, std::string("r0001-plad"));
         const int64_t pairs = result["pairs"].get<int64_t>();
         QVERIFY(pairs > 0 && pairs <= 80); // 40 prompts x 2, minus identical outputs
+        const int64_t heldOut = result["held_out_pairs"].get<int64_t>();
+        QVERIFY(heldOut > 0 && heldOut <= 16);
+        QVERIFY2(r.err.contains("evaluation at step 0: pair_accuracy"), r.err.constData());
         QVERIFY2(r.err.contains("round 0: 40 prompts"), r.err.constData());
 
         // What the run store says about it.
@@ -147,15 +152,35 @@ private Q_SLOTS:
         {
             auto store = RunStore::openReadOnly(ws);
             const auto stored = store.pairs(run);
-            QCOMPARE(int64_t(stored.size()), pairs);
+            QCOMPARE(int64_t(stored.size()), pairs + heldOut);
+            std::set<std::string> validation;
+            for (const auto &p : store.prompts(run, "validation"))
+                validation.insert(p.id);
             int trained = 0;
             for (const auto &p : stored) {
                 QCOMPARE(p.labeller, std::string("teacher-preferred"));
                 trained += p.currentMargin.has_value();
+                if (validation.count(p.promptId))
+                    QVERIFY(!p.currentMargin); // held-out pairs are never trained on
             }
             QVERIFY(trained > 0); // per-pair margins and losses, for sorting in the pair inspector
             const auto outputs = store.outputs(run);
-            QCOMPARE(outputs.size(), size_t(160)); // every output is kept, including those of dropped pairs
+            QCOMPARE(outputs.size(), size_t((40 + 8) * 4)); // 2 teacher + 2 student per prompt, dropped pairs included
+
+            // The diagnostics: curves at steps 0, 6 and 12, and the reliability diagram's data each time.
+            for (const char *name : {"eval_pair_accuracy", "eval_margin", "eval_ece", "eval_spearman"}) {
+                std::vector<int64_t> steps;
+                for (const auto &m : store.metrics(run, name))
+                    steps.push_back(m.step);
+                QVERIFY2(steps == (std::vector<int64_t>{0, 6, 12}), name);
+            }
+            const auto evaluations = store.evaluations(run, "calibration");
+            QCOMPARE(evaluations.size(), size_t(3));
+            const auto last = nlohmann::json::parse(evaluations.back().resultJson);
+            QCOMPARE(last["token_calibration"]["bins"].size(), size_t(15));
+            QCOMPARE(last["pair_ranking"]["pairs"].get<int64_t>(), heldOut);
+            const double ece = last["token_calibration"]["ece"].get<double>();
+            QVERIFY(ece >= 0 && ece <= 1);
             for (const auto &o : outputs) {
                 QVERIFY(!o.tokenIds.empty());
                 QCOMPARE(o.studentLogprobs.size(), o.tokenIds.size());
@@ -177,7 +202,7 @@ private Q_SLOTS:
         r = runPlad({"pairs", "list", test::q(run), "--sort", "margin", "--workspace", str(ws)});
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const auto listed = r.out.trimmed().split('\n');
-        QCOMPARE(int64_t(listed.size()), pairs);
+        QCOMPARE(int64_t(listed.size()), pairs + heldOut);
         double previous = -1e9;
         for (const auto &line : listed) {
             const auto p = nlohmann::json::parse(line.toStdString());

@@ -1,0 +1,115 @@
+#include "eval/calibration.h"
+
+#include "common/error.h"
+#include "eval/rouge.h"
+#include "model/sequencescorer.h"
+#include "plad/teachers.h"
+#include "tokenizer/tokenizer.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+namespace plad {
+
+PairRanking pairRanking(CausalLMImpl &model, const std::vector<RankedPair> &pairs, bool mean, int64_t batchSize)
+{
+    PairRanking out;
+    if (pairs.empty())
+        return out;
+    std::vector<ScoreRequest> requests;
+    for (const auto &p : pairs) {
+        requests.push_back({p.prompt, p.chosen});
+        requests.push_back({p.prompt, p.rejected});
+    }
+    const bool wasTraining = model.is_training();
+    model.eval();
+    const auto scores = scoreSequences(model, requests, batchSize);
+    if (wasTraining)
+        model.train();
+    int64_t ranked = 0;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+        const auto &c = scores[2 * i], &r = scores[2 * i + 1];
+        const double margin = mean ? c.meanLogprob - r.meanLogprob : c.sumLogprob - r.sumLogprob;
+        out.margins.push_back(margin);
+        out.meanMargin += margin;
+        ranked += margin > 0;
+    }
+    out.meanMargin /= static_cast<double>(pairs.size());
+    out.accuracy = static_cast<double>(ranked) / static_cast<double>(pairs.size());
+    return out;
+}
+
+CalibrationCurve tokenCalibration(CausalLMImpl &model, const std::vector<ScoreRequest> &references, int bins, int64_t batchSize)
+{
+    std::vector<double> confidence;
+    std::vector<bool> correct;
+    torch::NoGradGuard noGrad;
+    const bool wasTraining = model.is_training();
+    model.eval();
+    for (size_t start = 0; start < references.size(); start += static_cast<size_t>(batchSize)) {
+        const std::vector<ScoreRequest> batch(references.begin() + static_cast<long>(start),
+                                              references.begin() + static_cast<long>(std::min(references.size(), start + static_cast<size_t>(batchSize))));
+        const ScoredBatch scored = scoreBatch(model, batch, true);
+        const auto probabilities = torch::softmax(scored.logits, -1);     // [B, L, V]
+        const auto [top, argmax] = probabilities.max(-1);                  // [B, L]
+        const auto topA = top.to(torch::kFloat64).contiguous();
+        const auto argA = argmax.contiguous();
+        auto topAcc = topA.accessor<double, 2>();
+        auto argAcc = argA.accessor<int64_t, 2>();
+        for (size_t b = 0; b < batch.size(); ++b)
+            for (size_t t = 0; t < batch[b].completionIds.size(); ++t) {
+                confidence.push_back(topAcc[static_cast<int64_t>(b)][static_cast<int64_t>(t)]);
+                correct.push_back(argAcc[static_cast<int64_t>(b)][static_cast<int64_t>(t)] == batch[b].completionIds[t]);
+            }
+    }
+    if (wasTraining)
+        model.train();
+    return calibrationCurve(confidence, correct, bins);
+}
+
+SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &tokenizer, const std::vector<std::vector<int64_t>> &prompts,
+                                        const std::vector<std::string> &references, int64_t samples, const SamplingOptions &sampling,
+                                        int64_t maxNewTokens, JobContext *context)
+{
+    if (prompts.size() != references.size())
+        throw Error("sequence calibration: one reference per prompt is needed");
+    if (samples < 2)
+        throw ConfigError("sequence calibration: at least 2 samples per prompt are needed for a rank correlation");
+    SequenceCalibration out;
+    const auto drawn = sampleLocal(model, tokenizer, prompts, sampling, maxNewTokens, samples, context);
+    if (drawn.empty())
+        return out; // cancelled
+    std::vector<ScoreRequest> requests;
+    for (size_t i = 0; i < drawn.size(); ++i)
+        for (const auto &s : drawn[i])
+            if (!s.ids.empty())
+                requests.push_back({prompts[i], s.ids});
+    const bool wasTraining = model.is_training();
+    model.eval();
+    const auto scores = scoreSequences(model, requests, 16);
+    if (wasTraining)
+        model.train();
+    const RougeScorer rouge;
+    size_t next = 0;
+    double sum = 0;
+    for (size_t i = 0; i < drawn.size(); ++i) {
+        SampledSequences p;
+        for (const auto &s : drawn[i]) {
+            if (s.ids.empty())
+                continue;
+            p.meanLogprob.push_back(scores[next++].meanLogprob);
+            p.quality.push_back(rouge.score(references[i], s.text).rougeL.f1);
+        }
+        const double rho = spearman(p.meanLogprob, p.quality);
+        if (std::isfinite(rho)) {
+            sum += rho;
+            ++out.prompts;
+        }
+        out.perPrompt.push_back(std::move(p));
+    }
+    out.meanSpearman = out.prompts > 0 ? sum / static_cast<double>(out.prompts) : std::nan("");
+    return out;
+}
+
+} // namespace plad

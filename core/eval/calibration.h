@@ -1,0 +1,64 @@
+#pragma once
+
+// Calibration diagnostics of a student: does its likelihood rank better outputs higher?
+
+#include "common/jobcontext.h"
+#include "eval/statistics.h"
+#include "model/causallm.h"
+#include "model/modeltypes.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace plad {
+
+class Tokenizer;
+
+/** A preference pair as the student's token ids. */
+struct RankedPair
+{
+    std::vector<int64_t> prompt, chosen, rejected;
+};
+
+struct PairRanking
+{
+    double accuracy = 0;             ///< share of pairs with s(y+) > s(y-)
+    double meanMargin = 0;
+    std::vector<double> margins;     ///< s(y+) - s(y-) per pair, in pair order
+};
+
+/** Scores both sides of every pair (no gradients); s is the mean log-prob (`mean`) or the sum. */
+PairRanking pairRanking(CausalLMImpl &model, const std::vector<RankedPair> &pairs, bool mean = true, int64_t batchSize = 16);
+
+/**
+ * Token-level calibration on reference continuations: at each reference token the model's
+ * top-1 probability is the confidence and "the top-1 token is the reference token" the outcome.
+ */
+CalibrationCurve tokenCalibration(CausalLMImpl &model, const std::vector<ScoreRequest> &references, int bins = 15,
+                                  int64_t batchSize = 16);
+
+/** One prompt's samples for sequence-level calibration. */
+struct SampledSequences
+{
+    std::vector<double> meanLogprob; ///< the student's length-normalised log-likelihood of each sample
+    std::vector<double> quality;     ///< ROUGE-L F1 of each sample against the reference
+};
+
+struct SequenceCalibration
+{
+    double meanSpearman = 0;         ///< mean over prompts with a defined correlation
+    int64_t prompts = 0;             ///< prompts that contributed
+    std::vector<SampledSequences> perPrompt;
+};
+
+/**
+ * Samples `samples` outputs per prompt, scores them with the model and with ROUGE-L against
+ * the reference, and correlates the two per prompt (Spearman). Prompts whose samples all score
+ * the same on either side do not contribute.
+ */
+SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &tokenizer, const std::vector<std::vector<int64_t>> &prompts,
+                                        const std::vector<std::string> &references, int64_t samples, const SamplingOptions &sampling,
+                                        int64_t maxNewTokens, JobContext *context = nullptr);
+
+} // namespace plad

@@ -1,0 +1,120 @@
+// Evaluation statistics against known answers: win rates with bootstrap intervals, expected
+// calibration error on constructed predictions, Spearman's rho on known ranks; and the
+// model-based diagnostics on a tiny model.
+#include "eval/calibration.h"
+#include "eval/statistics.h"
+#include "model/modelloader.h"
+#include "testsupport.h"
+#include "train/synthetictask.h"
+
+#include <QtTest>
+
+#include <cmath>
+
+using namespace plad;
+
+class TestEvaluation : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void spearmanOnKnownRanks()
+    {
+        // scipy.stats.spearmanr([1, 2, 3, 4, 5], [5, 6, 7, 8, 7]) = 0.8207826816681233 (tied ranks averaged).
+        QVERIFY(std::abs(spearman({1, 2, 3, 4, 5}, {5, 6, 7, 8, 7}) - 0.8207826816681233) < 1e-12);
+        QCOMPARE(spearman({1, 2, 3}, {10, 20, 30}), 1.0);
+        QCOMPARE(spearman({1, 2, 3}, {3, 2, 1}), -1.0);
+        QCOMPARE(spearman({0.1, 5, 2}, {1, 1000, 3}), 1.0); // ranks only, not values
+        QVERIFY(std::isnan(spearman({1, 1, 1}, {1, 2, 3}))); // constant: undefined
+        QVERIFY(std::isnan(spearman({1}, {2})));
+        test::expectError([] { spearman({1, 2}, {1}); }, "differ in length");
+    }
+
+    void expectedCalibrationErrorOnConstructedPredictions()
+    {
+        // Ten predictions at 0.95 with 9 right (bin 14: |0.9 - 0.95| = 0.05) and four at 0.55 with
+        // 3 right (bin 8: |0.75 - 0.55| = 0.2): ECE = 10/14 * 0.05 + 4/14 * 0.2.
+        std::vector<double> confidence(10, 0.95);
+        std::vector<bool> correct(10, true);
+        correct[0] = false;
+        for (int i = 0; i < 4; ++i) {
+            confidence.push_back(0.55);
+            correct.push_back(i != 0);
+        }
+        const auto curve = calibrationCurve(confidence, correct, 15);
+        QCOMPARE(curve.bins.size(), size_t(15));
+        QCOMPARE(curve.samples, int64_t(14));
+        QVERIFY(std::abs(curve.ece - (10.0 / 14 * 0.05 + 4.0 / 14 * 0.2)) < 1e-12);
+        QCOMPARE(curve.bins[14].count, int64_t(10));
+        QVERIFY(std::abs(curve.bins[14].accuracy - 0.9) < 1e-12);
+        QCOMPARE(curve.bins[8].count, int64_t(4));
+        QVERIFY(std::abs(curve.bins[8].meanConfidence - 0.55) < 1e-12);
+        QCOMPARE(curve.bins[0].count, int64_t(0));
+        QVERIFY(std::abs(curve.bins[3].lower - 0.2) < 1e-12 && std::abs(curve.bins[3].upper - 4.0 / 15) < 1e-12);
+        // A confidence of exactly 1 falls in the last bin; perfect calibration gives 0.
+        const auto perfect = calibrationCurve({1.0, 1.0, 0.5, 0.5}, {true, true, true, false}, 15);
+        QVERIFY(std::abs(perfect.ece) < 1e-12);
+        QCOMPARE(perfect.bins[14].count, int64_t(2));
+        test::expectError([] { calibrationCurve({0.5}, {}, 15); }, "1 confidences for 0 outcomes");
+    }
+
+    void winRateIntervals()
+    {
+        // 30 wins, 10 losses, 5 ties: 0.75 of the decided prompts; ties reported apart.
+        std::vector<int> outcomes;
+        outcomes.insert(outcomes.end(), 30, 1);
+        outcomes.insert(outcomes.end(), 10, -1);
+        outcomes.insert(outcomes.end(), 5, 0);
+        const auto w = winRate(outcomes, 4000, 1);
+        QCOMPARE(w.wins, int64_t(30));
+        QCOMPARE(w.losses, int64_t(10));
+        QCOMPARE(w.ties, int64_t(5));
+        QCOMPARE(w.rate.estimate, 0.75);
+        QVERIFY(w.rate.low < 0.75 && w.rate.high > 0.75);
+        // The normal approximation sqrt(p(1-p)/n) = 0.0685 gives about [0.616, 0.884].
+        QVERIFY2(std::abs(w.rate.low - 0.616) < 0.03 && std::abs(w.rate.high - 0.884) < 0.03,
+                 (std::to_string(w.rate.low) + " " + std::to_string(w.rate.high)).c_str());
+        // The same seed gives the same interval; all wins give a degenerate one.
+        QCOMPARE(winRate(outcomes, 4000, 1).rate.low, w.rate.low);
+        const auto all = winRate(std::vector<int>(20, 1), 1000, 0);
+        QCOMPARE(all.rate.low, 1.0);
+        QCOMPARE(all.rate.high, 1.0);
+        // Balanced outcomes over 400 prompts: 0.5 +- 1.96 * 0.025.
+        std::vector<int> balanced;
+        for (int i = 0; i < 400; ++i)
+            balanced.push_back(i % 2 ? 1 : -1);
+        const auto b = winRate(balanced, 4000, 7);
+        QVERIFY(std::abs(b.rate.low - 0.451) < 0.01 && std::abs(b.rate.high - 0.549) < 0.01);
+        const auto m = bootstrapMean({1, 2, 3, 4}, 2000, 3);
+        QCOMPARE(m.estimate, 2.5);
+        QVERIFY(m.low >= 1 && m.high <= 4 && m.low < 2.5 && m.high > 2.5);
+    }
+
+    void modelDiagnostics()
+    {
+        // A tiny model trained for nothing: ranking a pair against itself is a tie, ECE is in [0, 1],
+        // and the reliability bins count every reference token.
+        ScratchModelSpec spec;
+        spec.vocabSize = 30;
+        spec.hiddenSize = 16;
+        spec.layers = 1;
+        spec.heads = 2;
+        auto model = createModel(scratchModelConfig(spec), 4);
+        const auto ranking = pairRanking(*model, {{{1, 2}, {3, 4}, {3, 4}}, {{1, 2}, {5}, {6, 7}}});
+        QCOMPARE(ranking.margins.size(), size_t(2));
+        QCOMPARE(ranking.margins[0], 0.0);
+        QVERIFY(ranking.accuracy <= 0.5);
+        const auto curve = tokenCalibration(*model, {{{1, 2}, {3, 4, 5}}, {{1}, {6}}});
+        QCOMPARE(curve.samples, int64_t(4));
+        int64_t counted = 0;
+        for (const auto &bin : curve.bins)
+            counted += bin.count;
+        QCOMPARE(counted, int64_t(4));
+        QVERIFY(curve.ece >= 0 && curve.ece <= 1);
+        // An untrained model over 30 tokens is unsure: every confidence sits in the lowest bins.
+        QVERIFY(curve.bins[0].count + curve.bins[1].count == 4);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestEvaluation)
+#include "tst_evaluation.moc"

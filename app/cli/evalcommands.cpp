@@ -7,10 +7,15 @@
 #include "data/dataset.h"
 #include "eval/generationeval.h"
 #include "eval/rouge.h"
+#include "eval/statistics.h"
+#include "plad/distillrun.h"
+#include "store/runstore.h"
 #include "model/languagemodel.h"
 #include "tokenizer/tokenizer.h"
 
+#include <cmath>
 #include <cstdio>
+#include <optional>
 #include <iostream>
 
 #include <fstream>
@@ -43,7 +48,7 @@ void addGenerationEval(CLI::App &app)
 {
     struct Args
     {
-        std::string model, data, format = "jsonl", templateText, outputs, out, tokenizer;
+        std::string model, data, format = "jsonl", templateText, outputs, out, tokenizer, workspace;
         std::vector<std::string> against;
         ImportOptions import;
         GenerationEvalOptions options;
@@ -55,10 +60,13 @@ void addGenerationEval(CLI::App &app)
     a->options.limits.maxPromptTokens = 224;
     auto *eval = app.add_subcommand("eval", "Generate for every prompt of a dataset with a model (greedy by default), score the "
                                             "outputs with ROUGE against the references, and compare models head to head");
-    eval->add_option("MODEL_DIR", a->model, "Hugging Face model directory with its tokenizer.json")->required();
+    eval->add_option("MODEL", a->model, "a Hugging Face model directory with its tokenizer.json, or a run id (with --workspace)")->required();
+    eval->add_option("--workspace", a->workspace,
+                     "workspace of run ids: MODEL may be a run (its student), --against may name runs, \"initial\" (the run's starting "
+                     "student) and \"teacher\" (its local teacher); the result is stored with the run for its report");
     eval->add_option("--data", a->data, "dataset file (JSONL, optionally .lz4) with prompts and references")->required();
     addDatasetOptions(eval, a->format, a->import);
-    eval->add_option("--against", a->against, "other model directories evaluated on the same prompts and compared head to head");
+    eval->add_option("--against", a->against, "other models (directories or run ids) evaluated on the same prompts and compared head to head");
     eval->add_option("--template", a->templateText,
                      "prompt template: a preset (plain, tldr, chatml, llama2, alpaca), a format holding {prompt}, or a JSON object "
                      "(default: the model's prompt_template.json, else plain)");
@@ -82,8 +90,39 @@ void addGenerationEval(CLI::App &app)
         if (a->limit > 0 && static_cast<size_t>(a->limit) < records.size())
             records.resize(static_cast<size_t>(a->limit));
 
-        std::vector<std::string> models{a->model};
-        models.insert(models.end(), a->against.begin(), a->against.end());
+        // Names resolve to model directories: a directory as it is, else a run of the workspace.
+        std::optional<RunStore> store;
+        std::optional<nlohmann::json> runConfig;
+        std::string runId;
+        if (!a->workspace.empty()) {
+            store = RunStore::open(a->workspace, false);
+            if (!std::filesystem::is_directory(a->model)) {
+                runId = store->requireRun(a->model).id;
+                runConfig = nlohmann::json::parse(store->requireRun(runId).configJson);
+            }
+        }
+        auto resolve = [&](const std::string &name) -> std::string {
+            if (runConfig && name == "initial")
+                return (*runConfig)["student"]["model"].get<std::string>();
+            if (runConfig && name == "teacher") {
+                if (!runConfig->contains("teacher") || (*runConfig)["teacher"]["type"] != "local")
+                    throw Error("--against teacher: run " + runId + " has no local teacher model");
+                return (*runConfig)["teacher"]["model"].get<std::string>();
+            }
+            if (std::filesystem::is_directory(name))
+                return name;
+            if (!store)
+                throw Error(name + ": no such model directory (pass --workspace to name runs)");
+            const auto dir = runDirectory(a->workspace, store->requireRun(name).id) / "model";
+            if (!std::filesystem::exists(dir / "config.json"))
+                throw Error("run " + name + " has no trained student yet (" + dir.string() + " is missing); finish or resume the run first");
+            return dir.string();
+        };
+        std::vector<std::string> names{a->model};
+        names.insert(names.end(), a->against.begin(), a->against.end());
+        std::vector<std::string> models;
+        for (const auto &n : names)
+            models.push_back(resolve(n));
         std::vector<GenerationEvalResult> results;
         nlohmann::json summary{{"data", a->data}, {"prompts", records.size()},
                                {"decoding", a->options.sampling.greedy ? "greedy" : "sampled"},
@@ -102,6 +141,7 @@ void addGenerationEval(CLI::App &app)
             results.push_back(evaluateGeneration(model, tokenizer, records, options, &context));
             auto entry = summaryJson(results.back());
             entry["model"] = dir;
+            entry["name"] = names[results.size() - 1];
             entry["parameters"] = model.summary().parameterCount;
             entry["template"] = options.promptTemplate.toJson();
             summary["models"].push_back(entry);
@@ -112,6 +152,16 @@ void addGenerationEval(CLI::App &app)
                 auto h = toJson(compareByRougeL(results[0], results[i]));
                 h["model"] = models[0];
                 h["against"] = models[i];
+                h["a"] = names[0];
+                h["b"] = names[i];
+                // A 95% percentile-bootstrap interval over prompts for the win rate.
+                std::vector<int> outcomes;
+                for (size_t r = 0; r < results[0].outputs.size() && r < results[i].outputs.size(); ++r) {
+                    const double d = results[0].outputs[r].rouge.rougeL.f1 - results[i].outputs[r].rouge.rougeL.f1;
+                    outcomes.push_back(std::abs(d) <= 1e-12 ? 0 : d > 0 ? 1 : -1);
+                }
+                const auto rate = winRate(outcomes, 2000, 0);
+                h["win_rate_interval"] = {{"low", rate.rate.low}, {"high", rate.rate.high}, {"level", rate.rate.level}};
                 h["rougeL_f_difference"] = results[0].mean.rougeL.f1 - results[i].mean.rougeL.f1;
                 summary["head_to_head"].push_back(h);
             }
@@ -133,6 +183,10 @@ void addGenerationEval(CLI::App &app)
         }
         if (!a->out.empty())
             writeFileAtomically(a->out, summary.dump(2) + "\n");
+        if (!runId.empty()) {
+            summary["judge"] = "ROUGE-L F1 against the reference";
+            store->addEvaluation(runId, std::max<int64_t>(0, store->lastMetricStep(runId)), "test", summary.dump());
+        }
         printJson(summary);
     });
 }

@@ -3,6 +3,7 @@
 
 #include "common/error.h"
 #include "common/runtime.h"
+#include "common/version.h"
 
 #include <exception>
 #include <iostream>
@@ -10,7 +11,7 @@
 int main(int argc, char **argv)
 {
     CLI::App app{"plad: preference-based distillation of language models (PLaD Workbench command line)"};
-    app.set_version_flag("--version", "plad 0.1.0");
+    app.set_version_flag("--version", std::string("plad ") + plad::pladVersion);
     app.require_subcommand(0, 1);
     int threads = 0;
     app.add_option("--threads", threads, "Torch intra-op threads (default: PLAD_THREADS or the number of cores)");

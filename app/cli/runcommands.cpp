@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "plad/distillrun.h"
+#include "report/report.h"
 #include "store/runstore.h"
 #include "tokenizer/prompttemplate.h"
 #include "tokenizer/tokenizer.h"
@@ -370,6 +371,29 @@ void addPairsCommands(CLI::App &app)
     });
 }
 
+void addReportCommand(CLI::App &app)
+{
+    struct Args
+    {
+        std::string run, workspace = defaultWorkspace(), format = "html", out;
+    };
+    auto a = std::make_shared<Args>();
+    auto *report = app.add_subcommand("report", "Write a run's report from the run store: HTML (self-contained), Markdown (+ SVG charts) or CSV metrics");
+    report->add_option("run", a->run, "run id")->required();
+    report->add_option("--format", a->format, "html, md or csv")->capture_default_str();
+    report->add_option("--out", a->out, "file to write (default: WORKSPACE/runs/RUN_ID/report.EXT)");
+    addWorkspaceOption(report, a->workspace);
+    report->callback([a] {
+        const ReportFormat format = parseReportFormat(a->format);
+        RunStore store = RunStore::openReadOnly(a->workspace);
+        const auto run = store.requireRun(a->run);
+        const char *extension = format == ReportFormat::Html ? "report.html" : format == ReportFormat::Markdown ? "report.md" : "metrics.csv";
+        const fs::path out = a->out.empty() ? runDirectory(a->workspace, run.id) / extension : fs::path(a->out);
+        const auto written = writeReport(store, run.id, format, out);
+        printJson({{"run", run.id}, {"format", a->format}, {"file", fs::absolute(written).string()}});
+    });
+}
+
 void addExportModelCommand(CLI::App &app)
 {
     struct Args
@@ -413,6 +437,7 @@ void addRunCommands(CLI::App &app)
     addRunsCommands(app);
     addPairsCommands(app);
     addExportModelCommand(app);
+    addReportCommand(app);
 }
 
 } // namespace plad::cli

@@ -148,7 +148,7 @@ GenerationEvalResult evaluateGeneration(LanguageModel &model, const Tokenizer &t
 double HeadToHead::winRate() const
 {
     const int64_t decided = wins + losses;
-    return decided > 0 ? static_cast<double>(wins) / static_cast<double>(decided) : 0.0;
+    return decided > 0 ? static_cast<double>(wins) / static_cast<double>(decided) : 0.5; // nothing decided: even
 }
 
 HeadToHead compareByRougeL(const GenerationEvalResult &a, const GenerationEvalResult &b, double tieTolerance)

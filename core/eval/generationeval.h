@@ -64,7 +64,7 @@ GenerationEvalResult evaluateGeneration(LanguageModel &model, const Tokenizer &t
 struct HeadToHead
 {
     int64_t wins = 0, losses = 0, ties = 0;
-    /** wins / (wins + losses): the share of decided prompts won; 0 when none is decided. */
+    /** wins / (wins + losses): the share of decided prompts won; 0.5 (even) when none is decided. */
     double winRate() const;
 };
 

@@ -2,6 +2,8 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "common/runtime.h"
+#include "common/version.h"
 #include "model/modelloader.h"
 #include "eval/calibration.h"
 #include "plad/pairgeneration.h"
@@ -16,7 +18,11 @@
 #include <numeric>
 #include <set>
 
+#include <fstream>
+#include <thread>
+
 #include <fcntl.h>
+#include <sys/utsname.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -463,6 +469,35 @@ DistillRunResult execute(RunState &s, JobContext *context)
     return result;
 }
 
+std::string firstLineWith(const char *file, const std::string &key)
+{
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(key, 0) == 0) {
+            const auto colon = line.find(':');
+            return colon == std::string::npos ? line : line.substr(line.find_first_not_of(" \t", colon + 1));
+        }
+    return {};
+}
+
+/** What a report needs to say where a run ran: versions, threads, hardware. */
+nlohmann::json environmentJson()
+{
+    const RuntimeInfo runtime = runtimeInfo();
+    utsname system{};
+    ::uname(&system);
+    return {{"plad_version", pladVersion},
+            {"torch_version", runtime.torchVersion},
+            {"blas", runtime.blas},
+            {"cpu_capability", runtime.cpuCapability},
+            {"threads", runtime.intraOpThreads},
+            {"cores", std::thread::hardware_concurrency()},
+            {"cpu", firstLineWith("/proc/cpuinfo", "model name")},
+            {"memory", firstLineWith("/proc/meminfo", "MemTotal")},
+            {"os", std::string(system.sysname) + " " + system.release + " " + system.machine},
+            {"time", utcNow()}};
+}
+
 } // namespace
 
 fs::path runDirectory(const fs::path &workspace, const std::string &runId)
@@ -504,6 +539,7 @@ DistillRunResult executeRun(const fs::path &workspace, const std::string &runId,
         throw Error("run " + runId + ": its stored config is unusable: " + e.what());
     }
     store.setStatus(runId, RunStatus::Running);
+    store.addEvaluation(runId, std::max<int64_t>(0, store.lastMetricStep(runId)), "environment", environmentJson().dump());
     try {
         torch::manual_seed(config.seed);
         CausalLM student = loadStudentModel(config.student, config.device, "student.model");

@@ -1,0 +1,443 @@
+#include "report/report.h"
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "report/svgchart.h"
+#include "tokenizer/tokenizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace plad {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fixed(double v, int digits = 3)
+{
+    if (!std::isfinite(v))
+        return "-";
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", digits, v);
+    return text;
+}
+
+std::string percent(double v)
+{
+    return std::isfinite(v) ? fixed(100 * v, 1) + "%" : "-";
+}
+
+/** One piece of the report, rendered to HTML or Markdown. */
+struct Block
+{
+    enum Kind { Heading, Paragraph, Table, Chart, Code, Gallery } kind;
+    std::string text;                           // heading, paragraph, code; chart file name
+    std::vector<std::vector<std::string>> rows; // table (first row = header)
+    std::string svg;                            // chart
+    std::string html;                           // gallery (HTML form)
+};
+
+std::vector<MetricPoint> series(RunStore &store, const std::string &run, const std::string &name)
+{
+    return store.metrics(run, name);
+}
+
+std::vector<std::pair<double, double>> points(const std::vector<MetricPoint> &metric)
+{
+    std::vector<std::pair<double, double>> out;
+    for (const auto &m : metric)
+        out.emplace_back(static_cast<double>(m.step), m.value);
+    return out;
+}
+
+double last(const std::vector<MetricPoint> &metric)
+{
+    return metric.empty() ? std::nan("") : metric.back().value;
+}
+
+double first(const std::vector<MetricPoint> &metric)
+{
+    return metric.empty() ? std::nan("") : metric.front().value;
+}
+
+LineChart makeChart(std::string title, std::string xLabel, std::string yLabel, std::vector<ChartSeries> lines,
+                    std::optional<double> yMin = std::nullopt, std::optional<double> yMax = std::nullopt)
+{
+    LineChart chart;
+    chart.title = std::move(title);
+    chart.xLabel = std::move(xLabel);
+    chart.yLabel = std::move(yLabel);
+    chart.series = std::move(lines);
+    chart.yMin = yMin;
+    chart.yMax = yMax;
+    return chart;
+}
+
+ChartSeries line(std::string label, std::string colour, std::vector<std::pair<double, double>> data, bool dashed = false)
+{
+    return {std::move(label), std::move(colour), std::move(data), dashed};
+}
+
+CalibrationCurve curveFromJson(const nlohmann::json &j)
+{
+    CalibrationCurve c;
+    c.ece = j.value("ece", 0.0);
+    c.samples = j.value("samples", int64_t(0));
+    for (const auto &b : j.value("bins", nlohmann::json::array()))
+        c.bins.push_back({b["lower"].get<double>(), b["upper"].get<double>(), b["count"].get<int64_t>(), b["confidence"].get<double>(),
+                          b["accuracy"].get<double>()});
+    return c;
+}
+
+/** Background colour for a token log-probability: red at -6 and below, through yellow, to green at 0. */
+std::string tint(double logprob)
+{
+    const double t = std::clamp(1.0 + logprob / 6.0, 0.0, 1.0);
+    const int r = static_cast<int>(t < 0.5 ? 255 : 255 - (t - 0.5) * 2 * 155);
+    const int g = static_cast<int>(t < 0.5 ? 120 + t * 2 * 135 : 255);
+    char text[64];
+    std::snprintf(text, sizeof text, "rgba(%d,%d,110,0.45)", r, g);
+    return text;
+}
+
+std::string tintedTokens(const StoredOutput &o, const Tokenizer *tokenizer)
+{
+    if (!tokenizer || o.studentLogprobs.size() != o.tokenIds.size())
+        return xmlEscape(o.text);
+    std::string html;
+    for (size_t i = 0; i < o.tokenIds.size(); ++i) {
+        std::string piece;
+        try {
+            piece = tokenizer->decode({o.tokenIds[i]}, true);
+        } catch (const Error &) {
+            piece = "?";
+        }
+        if (piece.empty())
+            continue; // special tokens (EOS) are not shown
+        html += "<span style=\"background:" + tint(o.studentLogprobs[i]) + "\" title=\"log p = " + fixed(o.studentLogprobs[i], 2) + "\">"
+                + xmlEscape(piece) + "</span>";
+    }
+    return html;
+}
+
+std::string renderHtml(const std::string &title, const std::vector<Block> &blocks)
+{
+    std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + xmlEscape(title) + "</title>\n<style>\n"
+                       "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;line-height:1.45}\n"
+                       "h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}\n"
+                       "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}\n"
+                       "th{background:#f3f3f3}pre{background:#f7f7f7;padding:8px;font-size:12px;overflow-x:auto}\n"
+                       ".charts{display:flex;flex-wrap:wrap;gap:12px}.pair{border:1px solid #ddd;margin:12px 0;padding:8px}\n"
+                       ".sides{display:flex;gap:12px}.side{flex:1;background:#fafafa;padding:6px;font-size:13px}\n"
+                       ".prompt{font-size:12px;color:#555;white-space:pre-wrap}\n</style></head><body>\n";
+    bool inCharts = false;
+    for (const auto &b : blocks) {
+        if (b.kind == Block::Chart && !inCharts) {
+            html += "<div class=\"charts\">\n";
+            inCharts = true;
+        } else if (b.kind != Block::Chart && inCharts) {
+            html += "</div>\n";
+            inCharts = false;
+        }
+        switch (b.kind) {
+        case Block::Heading: html += (b.rows.empty() ? "<h2>" : "<h1>") + xmlEscape(b.text) + (b.rows.empty() ? "</h2>\n" : "</h1>\n"); break;
+        case Block::Paragraph: html += "<p>" + xmlEscape(b.text) + "</p>\n"; break;
+        case Block::Code: html += "<pre>" + xmlEscape(b.text) + "</pre>\n"; break;
+        case Block::Chart: html += "<div>" + b.svg + "</div>\n"; break;
+        case Block::Gallery: html += b.html; break;
+        case Block::Table: {
+            html += "<table>\n";
+            for (size_t r = 0; r < b.rows.size(); ++r) {
+                html += "<tr>";
+                for (const auto &cell : b.rows[r])
+                    html += (r == 0 ? "<th>" : "<td>") + xmlEscape(cell) + (r == 0 ? "</th>" : "</td>");
+                html += "</tr>\n";
+            }
+            html += "</table>\n";
+            break;
+        }
+        }
+    }
+    if (inCharts)
+        html += "</div>\n";
+    return html + "</body></html>\n";
+}
+
+std::string mdCell(std::string text)
+{
+    for (auto &c : text)
+        if (c == '\n' || c == '|')
+            c = ' ';
+    return text;
+}
+
+std::string renderMarkdown(const std::vector<Block> &blocks, const fs::path &assets)
+{
+    std::string md;
+    for (const auto &b : blocks) {
+        switch (b.kind) {
+        case Block::Heading: md += (b.rows.empty() ? "## " : "# ") + b.text + "\n\n"; break;
+        case Block::Paragraph: md += b.text + "\n\n"; break;
+        case Block::Code: md += "```json\n" + b.text + "\n```\n\n"; break;
+        case Block::Chart:
+            writeFileAtomically(assets / b.text, b.svg);
+            md += "![" + b.text + "](" + assets.filename().string() + "/" + b.text + ")\n\n";
+            break;
+        case Block::Gallery: break; // the Markdown gallery is the table that follows it
+        case Block::Table:
+            for (size_t r = 0; r < b.rows.size(); ++r) {
+                md += "|";
+                for (const auto &cell : b.rows[r])
+                    md.append(" ").append(mdCell(cell)).append(" |");
+                md += "\n";
+                if (r == 0) {
+                    md += "|";
+                    for (size_t c = 0; c < b.rows[r].size(); ++c)
+                        md += " --- |";
+                    md += "\n";
+                }
+            }
+            md += "\n";
+            break;
+        }
+    }
+    return md;
+}
+
+void writeCsv(RunStore &store, const std::string &run, const fs::path &out)
+{
+    const auto names = store.metricNames(run);
+    std::map<int64_t, std::map<std::string, double>> rows;
+    for (const auto &name : names)
+        for (const auto &m : store.metrics(run, name))
+            rows[m.step][name] = m.value;
+    std::string csv = "step";
+    for (const auto &n : names)
+        csv += "," + n;
+    csv += "\n";
+    for (const auto &[step, values] : rows) {
+        csv += std::to_string(step);
+        for (const auto &n : names) {
+            csv += ",";
+            if (const auto it = values.find(n); it != values.end()) {
+                char text[64];
+                std::snprintf(text, sizeof text, "%.9g", it->second);
+                csv += text;
+            }
+        }
+        csv += "\n";
+    }
+    writeFileAtomically(out, csv);
+}
+
+} // namespace
+
+ReportFormat parseReportFormat(const std::string &name)
+{
+    if (name == "html")
+        return ReportFormat::Html;
+    if (name == "md" || name == "markdown")
+        return ReportFormat::Markdown;
+    if (name == "csv")
+        return ReportFormat::Csv;
+    throw ConfigError("--format: \"" + name + "\" is not one of html, md, csv");
+}
+
+fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat format, const fs::path &out)
+{
+    const RunRecord run = store.requireRun(runId);
+    if (format == ReportFormat::Csv) {
+        writeCsv(store, run.id, out);
+        return out;
+    }
+    const nlohmann::json config = nlohmann::json::parse(run.configJson);
+    std::vector<Block> blocks;
+    auto heading = [&](const std::string &text) { blocks.push_back({Block::Heading, text, {}, {}, {}}); };
+    auto paragraph = [&](const std::string &text) { blocks.push_back({Block::Paragraph, text, {}, {}, {}}); };
+    auto table = [&](std::vector<std::vector<std::string>> rows) { blocks.push_back({Block::Table, {}, std::move(rows), {}, {}}); };
+    auto chart = [&](const std::string &file, const std::string &svg) { blocks.push_back({Block::Chart, file, {}, svg, {}}); };
+
+    const std::string title = "PLaD Workbench report: " + run.name + " (" + run.id + ")";
+    blocks.push_back({Block::Heading, title, {{"h1"}}, {}, {}});
+    paragraph("Method " + run.method + ", status " + toString(run.status) + ", created " + run.createdAt + ", last updated " + run.updatedAt
+              + (run.error.empty() ? "" : ". Last error: " + run.error));
+
+    // Summary.
+    const auto loss = series(store, run.id, "loss");
+    const auto accuracy = series(store, run.id, "ranking_accuracy");
+    const auto margin = series(store, run.id, "margin");
+    const auto pairAccuracy = series(store, run.id, "eval_pair_accuracy");
+    const auto ece = series(store, run.id, "eval_ece");
+    const auto spearmanSeries = series(store, run.id, "eval_spearman");
+    heading("Summary");
+    table({{"", "value"},
+           {"optimiser steps", std::to_string(std::max<int64_t>(0, loss.empty() ? 0 : loss.back().step))},
+           {"training pairs", std::to_string(store.pairCount(run.id, -1, "train"))},
+           {"held-out pairs", std::to_string(store.pairCount(run.id, 0, "validation"))},
+           {"final training loss", fixed(last(loss), 4)},
+           {"held-out pair ranking accuracy, step 0 -> last", percent(first(pairAccuracy)) + " -> " + percent(last(pairAccuracy))},
+           {"token ECE (15 bins), step 0 -> last", fixed(first(ece), 4) + " -> " + fixed(last(ece), 4)},
+           {"sequence calibration (Spearman), step 0 -> last", fixed(first(spearmanSeries)) + " -> " + fixed(last(spearmanSeries))}});
+
+    // Curves.
+    heading("Training curves");
+    const std::string colour = methodColour(run.method);
+    chart("loss.svg", renderLineChart(makeChart("Training loss", "optimiser step", "loss (nats)",
+                                       {line("raw", "#bbbbbb", points(loss)), line("smoothed", colour, smoothed(points(loss)))})));
+    if (!accuracy.empty()) {
+        chart("ranking-accuracy.svg", renderLineChart(makeChart("Pair ranking accuracy", "optimiser step", "share of pairs with s(y+) > s(y-)",
+                                                       {line("batch", "#bbbbbb", points(accuracy)), line("batch, smoothed", colour, smoothed(points(accuracy))),
+                                                        line("held-out", "#d62728", points(pairAccuracy))},
+                                                       0.0, 1.0)));
+        chart("margin.svg", renderLineChart(makeChart("Mean margin s(y+) - s(y-)", "optimiser step", "margin (nats per token or per sequence)",
+                                             {line("batch", "#bbbbbb", points(margin)), line("batch, smoothed", colour, smoothed(points(margin))),
+                                              line("held-out", "#d62728", points(series(store, run.id, "eval_margin")))})));
+    }
+    chart("calibration.svg", renderLineChart(makeChart("Calibration on held-out prompts", "optimiser step", "ECE / Spearman's rho",
+                                              {line("token ECE", colour, points(ece)), line("sequence Spearman", "#ff7f0e", points(spearmanSeries), true)})));
+    chart("learning-rate.svg", renderLineChart(makeChart("Learning rate", "optimiser step", "learning rate", {line("lr", colour, points(series(store, run.id, "lr")))})));
+    chart("grad-norm.svg", renderLineChart(makeChart("Gradient norm (before clipping)", "optimiser step", "L2 norm",
+                                            {line("grad norm", colour, points(series(store, run.id, "grad_norm")))})));
+
+    // Reliability before / after.
+    const auto calibrations = store.evaluations(run.id, "calibration");
+    heading("Reliability diagrams");
+    if (calibrations.size() >= 1) {
+        const auto before = nlohmann::json::parse(calibrations.front().resultJson);
+        const auto after = nlohmann::json::parse(calibrations.back().resultJson);
+        if (before.contains("token_calibration")) {
+            std::vector<std::pair<std::string, CalibrationCurve>> curves = {
+                {"step " + std::to_string(calibrations.front().step), curveFromJson(before["token_calibration"])}};
+            if (calibrations.size() > 1)
+                curves.emplace_back("step " + std::to_string(calibrations.back().step), curveFromJson(after["token_calibration"]));
+            chart("reliability.svg", renderReliabilityDiagram("Token-level reliability (held-out references)", curves, {"#8c564b", colour}));
+        }
+    } else {
+        paragraph("No calibration evaluation was recorded (eval.prompts is 0, or the run has not started training).");
+    }
+
+    // Test evaluation.
+    heading("Evaluation on the test prompts");
+    const auto tests = store.evaluations(run.id, "test");
+    if (tests.empty()) {
+        paragraph("Not evaluated yet: plad eval " + run.id + " --workspace WORKSPACE --data TEST_FILE writes it into the run.");
+    } else {
+        const auto t = nlohmann::json::parse(tests.back().resultJson);
+        paragraph(std::to_string(t.value("prompts", 0)) + " prompts, " + t.value("decoding", std::string("greedy")) + " decoding, judge "
+                  + t.value("judge", std::string("ROUGE-L F1 against the reference")) + ".");
+        std::vector<std::vector<std::string>> rouge = {{"model", "ROUGE-1 F1", "ROUGE-2 F1", "ROUGE-L F1", "mean tokens"}};
+        for (const auto &m : t["models"])
+            rouge.push_back({m.value("name", m.value("model", std::string("?"))), fixed(m["rouge"]["rouge1"]["f"].get<double>(), 4),
+                             fixed(m["rouge"]["rouge2"]["f"].get<double>(), 4), fixed(m["rouge"]["rougeL"]["f"].get<double>(), 4),
+                             fixed(m.value("mean_tokens", 0.0), 1)});
+        table(rouge);
+        std::vector<std::vector<std::string>> wins = {{"comparison", "wins", "losses", "ties", "win rate", "95% interval"}};
+        for (const auto &h : t.value("head_to_head", nlohmann::json::array()))
+            wins.push_back({h.value("a", std::string("?")) + " vs " + h.value("b", std::string("?")), std::to_string(h["wins"].get<int64_t>()),
+                            std::to_string(h["losses"].get<int64_t>()), std::to_string(h["ties"].get<int64_t>()),
+                            percent(h["win_rate"].get<double>()),
+                            h.contains("win_rate_interval") ? percent(h["win_rate_interval"]["low"].get<double>()) + " - "
+                                                                  + percent(h["win_rate_interval"]["high"].get<double>())
+                                                            : "-"});
+        table(wins);
+    }
+
+    // The workspace's other runs.
+    heading("Runs in this workspace");
+    std::vector<std::vector<std::string>> others = {{"run", "method", "status", "steps", "held-out ranking accuracy", "token ECE", "Spearman"}};
+    LineChart overlay = makeChart("Held-out pair ranking accuracy by run", "optimiser step", "share of held-out pairs ranked right", {}, 0.0, 1.0);
+    for (const auto &r : store.runs()) {
+        const auto acc = series(store, r.id, "eval_pair_accuracy");
+        others.push_back({r.id + (r.id == run.id ? " (this run)" : ""), r.method, toString(r.status),
+                          std::to_string(std::max<int64_t>(0, store.lastMetricStep(r.id))), percent(last(acc)),
+                          fixed(last(series(store, r.id, "eval_ece")), 4), fixed(last(series(store, r.id, "eval_spearman")))});
+        if (!acc.empty())
+            overlay.series.push_back(line(r.id, methodColour(r.method), points(acc), r.id != run.id));
+    }
+    table(others);
+    if (overlay.series.size() > 1)
+        chart("runs.svg", renderLineChart(overlay));
+
+    // Gallery: the pairs the student finds hardest now.
+    heading("Pair gallery");
+    std::map<std::string, PromptRecord> prompts;
+    for (auto &p : store.prompts(run.id))
+        prompts[p.id] = p;
+    std::map<int64_t, StoredOutput> outputs;
+    for (auto &o : store.outputs(run.id))
+        outputs[o.id] = o;
+    auto pairs = store.pairs(run.id);
+    std::erase_if(pairs, [&](const StoredPair &p) { return prompts[p.promptId].split != "train"; });
+    std::stable_sort(pairs.begin(), pairs.end(), [](const StoredPair &a, const StoredPair &b) {
+        return a.currentLoss.value_or(-1) > b.currentLoss.value_or(-1);
+    });
+    if (pairs.size() > 8)
+        pairs.resize(8);
+    std::optional<Tokenizer> tokenizer;
+    try {
+        tokenizer = Tokenizer::load(config["student"]["model"].get<std::string>());
+    } catch (const std::exception &) {
+        // the student's directory moved: the gallery shows plain text
+    }
+    if (pairs.empty()) {
+        paragraph("No pairs (method " + run.method + " trains on none).");
+    } else {
+        paragraph("The " + std::to_string(pairs.size())
+                  + " training pairs with the highest loss at their last step. Tokens are tinted by the initial student's log-probability "
+                    "(red: unlikely, green: likely; hover for the value).");
+        std::string html;
+        std::vector<std::vector<std::string>> rows = {{"pair", "prompt", "chosen (y+)", "rejected (y-)", "margin now", "labeller"}};
+        for (const auto &p : pairs) {
+            const auto &chosen = outputs.at(p.chosenOutput), &rejected = outputs.at(p.rejectedOutput);
+            const std::string prompt = prompts[p.promptId].prompt;
+            const std::string marginText = p.currentMargin ? fixed(*p.currentMargin) : fixed(p.initialMargin) + " (initial)";
+            html += "<div class=\"pair\"><div><b>pair " + std::to_string(p.id) + "</b>, " + xmlEscape(p.labeller) + ", margin " + marginText
+                    + (p.currentLoss ? ", loss " + fixed(*p.currentLoss) : "") + "</div><div class=\"prompt\">"
+                    + xmlEscape(prompt.substr(0, 600)) + (prompt.size() > 600 ? "..." : "") + "</div><div class=\"sides\"><div class=\"side\"><b>"
+                    + xmlEscape(chosen.source) + " (chosen)</b><br>" + tintedTokens(chosen, tokenizer ? &*tokenizer : nullptr)
+                    + "</div><div class=\"side\"><b>" + xmlEscape(rejected.source) + " (rejected)</b><br>"
+                    + tintedTokens(rejected, tokenizer ? &*tokenizer : nullptr) + "</div></div></div>\n";
+            rows.push_back({std::to_string(p.id), prompt.substr(0, 160), chosen.text, rejected.text, marginText, p.labeller});
+        }
+        blocks.push_back({Block::Gallery, {}, {}, {}, html});
+        if (format == ReportFormat::Markdown)
+            table(rows);
+    }
+
+    // Configuration and environment.
+    heading("Configuration");
+    blocks.push_back({Block::Code, config.dump(2), {}, {}, {}});
+    heading("Environment");
+    const auto environments = store.evaluations(run.id, "environment");
+    if (environments.empty()) {
+        paragraph("Not recorded.");
+    } else {
+        const auto env = nlohmann::json::parse(environments.back().resultJson);
+        std::vector<std::vector<std::string>> rows = {{"", "value"}};
+        for (auto it = env.begin(); it != env.end(); ++it)
+            rows.push_back({it.key(), it->is_string() ? it->get<std::string>() : it->dump()});
+        table(rows);
+    }
+
+    std::error_code ec;
+    if (out.has_parent_path())
+        fs::create_directories(out.parent_path(), ec);
+    if (format == ReportFormat::Html) {
+        writeFileAtomically(out, renderHtml(title, blocks));
+    } else {
+        const fs::path assets = out.parent_path() / (out.stem().string() + ".assets");
+        fs::create_directories(assets, ec);
+        if (ec)
+            throw Error(assets.string() + ": cannot create the chart directory: " + ec.message());
+        writeFileAtomically(out, renderMarkdown(blocks, assets));
+    }
+    return out;
+}
+
+} // namespace plad

@@ -185,7 +185,7 @@ void addGenerationEval(CLI::App &app)
             writeFileAtomically(a->out, summary.dump(2) + "\n");
         if (!runId.empty()) {
             summary["judge"] = "ROUGE-L F1 against the reference";
-            store->addEvaluation(runId, std::max<int64_t>(0, store->lastMetricStep(runId)), "test", summary.dump());
+            store->addEvaluation(runId, std::max<int64_t>(0, store->lastMetricStep(runId)), "generation", summary.dump());
         }
         printJson(summary);
     });

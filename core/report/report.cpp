@@ -323,14 +323,15 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
     }
 
     // Test evaluation.
-    heading("Evaluation on the test prompts");
-    const auto tests = store.evaluations(run.id, "test");
+    heading("Generation quality");
+    const auto tests = store.evaluations(run.id, "generation");
     if (tests.empty()) {
-        paragraph("Not evaluated yet: plad eval " + run.id + " --workspace WORKSPACE --data TEST_FILE writes it into the run.");
+        paragraph("Not evaluated yet: plad eval " + run.id + " --workspace WORKSPACE --data FILE --against initial writes it into the run.");
     } else {
         const auto t = nlohmann::json::parse(tests.back().resultJson);
-        paragraph(std::to_string(t.value("prompts", 0)) + " prompts, " + t.value("decoding", std::string("greedy")) + " decoding, judge "
-                  + t.value("judge", std::string("ROUGE-L F1 against the reference")) + ".");
+        paragraph(std::to_string(t.value("prompts", 0)) + " prompts of " + t.value("data", std::string("?")) + ", "
+                  + t.value("decoding", std::string("greedy")) + " decoding, judge " + t.value("judge", std::string("ROUGE-L F1 against the reference"))
+                  + "; win rates count the prompts where the two outputs score differently, with a 95% bootstrap interval over prompts.");
         std::vector<std::vector<std::string>> rouge = {{"model", "ROUGE-1 F1", "ROUGE-2 F1", "ROUGE-L F1", "mean tokens"}};
         for (const auto &m : t["models"])
             rouge.push_back({m.value("name", m.value("model", std::string("?"))), fixed(m["rouge"]["rouge1"]["f"].get<double>(), 4),

@@ -6,6 +6,7 @@
 
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QXmlStreamReader>
 #include <QtTest>
 
 #include <chrono>
@@ -243,6 +244,56 @@ private Q_SLOTS:
         r = runPlad({"eval", str(mRoot / "exported"), "--data", str(mRoot / "rev.jsonl"), "--response-field", "reference", "--limit", "4",
                   "--max-new-tokens", "4", "--quiet"});
         QVERIFY2(r.exitCode == 0, r.err.constData());
+
+        // plad eval by run id, against the initial student and the teacher; the result is stored with the run.
+        r = runPlad({"eval", test::q(run), "--workspace", str(ws), "--against", "initial", "--against", "teacher", "--data",
+                     str(mRoot / "rev.jsonl"), "--response-field", "reference", "--id-field", "id", "--limit", "12", "--max-new-tokens", "6",
+                     "--quiet"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto evaluated = r.json();
+        QCOMPARE(evaluated["head_to_head"].size(), size_t(2));
+        for (const auto &h : evaluated["head_to_head"]) {
+            const double rate = h["win_rate"].get<double>();
+            QVERIFY(h["win_rate_interval"]["low"].get<double>() <= rate && rate <= h["win_rate_interval"]["high"].get<double>());
+            QCOMPARE(h["wins"].get<int64_t>() + h["losses"].get<int64_t>() + h["ties"].get<int64_t>(), int64_t(12));
+        }
+        QCOMPARE(evaluated["head_to_head"][1]["b"].get<std::string>(), std::string("teacher"));
+        QCOMPARE(RunStore::openReadOnly(ws).evaluations(run, "generation").size(), size_t(1));
+
+        // The report, from the store: every section, charts that are well-formed SVG, nothing fetched from elsewhere.
+        r = runPlad({"report", test::q(run), "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const fs::path html = r.json()["file"].get<std::string>();
+        QCOMPARE(html, fs::absolute(ws / "runs" / run / "report.html"));
+        std::ifstream reportIn(html);
+        const std::string page((std::istreambuf_iterator<char>(reportIn)), {});
+        for (const char *section : {"<h2>Summary</h2>", "<h2>Training curves</h2>", "<h2>Reliability diagrams</h2>", "<h2>Generation quality</h2>",
+                                    "<h2>Runs in this workspace</h2>", "<h2>Pair gallery</h2>", "<h2>Configuration</h2>", "<h2>Environment</h2>",
+                                    "r0001-plad vs teacher", "title=\"log p = "})
+            QVERIFY2(page.find(section) != std::string::npos, section);
+        QVERIFY(page.find("<script") == std::string::npos && page.find("src=") == std::string::npos);
+        int charts = 0;
+        for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) {
+            const size_t end = page.find("</svg>", at);
+            QVERIFY(end != std::string::npos);
+            QXmlStreamReader xml(QByteArray::fromStdString(page.substr(at, end + 6 - at)));
+            while (!xml.atEnd())
+                xml.readNext();
+            QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+            ++charts;
+        }
+        QVERIFY2(charts >= 7, std::to_string(charts).c_str());
+        r = runPlad({"report", test::q(run), "--workspace", str(ws), "--format", "md", "--out", str(mRoot / "report" / "run.md")});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        std::ifstream mdIn(mRoot / "report" / "run.md");
+        const std::string md((std::istreambuf_iterator<char>(mdIn)), {});
+        QVERIFY(md.find("## Pair gallery") != std::string::npos);
+        QVERIFY(md.find("![loss.svg](run.assets/loss.svg)") != std::string::npos);
+        QVERIFY(fs::exists(mRoot / "report" / "run.assets" / "reliability.svg"));
+        r = runPlad({"report", test::q(run), "--workspace", str(ws), "--format", "csv", "--out", str(mRoot / "metrics.csv")});
+        const auto csv = lines(mRoot / "metrics.csv");
+        QCOMPARE(csv.size(), size_t(1 + 13)); // header, step 0 (evaluation), steps 1..12
+        QVERIFY(csv[0].rfind("step,", 0) == 0 && csv[0].find(",loss,") != std::string::npos);
     }
 
     void baselinesAndJudgesRun_data()

@@ -15,6 +15,7 @@ void addDataCommands(CLI::App &app);
 /** Needs addDataCommands() first (adds `data synthetic`). */
 void addTrainCommands(CLI::App &app);
 void addRunCommands(CLI::App &app);
+void addDemoCommand(CLI::App &app);
 /** Adds `tokenizer` under the `bench` command. */
 void addTokenizerBenchmark(CLI::App &bench);
 /** Adds `sft` under the `bench` command. */

@@ -7,7 +7,7 @@
 #include "data/dataset.h"
 #include "eval/generationeval.h"
 #include "eval/rouge.h"
-#include "eval/statistics.h"
+#include "eval/comparison.h"
 #include "plad/distillrun.h"
 #include "store/runstore.h"
 #include "model/languagemodel.h"
@@ -123,49 +123,17 @@ void addGenerationEval(CLI::App &app)
         std::vector<std::string> models;
         for (const auto &n : names)
             models.push_back(resolve(n));
-        std::vector<GenerationEvalResult> results;
-        nlohmann::json summary{{"data", a->data}, {"prompts", records.size()},
-                               {"decoding", a->options.sampling.greedy ? "greedy" : "sampled"},
-                               {"max_new_tokens", a->options.maxNewTokens}, {"rouge_stemming", a->options.stem},
-                               {"models", nlohmann::json::array()}};
-        for (const auto &dir : models) {
-            auto model = LanguageModel::load(dir);
-            const Tokenizer tokenizer = Tokenizer::load(a->tokenizer.empty() ? dir : a->tokenizer);
-            GenerationEvalOptions options = a->options;
-            options.promptTemplate = templateFor(a->templateText, dir);
-            JobContext context({}, [&](const JobProgress &p) {
-                if (!a->quiet)
-                    std::fprintf(stderr, "%s: %lld/%lld prompts  %.1f prompts/s  eta %.0fs\n", dir.c_str(), static_cast<long long>(p.done),
-                                 static_cast<long long>(p.total), p.ratePerSecond, p.etaSeconds);
-            });
-            results.push_back(evaluateGeneration(model, tokenizer, records, options, &context));
-            auto entry = summaryJson(results.back());
-            entry["model"] = dir;
-            entry["name"] = names[results.size() - 1];
-            entry["parameters"] = model.summary().parameterCount;
-            entry["template"] = options.promptTemplate.toJson();
-            summary["models"].push_back(entry);
-        }
-        if (results.size() > 1) {
-            summary["head_to_head"] = nlohmann::json::array();
-            for (size_t i = 1; i < results.size(); ++i) {
-                auto h = toJson(compareByRougeL(results[0], results[i]));
-                h["model"] = models[0];
-                h["against"] = models[i];
-                h["a"] = names[0];
-                h["b"] = names[i];
-                // A 95% percentile-bootstrap interval over prompts for the win rate.
-                std::vector<int> outcomes;
-                for (size_t r = 0; r < results[0].outputs.size() && r < results[i].outputs.size(); ++r) {
-                    const double d = results[0].outputs[r].rouge.rougeL.f1 - results[i].outputs[r].rouge.rougeL.f1;
-                    outcomes.push_back(std::abs(d) <= 1e-12 ? 0 : d > 0 ? 1 : -1);
-                }
-                const auto rate = winRate(outcomes, 2000, 0);
-                h["win_rate_interval"] = {{"low", rate.rate.low}, {"high", rate.rate.high}, {"level", rate.rate.level}};
-                h["rougeL_f_difference"] = results[0].mean.rougeL.f1 - results[i].mean.rougeL.f1;
-                summary["head_to_head"].push_back(h);
-            }
-        }
+        std::vector<NamedModel> named;
+        for (size_t i = 0; i < models.size(); ++i)
+            named.push_back({names[i], models[i], templateFor(a->templateText, models[i]), a->tokenizer});
+        auto comparison = compareModels(named, records, a->options, nullptr, [a](const std::string &name, const JobProgress &p) {
+            if (!a->quiet)
+                std::fprintf(stderr, "%s: %lld/%lld prompts  %.1f prompts/s  eta %.0fs\n", name.c_str(), static_cast<long long>(p.done),
+                             static_cast<long long>(p.total), p.ratePerSecond, p.etaSeconds);
+        });
+        auto &summary = comparison.summary;
+        const auto &results = comparison.results;
+        summary["data"] = a->data;
         if (!a->outputs.empty()) {
             std::string text;
             for (size_t r = 0; r < records.size(); ++r) {

@@ -25,6 +25,7 @@ int main(int argc, char **argv)
     plad::cli::addDataCommands(app);
     plad::cli::addTrainCommands(app);
     plad::cli::addRunCommands(app);
+    plad::cli::addDemoCommand(app);
     plad::cli::addBenchCommands(app);
 
     try {

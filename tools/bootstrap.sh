@@ -62,17 +62,9 @@ fi
 case "$mode" in
   demo)
     plad=build/release/app/plad
-    demo=resources/demo
-    echo "== the demo teacher (trained by tools/train-demo-models.sh)"
-    "$plad" model info "$demo/teacher"
-    echo "== the demo task's test split, measured in tokens of the demo tokenizer"
-    "$plad" data inspect "$demo/data/test.jsonl.lz4" --response-field reference --id-field id \
-      --group-field group --tokenizer "$demo/tokenizer" --examples 1
-    echo "== teacher against student: greedy synopses for the first 200 test descriptions, ROUGE, head to head"
-    "$plad" eval "$demo/teacher" --against "$demo/student" --data "$demo/data/test.jsonl.lz4" \
-      --response-field reference --id-field id --limit 200 --outputs build/demo-outputs.jsonl
-    echo "== the reference and both models' synopses for three of them (all 200 in build/demo-outputs.jsonl)"
-    head -n 3 build/demo-outputs.jsonl
+    echo "== PLaD, SeqKD and DPO on the demo task (resources/demo), evaluated against the initial student"
+    rm -rf build/demo-workspace
+    "$plad" --threads "$(nproc)" demo --workspace build/demo-workspace
     ;;
   test)
     echo "== tests (Release)"

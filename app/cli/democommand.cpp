@@ -31,6 +31,7 @@ struct DemoArgs
     int64_t prompts = 1500;
     int64_t steps = 240;
     int64_t testPrompts = 400;
+    int64_t evalPrompts = 64;
 };
 
 /** The run config of one method on the demo task; everything but the method and teacher is shared. */
@@ -51,7 +52,7 @@ nlohmann::json demoConfig(const fs::path &demo, const std::string &method, const
           {"limits", {{"max_prompt_tokens", 224}, {"max_response_tokens", 32}}}}},
         {"pairs", {{"prompts", a.prompts}, {"per_prompt", 1}, {"batch_size", 32}, {"teacher", {{"temperature", 0.7}}}, {"student", {{"temperature", 0.8}}}}},
         {"loss", {{"score", "mean"}, {"beta", 1.0}, {"lambda", 1.0}, {"dpo_beta", 0.1}}},
-        {"eval", {{"prompts", 64}, {"samples", 4}, {"every", std::max<int64_t>(1, a.steps / 4)}}},
+        {"eval", {{"prompts", a.evalPrompts}, {"samples", 4}, {"every", std::max<int64_t>(1, a.steps / 4)}}},
         {"train",
          {{"learning_rate", 0.0001}, {"warmup_steps", 20}, {"max_steps", a.steps}, {"batch_size", 16}, {"eval_every", 0}, {"eval_batches", 10},
           {"checkpoint_every", std::max<int64_t>(1, a.steps / 4)}}}};
@@ -76,6 +77,7 @@ void addDemoCommand(CLI::App &app)
     demo->add_option("--prompts", a->prompts, "training prompts (pairs are generated for each)")->capture_default_str();
     demo->add_option("--steps", a->steps, "optimiser steps per method (the same budget for all three)")->capture_default_str();
     demo->add_option("--test-prompts", a->testPrompts, "test prompts each student is evaluated on")->capture_default_str();
+    demo->add_option("--eval-prompts", a->evalPrompts, "validation prompts of the calibration diagnostics during training")->capture_default_str();
     demo->callback([a] {
         const auto start = std::chrono::steady_clock::now();
         fs::path demoDir = a->resources;
@@ -86,6 +88,7 @@ void addDemoCommand(CLI::App &app)
         if (!fs::exists(demoDir / "student" / "config.json") || !fs::exists(demoDir / "teacher" / "config.json"))
             throw Error(demoDir.string() + ": the demo's models are not there (pass --resources DIR or set PLAD_DEMO_DIR)");
         RunStore store = RunStore::open(a->workspace);
+        fs::create_directories(fs::path(a->workspace) / "configs");
         auto log = [](const std::string &line) { std::cerr << line << std::endl; };
         auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
         RunCallbacks callbacks;

@@ -540,6 +540,29 @@ private Q_SLOTS:
                 QCOMPARE(o.text, kept[o.id]); // what was saved before the cancel is untouched
     }
 
+    void demoCommandSmallBudget()
+    {
+        // The README's demo with a tiny budget: three methods, evaluation, report, summary.
+        const fs::path ws = mRoot / "ws-demo";
+        const auto r = runPlad({"demo", "--workspace", str(ws), "--prompts", "24", "--steps", "4", "--test-prompts", "8", "--eval-prompts", "8"}, 600000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto out = r.out.trimmed().split('\n');
+        QCOMPARE(out.size(), 4);
+        QVERIFY2(out[0].startsWith("report: ") && out[0].contains("report.html"), out[0].constData());
+        QVERIFY(out[1].startsWith("PLaD   win rate vs the initial student"));
+        QVERIFY(out[2].startsWith("SeqKD  win rate"));
+        QVERIFY(out[3].startsWith("DPO    win rate"));
+        auto store = RunStore::openReadOnly(ws);
+        const auto runs = store.runs();
+        QCOMPARE(runs.size(), size_t(3));
+        for (const auto &run : runs) {
+            QCOMPARE(toString(run.status), std::string("completed"));
+            QCOMPARE(store.evaluations(run.id, "generation").size(), size_t(1));
+        }
+        QVERIFY(fs::exists(ws / "configs" / "teacher-outputs.jsonl"));
+        QCOMPARE(lines(ws / "configs" / "teacher-outputs.jsonl").size(), size_t(24 + 8)); // training and held-out prompts
+    }
+
     void badInputs()
     {
         // Invalid config: the field is named and no run is created.

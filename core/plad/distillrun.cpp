@@ -498,6 +498,19 @@ nlohmann::json environmentJson()
             {"time", utcNow()}};
 }
 
+/**
+ * Records a failure in the run. When the store cannot take it either (the disk that failed
+ * the run is full), the original error is what the user needs, so this one is not raised.
+ */
+void markFailed(RunStore &store, const std::string &runId, const std::string &message) noexcept
+{
+    try {
+        store.setStatus(runId, RunStatus::Failed, message);
+        store.addEvent(runId, "error", message);
+    } catch (const std::exception &) {
+    }
+}
+
 } // namespace
 
 fs::path runDirectory(const fs::path &workspace, const std::string &runId)
@@ -559,23 +572,23 @@ DistillRunResult executeRun(const fs::path &workspace, const std::string &runId,
         try {
             return execute(state, context);
         } catch (const Error &e) {
-            state.store.setStatus(runId, RunStatus::Failed, e.what());
-            state.store.addEvent(runId, "error", e.what());
+            markFailed(state.store, runId, e.what());
             throw;
         } catch (const std::exception &e) {
             // A file system error (full disk, no permission) or a Torch error: say which run, keep it resumable.
             const std::string message = std::string(e.what()) + " (run " + runId + " stopped; what was saved is kept, --resume continues)";
-            state.store.setStatus(runId, RunStatus::Failed, message);
-            state.store.addEvent(runId, "error", message);
+            markFailed(state.store, runId, message);
             throw Error(message);
         }
     } catch (const StoreError &) {
         throw;
     } catch (const std::exception &e) {
-        RunStore again = RunStore::open(workspace, false);
-        if (again.requireRun(runId).status == RunStatus::Running) {
-            again.setStatus(runId, RunStatus::Failed, e.what());
-            again.addEvent(runId, "error", e.what());
+        try {
+            RunStore again = RunStore::open(workspace, false);
+            if (again.requireRun(runId).status == RunStatus::Running)
+                markFailed(again, runId, e.what());
+        } catch (const std::exception &) {
+            // the database itself is the problem; the original error says more
         }
         throw;
     }

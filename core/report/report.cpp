@@ -351,13 +351,25 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
 
     // The workspace's other runs.
     heading("Runs in this workspace");
-    std::vector<std::vector<std::string>> others = {{"run", "method", "status", "steps", "held-out ranking accuracy", "token ECE", "Spearman"}};
+    std::vector<std::vector<std::string>> others = {
+        {"run", "method", "status", "steps", "held-out ranking accuracy", "token ECE", "Spearman", "first comparison (win rate, 95% interval)"}};
     LineChart overlay = makeChart("Held-out pair ranking accuracy by run", "optimiser step", "share of held-out pairs ranked right", {}, 0.0, 1.0);
     for (const auto &r : store.runs()) {
         const auto acc = series(store, r.id, "eval_pair_accuracy");
+        std::string comparison = "-";
+        if (const auto generation = store.evaluations(r.id, "generation"); !generation.empty()) {
+            const auto g = nlohmann::json::parse(generation.back().resultJson);
+            if (g.contains("head_to_head") && !g["head_to_head"].empty()) {
+                const auto &h = g["head_to_head"][0];
+                comparison = "vs " + h.value("b", std::string("?")) + ": " + percent(h["win_rate"].get<double>());
+                if (h.contains("win_rate_interval"))
+                    comparison += " (" + percent(h["win_rate_interval"]["low"].get<double>()) + " - "
+                                  + percent(h["win_rate_interval"]["high"].get<double>()) + ")";
+            }
+        }
         others.push_back({r.id + (r.id == run.id ? " (this run)" : ""), r.method, toString(r.status),
                           std::to_string(std::max<int64_t>(0, store.lastMetricStep(r.id))), percent(last(acc)),
-                          fixed(last(series(store, r.id, "eval_ece")), 4), fixed(last(series(store, r.id, "eval_spearman")))});
+                          fixed(last(series(store, r.id, "eval_ece")), 4), fixed(last(series(store, r.id, "eval_spearman"))), comparison});
         if (!acc.empty())
             overlay.series.push_back(line(r.id, methodColour(r.method), points(acc), r.id != run.id));
     }

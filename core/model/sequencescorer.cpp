@@ -104,4 +104,24 @@ std::vector<SequenceScore> scoreSequences(CausalLMImpl &model, const std::vector
     return results;
 }
 
+double meanCompletionNll(CausalLMImpl &model, const std::vector<ScoreRequest> &requests, int64_t batchSize, int64_t maxBatches)
+{
+    if (batchSize <= 0)
+        throw Error("batch size must be positive");
+    torch::NoGradGuard noGrad;
+    double nll = 0;
+    int64_t tokens = 0, batches = 0;
+    const auto step = static_cast<size_t>(batchSize);
+    for (size_t start = 0; start < requests.size(); start += step) {
+        if (maxBatches > 0 && batches++ >= maxBatches)
+            break;
+        const std::vector<ScoreRequest> batch(requests.begin() + static_cast<long>(start),
+                                              requests.begin() + static_cast<long>(std::min(requests.size(), start + step)));
+        nll -= scoreBatch(model, batch).tokenLogprobs.sum().item<double>();
+        for (const auto &r : batch)
+            tokens += static_cast<int64_t>(r.completionIds.size());
+    }
+    return nll / static_cast<double>(std::max<int64_t>(tokens, 1));
+}
+
 } // namespace plad

@@ -37,4 +37,11 @@ ScoredBatch scoreBatch(CausalLMImpl &model, const std::vector<ScoreRequest> &req
 std::vector<SequenceScore> scoreSequences(CausalLMImpl &model, const std::vector<ScoreRequest> &requests,
                                           int64_t batchSize = 8);
 
+/**
+ * Mean negative log-likelihood per completion token of `requests`, scored in order `batchSize`
+ * at a time without gradients; with `maxBatches` > 0 only the first that many batches count
+ * (the validation loss of the trainers). The caller sets the model's train/eval mode.
+ */
+double meanCompletionNll(CausalLMImpl &model, const std::vector<ScoreRequest> &requests, int64_t batchSize, int64_t maxBatches = 0);
+
 } // namespace plad

@@ -198,24 +198,13 @@ double DistillTrainer::validationLoss()
 {
     if (mValidation.empty())
         return std::nan("");
-    torch::NoGradGuard noGrad;
+    std::vector<ScoreRequest> requests;
+    for (const auto &item : mValidation)
+        requests.push_back({item.prompt, item.chosen});
     mStudent->eval();
-    double nll = 0;
-    int64_t tokens = 0;
-    const auto batch = static_cast<size_t>(mOptions.batchSize);
-    int64_t batches = 0;
-    for (size_t start = 0; start < mValidation.size(); start += batch) {
-        if (mOptions.evalBatches > 0 && batches++ >= mOptions.evalBatches)
-            break;
-        std::vector<ScoreRequest> requests;
-        for (size_t i = start; i < std::min(mValidation.size(), start + batch); ++i) {
-            requests.push_back({mValidation[i].prompt, mValidation[i].chosen});
-            tokens += static_cast<int64_t>(mValidation[i].chosen.size());
-        }
-        nll -= scoreBatch(*mStudent, requests).tokenLogprobs.sum().item<double>();
-    }
+    const double loss = meanCompletionNll(*mStudent, requests, mOptions.batchSize, mOptions.evalBatches);
     mStudent->train();
-    return nll / static_cast<double>(std::max<int64_t>(tokens, 1));
+    return loss;
 }
 
 void DistillTrainer::checkpoint()

@@ -117,23 +117,10 @@ double SftTrainer::evaluate()
 {
     if (mValidation.empty())
         return std::nan("");
-    torch::NoGradGuard noGrad;
     mModel->eval();
-    double nll = 0;
-    int64_t tokens = 0;
-    const auto batch = static_cast<size_t>(mOptions.batchSize);
-    int64_t batches = 0;
-    for (size_t start = 0; start < mValidation.size(); start += batch) {
-        if (mOptions.evalBatches > 0 && batches++ >= mOptions.evalBatches)
-            break;
-        const std::vector<SequencePair> slice(mValidation.begin() + static_cast<long>(start),
-                                              mValidation.begin() + static_cast<long>(std::min(mValidation.size(), start + batch)));
-        nll += responseNll(*mModel, slice).item<double>();
-        for (const auto &e : slice)
-            tokens += static_cast<int64_t>(e.response.size());
-    }
+    const double loss = meanCompletionNll(*mModel, toRequests(mValidation), mOptions.batchSize, mOptions.evalBatches);
     mModel->train();
-    return nll / static_cast<double>(tokens);
+    return loss;
 }
 
 void SftTrainer::saveCheckpoint(int64_t step)

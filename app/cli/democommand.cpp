@@ -152,7 +152,6 @@ void addDemoCommand(CLI::App &app)
                                                   records, options);
             nlohmann::json result = comparison.summary;
             result["data"] = (demoDir / "data" / "test.jsonl.lz4").string();
-            result["judge"] = "ROUGE-L F1 against the reference";
             store.addEvaluation(id, std::max<int64_t>(0, store.lastMetricStep(id)), "generation", result.dump());
             const auto &h = result["head_to_head"][0];
             const auto accuracy = store.metrics(id, "eval_pair_accuracy");

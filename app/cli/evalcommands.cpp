@@ -9,6 +9,7 @@
 #include "eval/rouge.h"
 #include "eval/comparison.h"
 #include "plad/distillrun.h"
+#include "plad/teachers.h"
 #include "store/runstore.h"
 #include "model/languagemodel.h"
 #include "tokenizer/tokenizer.h"
@@ -44,11 +45,28 @@ PromptTemplate templateFor(const std::string &option, const std::filesystem::pat
     return PromptTemplate::preset(option);
 }
 
+/** --judge-config: a JSON object, or a file holding one (its relative paths resolve beside it). */
+LlmJudgeConfig readJudgeConfig(const std::string &option)
+{
+    if (option.empty())
+        throw Error("--judge llm needs --judge-config: {\"type\": \"local\", \"model\": DIR} or an http endpoint object");
+    if (option.front() == '{') {
+        nlohmann::json doc;
+        try {
+            doc = nlohmann::json::parse(option);
+        } catch (const nlohmann::json::parse_error &e) {
+            throw Error(std::string("--judge-config: invalid JSON (") + e.what() + ")");
+        }
+        return LlmJudgeConfig::fromJson(doc, "--judge-config", std::filesystem::current_path());
+    }
+    return LlmJudgeConfig::fromJson(readJsonFile(option), option, std::filesystem::absolute(option).parent_path());
+}
+
 void addGenerationEval(CLI::App &app)
 {
     struct Args
     {
-        std::string model, data, format = "jsonl", templateText, outputs, out, tokenizer, workspace;
+        std::string model, data, format = "jsonl", templateText, outputs, out, tokenizer, workspace, judge = "rouge-l", judgeConfig;
         std::vector<std::string> against;
         ImportOptions import;
         GenerationEvalOptions options;
@@ -66,7 +84,16 @@ void addGenerationEval(CLI::App &app)
                      "student) and \"teacher\" (its local teacher); the result is stored with the run for its report");
     eval->add_option("--data", a->data, "dataset file (JSONL, optionally .lz4) with prompts and references")->required();
     addDatasetOptions(eval, a->format, a->import);
-    eval->add_option("--against", a->against, "other models (directories or run ids) evaluated on the same prompts and compared head to head");
+    eval->add_option("--against", a->against,
+                     "other models (directories or run ids) evaluated on the same prompts and compared head to head; \"reference\" "
+                     "compares with the dataset's references (needs --judge llm)");
+    eval->add_option("--judge", a->judge, "who decides each head-to-head prompt: rouge-l (F1 against the reference) or llm")
+        ->check(CLI::IsMember({"rouge-l", "llm"}))
+        ->capture_default_str();
+    eval->add_option("--judge-config", a->judgeConfig,
+                     "the LLM judge, as in a run config's labeling.llm: a JSON object or a file holding one, e.g. "
+                     "{\"type\": \"local\", \"model\": DIR} or {\"type\": \"http\", \"base_url\": URL, \"model\": NAME}; "
+                     "it is asked in both orders and a prompt counts only when both agree");
     eval->add_option("--template", a->templateText,
                      "prompt template: a preset (plain, tldr, chatml, llama2, alpaca), a format holding {prompt}, or a JSON object "
                      "(default: the model's prompt_template.json, else plain)");
@@ -109,6 +136,8 @@ void addGenerationEval(CLI::App &app)
                     throw Error("--against teacher: run " + runId + " has no local teacher model");
                 return (*runConfig)["teacher"]["model"].get<std::string>();
             }
+            if (name == "reference")
+                return {};
             if (std::filesystem::is_directory(name))
                 return name;
             if (!store)
@@ -125,12 +154,20 @@ void addGenerationEval(CLI::App &app)
             models.push_back(resolve(n));
         std::vector<NamedModel> named;
         for (size_t i = 0; i < models.size(); ++i)
-            named.push_back({names[i], models[i], templateFor(a->templateText, models[i]), a->tokenizer});
-        auto comparison = compareModels(named, records, a->options, nullptr, [a](const std::string &name, const JobProgress &p) {
-            if (!a->quiet)
-                std::fprintf(stderr, "%s: %lld/%lld prompts  %.1f prompts/s  eta %.0fs\n", name.c_str(), static_cast<long long>(p.done),
-                             static_cast<long long>(p.total), p.ratePerSecond, p.etaSeconds);
-        });
+            named.push_back({names[i], models[i], models[i].empty() ? PromptTemplate{} : templateFor(a->templateText, models[i]), a->tokenizer});
+        std::unique_ptr<Judge> judge;
+        if (a->judge == "llm")
+            judge = makeLlmJudge(readJudgeConfig(a->judgeConfig), "cpu");
+        else if (!a->judgeConfig.empty())
+            throw Error("--judge-config is for --judge llm");
+        auto comparison = compareModels(
+            named, records, a->options, nullptr,
+            [a](const std::string &name, const JobProgress &p) {
+                if (!a->quiet)
+                    std::fprintf(stderr, "%s: %lld/%lld prompts  %.1f prompts/s  eta %.0fs\n", name.c_str(), static_cast<long long>(p.done),
+                                 static_cast<long long>(p.total), p.ratePerSecond, p.etaSeconds);
+            },
+            judge.get());
         auto &summary = comparison.summary;
         const auto &results = comparison.results;
         summary["data"] = a->data;
@@ -142,8 +179,12 @@ void addGenerationEval(CLI::App &app)
                     if (r >= results[m].outputs.size())
                         continue;
                     const auto &o = results[m].outputs[r];
-                    line["outputs"].push_back({{"model", models[m]}, {"prediction", o.prediction}, {"rougeL_f", o.rouge.rougeL.f1},
-                                               {"tokens", o.tokens}, {"finish", toString(o.finishReason)}});
+                    nlohmann::json entry{{"model", models[m].empty() ? std::string("reference") : models[m]}, {"prediction", o.prediction},
+                                         {"rougeL_f", o.rouge.rougeL.f1}, {"tokens", o.tokens}, {"finish", toString(o.finishReason)}};
+                    // The judge's verdict on this prompt: +1 the first model won, -1 it lost, 0 a tie.
+                    if (m > 0 && m - 1 < comparison.outcomes.size() && r < comparison.outcomes[m - 1].size())
+                        entry["verdict"] = comparison.outcomes[m - 1][r];
+                    line["outputs"].push_back(entry);
                 }
                 text += line.dump() + "\n";
             }
@@ -152,7 +193,6 @@ void addGenerationEval(CLI::App &app)
         if (!a->out.empty())
             writeFileAtomically(a->out, summary.dump(2) + "\n");
         if (!runId.empty()) {
-            summary["judge"] = "ROUGE-L F1 against the reference";
             store->addEvaluation(runId, std::max<int64_t>(0, store->lastMetricStep(runId)), "generation", summary.dump());
         }
         printJson(summary);

@@ -39,6 +39,31 @@ void divide(RougeScore &sum, double count)
     sum.f1 /= count;
 }
 
+/** Moves the finished outputs into `result` in record order and fills its averages. */
+void collect(GenerationEvalResult &result, std::vector<std::optional<EvaluatedOutput>> &outputs)
+{
+    double tokens = 0, words = 0;
+    for (auto &out : outputs) {
+        if (!out)
+            continue;
+        addInto(result.mean.rouge1, out->rouge.rouge1);
+        addInto(result.mean.rouge2, out->rouge.rouge2);
+        addInto(result.mean.rougeL, out->rouge.rougeL);
+        tokens += static_cast<double>(out->tokens);
+        words += static_cast<double>(wordCount(out->prediction));
+        result.endedWithoutEos += out->finishReason == FinishReason::Length ? 1 : 0;
+        result.outputs.push_back(std::move(*out));
+    }
+    if (!result.outputs.empty()) {
+        const auto n = static_cast<double>(result.outputs.size());
+        divide(result.mean.rouge1, n);
+        divide(result.mean.rouge2, n);
+        divide(result.mean.rougeL, n);
+        result.meanTokens = tokens / n;
+        result.meanWords = words / n;
+    }
+}
+
 } // namespace
 
 GenerationEvalResult evaluateGeneration(LanguageModel &model, const Tokenizer &tokenizer, const std::vector<DatasetRecord> &records,
@@ -121,27 +146,26 @@ GenerationEvalResult evaluateGeneration(LanguageModel &model, const Tokenizer &t
         }
     }
 
-    double tokens = 0, words = 0;
-    for (auto &out : outputs) {
-        if (!out)
-            continue;
-        addInto(result.mean.rouge1, out->rouge.rouge1);
-        addInto(result.mean.rouge2, out->rouge.rouge2);
-        addInto(result.mean.rougeL, out->rouge.rougeL);
-        tokens += static_cast<double>(out->tokens);
-        words += static_cast<double>(wordCount(out->prediction));
-        result.endedWithoutEos += out->finishReason == FinishReason::Length ? 1 : 0;
-        result.outputs.push_back(std::move(*out));
-    }
-    if (!result.outputs.empty()) {
-        const auto n = static_cast<double>(result.outputs.size());
-        divide(result.mean.rouge1, n);
-        divide(result.mean.rouge2, n);
-        divide(result.mean.rougeL, n);
-        result.meanTokens = tokens / n;
-        result.meanWords = words / n;
-    }
+    collect(result, outputs);
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+}
+
+GenerationEvalResult referenceOutputs(const std::vector<DatasetRecord> &records, const Tokenizer &tokenizer, bool stem)
+{
+    const RougeScorer scorer(stem);
+    std::vector<std::optional<EvaluatedOutput>> outputs;
+    for (const auto &record : records) {
+        EvaluatedOutput out;
+        out.id = record.id;
+        out.prediction = trimmed(record.reference);
+        out.tokens = static_cast<int64_t>(tokenizer.encode(out.prediction, false).size()) + 1; // as if ended by an EOS
+        out.finishReason = FinishReason::Eos;
+        out.rouge = scorer.score(record.reference, out.prediction);
+        outputs.push_back(std::move(out));
+    }
+    GenerationEvalResult result;
+    collect(result, outputs);
     return result;
 }
 
@@ -181,10 +205,41 @@ nlohmann::json toJson(const RougeScores &scores)
     return {{"rouge1", one(scores.rouge1)}, {"rouge2", one(scores.rouge2)}, {"rougeL", one(scores.rougeL)}};
 }
 
+namespace {
+
+/** Output lengths in tokens (EOS included): percentiles and a histogram. */
+nlohmann::json lengthDistribution(const GenerationEvalResult &result)
+{
+    std::vector<int64_t> lengths;
+    for (const auto &o : result.outputs)
+        lengths.push_back(o.tokens);
+    std::sort(lengths.begin(), lengths.end());
+    // Nearest-rank percentiles; a histogram of 4-token-wide bins from 0 to the longest output.
+    auto percentile = [&](double p) {
+        if (lengths.empty())
+            return int64_t{0};
+        const auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(lengths.size())));
+        return lengths[std::clamp<size_t>(rank, 1, lengths.size()) - 1];
+    };
+    constexpr int64_t binWidth = 4;
+    std::vector<int64_t> counts(lengths.empty() ? 0 : static_cast<size_t>(lengths.back() / binWidth + 1), 0);
+    for (int64_t n : lengths)
+        ++counts[static_cast<size_t>(n / binWidth)];
+    return {{"min", lengths.empty() ? 0 : lengths.front()},
+            {"p10", percentile(10)},
+            {"median", percentile(50)},
+            {"p90", percentile(90)},
+            {"max", lengths.empty() ? 0 : lengths.back()},
+            {"histogram", {{"bin_width", binWidth}, {"counts", counts}}}};
+}
+
+} // namespace
+
 nlohmann::json summaryJson(const GenerationEvalResult &result)
 {
     return {{"prompts", result.outputs.size()},     {"rouge", toJson(result.mean)},
             {"mean_tokens", result.meanTokens},     {"mean_words", result.meanWords},
+            {"token_lengths", lengthDistribution(result)},
             {"truncated_prompts", result.truncatedPrompts}, {"ended_without_eos", result.endedWithoutEos},
             {"seconds", result.seconds},            {"cancelled", result.cancelled}};
 }

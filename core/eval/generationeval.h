@@ -60,6 +60,12 @@ struct GenerationEvalResult
 GenerationEvalResult evaluateGeneration(LanguageModel &model, const Tokenizer &tokenizer, const std::vector<DatasetRecord> &records,
                                         const GenerationEvalOptions &options, JobContext *context = nullptr);
 
+/**
+ * The records' references as a system's outputs (ROUGE against themselves; lengths in
+ * `tokenizer`'s tokens plus one for an EOS), so a model can be judged against them.
+ */
+GenerationEvalResult referenceOutputs(const std::vector<DatasetRecord> &records, const Tokenizer &tokenizer, bool stem = false);
+
 /** Outcome counts of comparing two systems prompt by prompt. */
 struct HeadToHead
 {

@@ -63,6 +63,27 @@ OpenAiEndpoint readEndpoint(const ConfigReader &r)
     return e;
 }
 
+LlmJudgeConfig readLlmJudge(const ConfigReader &llm)
+{
+    LlmJudgeConfig config;
+    llm.read("type", config.type);
+    llm.read("instructions", config.instructions);
+    if (config.type == "local") {
+        llm.allowOnly({"type", "model", "instructions"});
+        config.model = llm.path("model", true);
+    } else if (config.type == "http") {
+        llm.allowOnly({"type", "base_url", "model", "api_key_env", "chat", "concurrency", "timeout_seconds", "max_retries",
+                       "backoff_seconds", "instructions"});
+        config.endpoint = readEndpoint(llm);
+    } else {
+        llm.fail("type", "must be \"local\" or \"http\", found \"" + config.type + "\"");
+    }
+    for (const char *slot : {"{prompt}", "{a}", "{b}"})
+        if (config.instructions.find(slot) == std::string::npos)
+            llm.fail("instructions", std::string("must contain ") + slot);
+    return config;
+}
+
 nlohmann::json endpointJson(const OpenAiEndpoint &e)
 {
     // The key itself is never stored: only the name of the variable that holds it.
@@ -193,22 +214,7 @@ RunConfig RunConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
     if (c.labeling.policy == "judge" && c.labeling.judge == "llm") {
         if (!labeling.has("llm"))
             labeling.fail("llm", "is required for judge \"llm\" ({\"type\": \"local\", \"model\": DIR} or an http endpoint)");
-        const ConfigReader llm = labeling.child("llm");
-        llm.read("type", c.labeling.llm.type);
-        llm.read("instructions", c.labeling.llm.instructions);
-        if (c.labeling.llm.type == "local") {
-            llm.allowOnly({"type", "model", "instructions"});
-            c.labeling.llm.model = llm.path("model", true);
-        } else if (c.labeling.llm.type == "http") {
-            llm.allowOnly({"type", "base_url", "model", "api_key_env", "chat", "concurrency", "timeout_seconds", "max_retries",
-                           "backoff_seconds", "instructions"});
-            c.labeling.llm.endpoint = readEndpoint(llm);
-        } else {
-            llm.fail("type", "must be \"local\" or \"http\", found \"" + c.labeling.llm.type + "\"");
-        }
-        for (const char *slot : {"{prompt}", "{a}", "{b}"})
-            if (c.labeling.llm.instructions.find(slot) == std::string::npos)
-                llm.fail("instructions", std::string("must contain ") + slot);
+        c.labeling.llm = readLlmJudge(labeling.child("llm"));
     }
 
     const ConfigReader loss = top.child("loss");
@@ -331,6 +337,11 @@ nlohmann::json RunConfig::toJson() const
         doc["teacher"] = t;
     }
     return doc;
+}
+
+LlmJudgeConfig LlmJudgeConfig::fromJson(const nlohmann::json &doc, const std::string &location, const fs::path &baseDirectory)
+{
+    return readLlmJudge(ConfigReader(doc, location, baseDirectory));
 }
 
 } // namespace plad

@@ -67,6 +67,11 @@ struct LlmJudgeConfig
     std::filesystem::path model;         ///< local
     OpenAiEndpoint endpoint;             ///< http
     std::string instructions = "Which response answers the task better?\n\nTask:\n{prompt}\n\nResponse A:\n{a}\n\nResponse B:\n{b}\n\nThe better response is";
+    /**
+     * Reads {"type": "local", "model": DIR} or an HTTP endpoint object (and "instructions");
+     * errors name fields under `location`, relative paths resolve against `baseDirectory`.
+     */
+    static LlmJudgeConfig fromJson(const nlohmann::json &doc, const std::string &location, const std::filesystem::path &baseDirectory);
 };
 
 struct LabelingConfig

@@ -327,16 +327,23 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
     const auto tests = store.evaluations(run.id, "generation");
     if (tests.empty()) {
         paragraph("Not evaluated yet: plad eval " + run.id + " --workspace WORKSPACE --data FILE --against initial writes it into the run.");
-    } else {
-        const auto t = nlohmann::json::parse(tests.back().resultJson);
+    }
+    for (const auto &evaluation : tests) {
+        const auto t = nlohmann::json::parse(evaluation.resultJson);
         paragraph(std::to_string(t.value("prompts", 0)) + " prompts of " + t.value("data", std::string("?")) + ", "
                   + t.value("decoding", std::string("greedy")) + " decoding, judge " + t.value("judge", std::string("ROUGE-L F1 against the reference"))
-                  + "; win rates count the prompts where the two outputs score differently, with a 95% bootstrap interval over prompts.");
-        std::vector<std::vector<std::string>> rouge = {{"model", "ROUGE-1 F1", "ROUGE-2 F1", "ROUGE-L F1", "mean tokens"}};
-        for (const auto &m : t["models"])
+                  + " (evaluated at step " + std::to_string(evaluation.step)
+                  + "); win rates count the prompts where the judge prefers one output, with a 95% bootstrap interval over prompts.");
+        std::vector<std::vector<std::string>> rouge = {
+            {"model", "ROUGE-1 F1", "ROUGE-2 F1", "ROUGE-L F1", "tokens: mean", "median", "10th-90th percentile", "no EOS"}};
+        for (const auto &m : t["models"]) {
+            const auto lengths = m.value("token_lengths", nlohmann::json::object());
+            auto length = [&](const char *key) { return lengths.contains(key) ? std::to_string(lengths[key].get<int64_t>()) : std::string("-"); };
             rouge.push_back({m.value("name", m.value("model", std::string("?"))), fixed(m["rouge"]["rouge1"]["f"].get<double>(), 4),
                              fixed(m["rouge"]["rouge2"]["f"].get<double>(), 4), fixed(m["rouge"]["rougeL"]["f"].get<double>(), 4),
-                             fixed(m.value("mean_tokens", 0.0), 1)});
+                             fixed(m.value("mean_tokens", 0.0), 1), length("median"), length("p10") + " - " + length("p90"),
+                             std::to_string(m.value("ended_without_eos", int64_t{0}))});
+        }
         table(rouge);
         std::vector<std::vector<std::string>> wins = {{"comparison", "wins", "losses", "ties", "win rate", "95% interval"}};
         for (const auto &h : t.value("head_to_head", nlohmann::json::array()))

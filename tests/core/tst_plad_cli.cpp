@@ -294,6 +294,47 @@ private Q_SLOTS:
         const auto csv = lines(mRoot / "metrics.csv");
         QCOMPARE(csv.size(), size_t(1 + 13)); // header, step 0 (evaluation), steps 1..12
         QVERIFY(csv[0].rfind("step,", 0) == 0 && csv[0].find(",loss,") != std::string::npos);
+
+        // Against the references, with an LLM judge asked in both orders (ROUGE-L cannot judge the reference).
+        r = runPlad({"eval", test::q(run), "--workspace", str(ws), "--against", "reference", "--data", str(mRoot / "rev.jsonl"),
+                     "--response-field", "reference", "--id-field", "id", "--limit", "6", "--max-new-tokens", "6", "--quiet"});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("can only be judged by an LLM judge"), r.err.constData());
+        r = runPlad({"eval", test::q(run), "--workspace", str(ws), "--against", "reference", "--against", "initial", "--judge", "llm",
+                     "--judge-config", test::q(nlohmann::json{{"type", "local"}, {"model", (mRoot / "teacher" / "model").string()}}.dump()), "--data", str(mRoot / "rev.jsonl"),
+                     "--response-field", "reference", "--id-field", "id", "--limit", "6", "--max-new-tokens", "6", "--quiet", "--outputs",
+                     str(mRoot / "judged.jsonl")});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto judged = r.json();
+        QVERIFY2(judged["judge"].get<std::string>().rfind("judge:llm:", 0) == 0, judged["judge"].dump().c_str());
+        QCOMPARE(judged["head_to_head"][0]["b"].get<std::string>(), std::string("reference"));
+        QCOMPARE(judged["head_to_head"][0]["against"].get<std::string>(), std::string("reference"));
+        QCOMPARE(judged["models"][1]["rouge"]["rougeL"]["f"].get<double>(), 1.0);
+        // The per-prompt verdicts add up to the summary's counts.
+        std::map<std::string, int64_t> counted;
+        std::vector<int64_t> lengths;
+        for (const auto &line : lines(mRoot / "judged.jsonl")) {
+            const auto doc = nlohmann::json::parse(line);
+            lengths.push_back(doc["outputs"][0]["tokens"].get<int64_t>());
+            const int verdict = doc["outputs"][1]["verdict"].get<int>();
+            ++counted[verdict > 0 ? "wins" : verdict < 0 ? "losses" : "ties"];
+        }
+        for (const char *key : {"wins", "losses", "ties"})
+            QCOMPARE(judged["head_to_head"][0][key].get<int64_t>(), counted[key]);
+        // The length distribution of the student's outputs: nearest-rank median of six is the third.
+        std::sort(lengths.begin(), lengths.end());
+        const auto &distribution = judged["models"][0]["token_lengths"];
+        QCOMPARE(distribution["median"].get<int64_t>(), lengths[2]);
+        QCOMPARE(distribution["max"].get<int64_t>(), lengths.back());
+        int64_t histogram = 0;
+        for (const auto &count : distribution["histogram"]["counts"])
+            histogram += count.get<int64_t>();
+        QCOMPARE(histogram, int64_t(6));
+        // Every stored evaluation reaches the report.
+        r = runPlad({"report", test::q(run), "--workspace", str(ws)});
+        std::ifstream againIn(html);
+        const std::string again((std::istreambuf_iterator<char>(againIn)), {});
+        QVERIFY(again.find("r0001-plad vs reference") != std::string::npos && again.find("r0001-plad vs teacher") != std::string::npos);
     }
 
     void baselinesAndJudgesRun_data()

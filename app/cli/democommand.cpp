@@ -7,7 +7,9 @@
 #include "common/fileio.h"
 #include "data/dataset.h"
 #include "eval/comparison.h"
+#include "plad/democonfig.h"
 #include "plad/distillrun.h"
+#include "plad/distilltrainer.h"
 #include "report/report.h"
 #include "store/runstore.h"
 
@@ -33,30 +35,6 @@ struct DemoArgs
     int64_t testPrompts = 400;
     int64_t evalPrompts = 64;
 };
-
-/** The run config of one method on the demo task; everything but the method and teacher is shared. */
-nlohmann::json demoConfig(const fs::path &demo, const std::string &method, const nlohmann::json &teacher, const DemoArgs &a)
-{
-    return {
-        {"version", 1},
-        {"name", "demo " + method},
-        {"method", method},
-        {"seed", 1},
-        {"student", {{"model", (demo / "student").string()}}},
-        {"teacher", teacher},
-        {"data",
-         {{"file", (demo / "data" / "train.jsonl.lz4").string()},
-          {"fields", {{"prompt", "prompt"}, {"response", "reference"}, {"id", "id"}, {"group", "group"}}},
-          // The split the demo models were trained with: validation prompts were never trained on.
-          {"split", {{"seed", 7}, {"validation", 0.02}, {"test", 0.0}}},
-          {"limits", {{"max_prompt_tokens", 224}, {"max_response_tokens", 32}}}}},
-        {"pairs", {{"prompts", a.prompts}, {"per_prompt", 1}, {"batch_size", 32}, {"teacher", {{"temperature", 0.7}}}, {"student", {{"temperature", 0.8}}}}},
-        {"loss", {{"score", "mean"}, {"beta", 1.0}, {"lambda", 1.0}, {"dpo_beta", 0.1}}},
-        {"eval", {{"prompts", a.evalPrompts}, {"samples", 4}, {"every", std::max<int64_t>(1, a.steps / 4)}}},
-        {"train",
-         {{"learning_rate", 0.0001}, {"warmup_steps", 20}, {"max_steps", a.steps}, {"batch_size", 16}, {"eval_every", 0}, {"eval_batches", 10},
-          {"checkpoint_every", std::max<int64_t>(1, a.steps / 4)}}}};
-}
 
 std::string percentText(double v)
 {
@@ -108,7 +86,7 @@ void addDemoCommand(CLI::App &app)
         });
 
         auto runMethod = [&](const std::string &method, const nlohmann::json &teacher) {
-            const nlohmann::json doc = demoConfig(demoDir, method, teacher, *a);
+            const nlohmann::json doc = demoRunConfig(demoDir, method, teacher, {a->prompts, a->steps, a->evalPrompts});
             writeFileAtomically(fs::path(a->workspace) / "configs" / (method + ".json"), doc.dump(2) + "\n");
             const RunConfig config = RunConfig::fromJson(doc, {});
             const std::string id = createDistillationRun(store, config).id;

@@ -5,6 +5,8 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "plad/distillrun.h"
+#include "plad/distilltrainer.h"
+#include "plad/runexports.h"
 #include "report/report.h"
 #include "store/runstore.h"
 #include "tokenizer/prompttemplate.h"
@@ -57,15 +59,6 @@ nlohmann::json runSummary(RunStore &store, const RunRecord &r)
 }
 
 /** The prompt the student saw, for exports: the run's template applied to the task prompt. */
-PromptTemplate runTemplate(const nlohmann::json &config)
-{
-    if (config["student"].contains("template"))
-        return PromptTemplate::fromJson(config["student"]["template"], "student.template");
-    if (config["data"].contains("template"))
-        return PromptTemplate::fromJson(config["data"]["template"], "data.template");
-    return PromptTemplate::loadFrom(config["student"]["model"].get<std::string>()).value_or(PromptTemplate{});
-}
-
 void addRunCommand(CLI::App &app)
 {
     struct Args
@@ -219,33 +212,8 @@ void addPairsCommands(CLI::App &app)
         if (e->format != "trl")
             throw Error("--format: only \"trl\" is supported");
         RunStore store = RunStore::openReadOnly(e->workspace);
-        const auto run = store.requireRun(e->run);
-        const auto config = nlohmann::json::parse(run.configJson);
-        const PromptTemplate promptTemplate = runTemplate(config);
-        std::map<std::string, PromptRecord> prompts;
-        for (auto &p : store.prompts(run.id))
-            prompts[p.id] = p;
-        std::map<int64_t, StoredOutput> outputs;
-        for (auto &o : store.outputs(run.id))
-            outputs[o.id] = o;
-        int64_t round = 0;
-        const auto all = store.pairs(run.id);
-        for (const auto &p : all)
-            round = std::max(round, p.round);
-        // Held-out (validation) pairs are for evaluation; the export holds the training pairs.
-        std::string text;
         int64_t written = 0;
-        for (const auto &p : all) {
-            if (p.round != round || (p.annotation && p.annotation->action == "discard") || prompts.at(p.promptId).split != "train")
-                continue;
-            std::string chosen = outputs.at(p.chosenOutput).text, rejected = outputs.at(p.rejectedOutput).text;
-            if (p.annotation && p.annotation->action == "flip")
-                std::swap(chosen, rejected);
-            text += nlohmann::json{{"prompt", promptTemplate.render(prompts.at(p.promptId).prompt)}, {"chosen", chosen}, {"rejected", rejected}}
-                        .dump()
-                    + "\n";
-            ++written;
-        }
+        const std::string text = trlPairsJsonl(store, e->run, &written);
         if (e->out.empty()) {
             std::cout << text << std::flush;
         } else {
@@ -408,22 +376,9 @@ void addExportModelCommand(CLI::App &app)
     exp->callback([a] {
         RunStore store = RunStore::openReadOnly(a->workspace);
         const auto run = store.requireRun(a->run);
-        const fs::path runDir = runDirectory(a->workspace, run.id);
-        fs::path source = runDir / "model";
-        bool fromCheckpoint = false;
-        if (!fs::exists(source / "config.json")) {
-            source = runDir / "checkpoint";
-            fromCheckpoint = true;
-            if (!fs::exists(source / "config.json"))
-                throw Error("run " + run.id + " has no trained student yet (no model or checkpoint in " + runDir.string() + ")");
-        }
-        const auto config = nlohmann::json::parse(run.configJson);
-        const fs::path target = a->directory;
-        fs::create_directories(target);
-        for (const char *file : {"config.json", "model.safetensors"})
-            fs::copy_file(source / file, target / file, fs::copy_options::overwrite_existing);
-        copyTokenizerFiles(config["student"]["model"].get<std::string>(), target);
-        runTemplate(config).saveTo(target);
+        const auto exported = exportStudent(store, a->workspace, run.id, a->directory);
+        const fs::path target = exported.directory;
+        const bool fromCheckpoint = exported.fromCheckpoint;
         printJson({{"run", run.id}, {"directory", target.string()}, {"from_checkpoint", fromCheckpoint},
                    {"status", toString(run.status)}});
     });

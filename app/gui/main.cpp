@@ -1,7 +1,14 @@
 // plad-workbench: the desktop application. Wiring only.
+#include "cli/demopaths.h"
+#include "common/runtime.h"
 #include "mainwindow/mainwindow.h"
+#include "setup/setupview.h"
 
 #include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QTabWidget>
+#include <QTimer>
 
 int main(int argc, char **argv)
 {
@@ -9,7 +16,49 @@ int main(int argc, char **argv)
     QApplication::setApplicationName(QStringLiteral("PLaD Workbench"));
     QApplication::setOrganizationName(QStringLiteral("PLaD"));
     QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Distil language models with PLaD: set up, inspect pairs, watch training, compare, report."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    QCommandLineOption workspace(QStringLiteral("workspace"), QStringLiteral("Workspace folder to open."), QStringLiteral("dir"));
+    QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Load the embedded demo and start its PLaD run."));
+    QCommandLineOption threads(QStringLiteral("threads"), QStringLiteral("Torch threads (default: PLAD_THREADS or all cores)."), QStringLiteral("n"));
+    QCommandLineOption screenshots(QStringLiteral("screenshots"),
+                                   QStringLiteral("Save a picture of each area into DIR after --screenshot-delay seconds, then quit (documentation)."),
+                                   QStringLiteral("dir"));
+    QCommandLineOption delay(QStringLiteral("screenshot-delay"), QStringLiteral("Seconds before the screenshots (default 60)."), QStringLiteral("s"),
+                             QStringLiteral("60"));
+    QCommandLineOption openRun(QStringLiteral("open-run"), QStringLiteral("Open this run of the workspace."), QStringLiteral("id"));
+    parser.addOptions({workspace, demo, threads, screenshots, delay, openRun});
+    parser.process(app);
+    plad::configureThreads(parser.value(threads).toInt());
+
     plad::ui::MainWindow window;
+    const QByteArray demoEnv = qgetenv("PLAD_DEMO_DIR");
+    window.setDemoDirectory(demoEnv.isEmpty() ? QStringLiteral(PLAD_DEMO_DIR) : QString::fromLocal8Bit(demoEnv));
+    if (parser.isSet(workspace))
+        window.openWorkspace(parser.value(workspace));
     window.show();
+    if (parser.isSet(openRun))
+        QTimer::singleShot(0, &window, [&window, id = parser.value(openRun)] { window.openRun(id, QStringLiteral("plad")); });
+    if (parser.isSet(screenshots))
+        QTimer::singleShot(static_cast<int>(parser.value(delay).toDouble() * 1000), &window, [&window, dir = parser.value(screenshots)] {
+            QDir().mkpath(dir);
+            const char *names[] = {"setup", "pairs", "monitor", "runs", "report"};
+            for (int i = 0; i < window.tabs()->count(); ++i) {
+                window.tabs()->setCurrentIndex(i);
+                for (int k = 0; k < 10; ++k)
+                    QApplication::processEvents();
+                window.grab().save(QStringLiteral("%1/%2-%3.png").arg(dir).arg(i + 1).arg(QString::fromLatin1(names[i])));
+            }
+            window.setConfirmClose(false);
+            window.close();
+        });
+    if (parser.isSet(demo))
+        QTimer::singleShot(0, &window, [&window] {
+            window.loadDemo();
+            window.launch();
+        });
     return QApplication::exec();
 }

@@ -1,4 +1,5 @@
 #include "plad/distillrun.h"
+#include "plad/distilltrainer.h"
 
 #include "common/error.h"
 #include "common/fileio.h"

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "common/jobcontext.h"
-#include "plad/distilltrainer.h"
 #include "plad/runconfig.h"
 #include "store/runstore.h"
 
@@ -10,6 +9,8 @@
 #include <string>
 
 namespace plad {
+
+struct DistillStep; // plad/distilltrainer.h
 
 /** Creates a run from a validated config; the effective config (defaults filled, paths absolute) is stored with it. */
 RunRecord createDistillationRun(RunStore &store, const RunConfig &config);

@@ -2,6 +2,8 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "report/chartcatalog.h"
+#include "report/tokenhtml.h"
 #include "report/svgchart.h"
 #include "tokenizer/tokenizer.h"
 
@@ -93,37 +95,6 @@ CalibrationCurve curveFromJson(const nlohmann::json &j)
         c.bins.push_back({b["lower"].get<double>(), b["upper"].get<double>(), b["count"].get<int64_t>(), b["confidence"].get<double>(),
                           b["accuracy"].get<double>()});
     return c;
-}
-
-/** Background colour for a token log-probability: red at -6 and below, through yellow, to green at 0. */
-std::string tint(double logprob)
-{
-    const double t = std::clamp(1.0 + logprob / 6.0, 0.0, 1.0);
-    const int r = static_cast<int>(t < 0.5 ? 255 : 255 - (t - 0.5) * 2 * 155);
-    const int g = static_cast<int>(t < 0.5 ? 120 + t * 2 * 135 : 255);
-    char text[64];
-    std::snprintf(text, sizeof text, "rgba(%d,%d,110,0.45)", r, g);
-    return text;
-}
-
-std::string tintedTokens(const StoredOutput &o, const Tokenizer *tokenizer)
-{
-    if (!tokenizer || o.studentLogprobs.size() != o.tokenIds.size())
-        return xmlEscape(o.text);
-    std::string html;
-    for (size_t i = 0; i < o.tokenIds.size(); ++i) {
-        std::string piece;
-        try {
-            piece = tokenizer->decode({o.tokenIds[i]}, true);
-        } catch (const Error &) {
-            piece = "?";
-        }
-        if (piece.empty())
-            continue; // special tokens (EOS) are not shown
-        html += "<span style=\"background:" + tint(o.studentLogprobs[i]) + "\" title=\"log p = " + fixed(o.studentLogprobs[i], 2) + "\">"
-                + xmlEscape(piece) + "</span>";
-    }
-    return html;
 }
 
 std::string renderHtml(const std::string &title, const std::vector<Block> &blocks)
@@ -288,22 +259,19 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
     // Curves.
     heading("Training curves");
     const std::string colour = methodColour(run.method);
-    chart("loss.svg", renderLineChart(makeChart("Training loss", "optimiser step", "loss (nats)",
-                                       {line("raw", "#bbbbbb", points(loss)), line("smoothed", colour, smoothed(points(loss)))})));
-    if (!accuracy.empty()) {
-        chart("ranking-accuracy.svg", renderLineChart(makeChart("Pair ranking accuracy", "optimiser step", "share of pairs with s(y+) > s(y-)",
-                                                       {line("batch", "#bbbbbb", points(accuracy)), line("batch, smoothed", colour, smoothed(points(accuracy))),
-                                                        line("held-out", "#d62728", points(pairAccuracy))},
-                                                       0.0, 1.0)));
-        chart("margin.svg", renderLineChart(makeChart("Mean margin s(y+) - s(y-)", "optimiser step", "margin (nats per token or per sequence)",
-                                             {line("batch", "#bbbbbb", points(margin)), line("batch, smoothed", colour, smoothed(points(margin))),
-                                              line("held-out", "#d62728", points(series(store, run.id, "eval_margin")))})));
+    for (const auto &spec : trainingCharts()) {
+        if (spec.pairMethodsOnly && accuracy.empty())
+            continue;
+        std::vector<ChartSeries> lines;
+        for (const auto &l : spec.lines) {
+            auto data = points(series(store, run.id, l.metric));
+            if (l.role == LineRole::Smoothed)
+                data = smoothed(data);
+            lines.push_back(line(l.label, lineColour(l.role, run.method), std::move(data), l.role == LineRole::Secondary));
+        }
+        LineChart c = makeChart(spec.title, spec.xLabel, spec.yLabel, std::move(lines), spec.yMin, spec.yMax);
+        chart(spec.id + ".svg", renderLineChart(c));
     }
-    chart("calibration.svg", renderLineChart(makeChart("Calibration on held-out prompts", "optimiser step", "ECE / Spearman's rho",
-                                              {line("token ECE", colour, points(ece)), line("sequence Spearman", "#ff7f0e", points(spearmanSeries), true)})));
-    chart("learning-rate.svg", renderLineChart(makeChart("Learning rate", "optimiser step", "learning rate", {line("lr", colour, points(series(store, run.id, "lr")))})));
-    chart("grad-norm.svg", renderLineChart(makeChart("Gradient norm (before clipping)", "optimiser step", "L2 norm",
-                                            {line("grad norm", colour, points(series(store, run.id, "grad_norm")))})));
 
     // Reliability before / after.
     const auto calibrations = store.evaluations(run.id, "calibration");
@@ -316,7 +284,7 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
                 {"step " + std::to_string(calibrations.front().step), curveFromJson(before["token_calibration"])}};
             if (calibrations.size() > 1)
                 curves.emplace_back("step " + std::to_string(calibrations.back().step), curveFromJson(after["token_calibration"]));
-            chart("reliability.svg", renderReliabilityDiagram("Token-level reliability (held-out references)", curves, {"#8c564b", colour}));
+            chart("reliability.svg", renderReliabilityDiagram(reliabilityTitle, curves, {"#8c564b", colour}));
         }
     } else {
         paragraph("No calibration evaluation was recorded (eval.prompts is 0, or the run has not started training).");
@@ -420,9 +388,9 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
             html += "<div class=\"pair\"><div><b>pair " + std::to_string(p.id) + "</b>, " + xmlEscape(p.labeller) + ", margin " + marginText
                     + (p.currentLoss ? ", loss " + fixed(*p.currentLoss) : "") + "</div><div class=\"prompt\">"
                     + xmlEscape(prompt.substr(0, 600)) + (prompt.size() > 600 ? "..." : "") + "</div><div class=\"sides\"><div class=\"side\"><b>"
-                    + xmlEscape(chosen.source) + " (chosen)</b><br>" + tintedTokens(chosen, tokenizer ? &*tokenizer : nullptr)
+                    + xmlEscape(chosen.source) + " (chosen)</b><br>" + tintedTokensHtml(chosen, tokenizer ? &*tokenizer : nullptr)
                     + "</div><div class=\"side\"><b>" + xmlEscape(rejected.source) + " (rejected)</b><br>"
-                    + tintedTokens(rejected, tokenizer ? &*tokenizer : nullptr) + "</div></div></div>\n";
+                    + tintedTokensHtml(rejected, tokenizer ? &*tokenizer : nullptr) + "</div></div></div>\n";
             rows.push_back({std::to_string(p.id), prompt.substr(0, 160), chosen.text, rejected.text, marginText, p.labeller});
         }
         blocks.push_back({Block::Gallery, {}, {}, {}, html});

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "data/dataset.h"
-#include "train/sfttrainer.h"
 
 #include <cstdint>
 #include <string>
@@ -11,6 +10,13 @@ namespace plad {
 
 class Tokenizer;
 struct PromptTemplate;
+
+/** A training example as token ids: the prompt (context only) and the response (learned). */
+struct SequencePair
+{
+    std::vector<int64_t> prompt;
+    std::vector<int64_t> response;
+};
 
 /**
  * Length limits and the truncation policy for turning records into token ids.

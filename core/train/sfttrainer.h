@@ -4,6 +4,7 @@
 
 #include "common/jobcontext.h"
 #include "model/causallm.h"
+#include "train/sftdata.h"
 #include "train/trainingoptions.h"
 
 #include <cstdint>
@@ -14,13 +15,6 @@
 #include <vector>
 
 namespace plad {
-
-/** A training example as token ids: the prompt (context only) and the response (learned). */
-struct SequencePair
-{
-    std::vector<int64_t> prompt;
-    std::vector<int64_t> response;
-};
 
 /** One logged optimiser step. */
 struct TrainingPoint

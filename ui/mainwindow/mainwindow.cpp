@@ -1,42 +1,370 @@
 #include "mainwindow/mainwindow.h"
 
-#include "model/modelconfig.h"
+#include "jobs/runjobcontroller.h"
+#include "monitor/monitorview.h"
+#include "pairs/pairinspector.h"
+#include "report/reportview.h"
+#include "runs/runsview.h"
+#include "setup/setupview.h"
 
+#include <QAction>
+#include <QActionGroup>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDir>
+#include <QDockWidget>
+#include <QEventLoop>
+#include <QFileDialog>
 #include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QSettings>
 #include <QStatusBar>
-#include <QVBoxLayout>
+#include <QStyle>
+#include <QStyleFactory>
+#include <QTabWidget>
+#include <QToolBar>
 
 namespace plad::ui {
+namespace {
+
+QString duration(double seconds)
+{
+    if (seconds < 0)
+        return QObject::tr("unknown");
+    if (seconds < 90)
+        return QObject::tr("%1 s").arg(seconds, 0, 'f', 0);
+    return QObject::tr("%1 min").arg(seconds / 60, 0, 'f', 1);
+}
+
+} // namespace
 
 MainWindow::MainWindow(QWidget *parent)
     : QMainWindow(parent)
 {
     setWindowTitle(tr("PLaD Workbench"));
-    setObjectName("MainWindow");
-    resize(1100, 720);
+    setObjectName(QStringLiteral("MainWindow"));
+    resize(1360, 860);
 
-    auto *central = new QWidget(this);
-    auto *layout = new QVBoxLayout(central);
-    auto *title = new QLabel(tr("<h2>PLaD Workbench</h2>"
-                                "<p>Preference-based distillation of language models.</p>"),
-                             central);
-    title->setObjectName("welcomeTitle");
-    title->setAlignment(Qt::AlignCenter);
-    QStringList types;
-    for (const auto &type : plad::supportedModelTypes())
-        types << QString::fromStdString(type);
-    auto *support = new QLabel(tr("Supported architectures: %1").arg(types.join(QStringLiteral(", "))), central);
-    support->setObjectName("supportedArchitectures");
-    support->setAlignment(Qt::AlignCenter);
-    layout->addStretch();
-    layout->addWidget(title);
-    layout->addWidget(support);
-    layout->addStretch();
-    setCentralWidget(central);
+    mJobs = new RunJobController(this);
+    mTabs = new QTabWidget(this);
+    mTabs->setObjectName(QStringLiteral("areas"));
+    mSetup = new SetupView(mTabs);
+    mPairs = new PairInspector(mTabs);
+    mMonitor = new MonitorView(mTabs);
+    mRuns = new RunsView(mTabs);
+    mReport = new ReportView(mTabs);
+    mTabs->addTab(mSetup, tr("&Setup"));
+    mTabs->addTab(mPairs, tr("&Pairs"));
+    mTabs->addTab(mMonitor, tr("&Monitor"));
+    mTabs->addTab(mRuns, tr("&Runs"));
+    mTabs->addTab(mReport, tr("Rep&ort"));
+    setCentralWidget(mTabs);
+
+    mLog = new QPlainTextEdit(this);
+    mLog->setObjectName(QStringLiteral("log"));
+    mLog->setReadOnly(true);
+    mLog->setMaximumBlockCount(5000);
+    auto *dock = new QDockWidget(tr("Log"), this);
+    dock->setObjectName(QStringLiteral("logDock"));
+    dock->setWidget(mLog);
+    addDockWidget(Qt::BottomDockWidgetArea, dock);
+    resizeDocks({dock}, {120}, Qt::Vertical);
 
     mStatusJob = new QLabel(tr("No job running"), this);
+    mStatusJob->setObjectName(QStringLiteral("jobStatus"));
+    mProgress = new QProgressBar(this);
+    mProgress->setMaximumWidth(240);
+    mProgress->setVisible(false);
     statusBar()->addPermanentWidget(mStatusJob);
+    statusBar()->addPermanentWidget(mProgress);
+
+    connect(mJobs, &RunJobController::runCreated, this, [this](const QString &workspace, const QString &runId) {
+        appendLog(tr("run %1 started in %2").arg(runId, workspace));
+        mMonitor->follow(workspace, runId, mRunningMethod);
+        mRuns->refresh();
+        updateActions();
+    });
+    connect(mJobs, &RunJobController::progress, this, &MainWindow::showProgress);
+    connect(mJobs, &RunJobController::logLine, this, [this](const QString &line) { appendLog(line); });
+    connect(mJobs, &RunJobController::finished, this, &MainWindow::jobFinished);
+    connect(mSetup, &SetupView::launchRequested, this, &MainWindow::launch);
+    connect(mRuns, &RunsView::openRun, this, &MainWindow::openRun);
+    connect(mRuns, &RunsView::resumeRun, this, [this](const QString &runId) {
+        QString error;
+        for (const auto &r : mRuns->runs())
+            if (QString::fromStdString(r.record.id) == runId)
+                mRunningMethod = QString::fromStdString(r.record.method);
+        if (!mJobs->resume(mWorkspace, runId, &error))
+            appendLog(error, true);
+        updateActions();
+    });
+    connect(mRuns, &RunsView::failed, this, [this](const QString &m) { appendLog(m, true); });
+    connect(mPairs, &PairInspector::failed, this, [this](const QString &m) { appendLog(m, true); });
+    connect(mPairs, &PairInspector::annotated, this, [this](qint64 id) {
+        statusBar()->showMessage(tr("Annotation of pair %1 saved; training uses it from the next epoch.").arg(id), 4000);
+    });
+    connect(mReport, &ReportView::exported, this, [this](const QString &kind, const QString &path) { appendLog(tr("exported %1 to %2").arg(kind, path)); });
+    connect(mReport, &ReportView::failed, this, [this](const QString &m) { appendLog(m, true); });
+
+    buildMenus();
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    applyTheme(settings.value(QStringLiteral("view/theme"), QStringLiteral("system")).toString());
+    const QString last = settings.value(QStringLiteral("workspace/last")).toString();
+    openWorkspace(last.isEmpty() ? QDir::current().absoluteFilePath(QStringLiteral("workspace")) : last);
     statusBar()->showMessage(tr("Ready"));
+    updateActions();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildMenus()
+{
+    auto *file = menuBar()->addMenu(tr("&File"));
+    auto *open = file->addAction(tr("&Open workspace..."), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Open workspace"), mWorkspace);
+        if (!dir.isEmpty())
+            openWorkspace(dir);
+    });
+    open->setShortcut(QKeySequence::Open);
+    auto *recent = file->addMenu(tr("Recent workspaces"));
+    connect(recent, &QMenu::aboutToShow, this, [this, recent] {
+        recent->clear();
+        for (const auto &w : QSettings().value(QStringLiteral("workspace/recent")).toStringList())
+            recent->addAction(w, this, [this, w] { openWorkspace(w); });
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    auto *run = menuBar()->addMenu(tr("&Run"));
+    auto *demo = run->addAction(tr("Load the &demo"), this, &MainWindow::loadDemo);
+    demo->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
+    mLaunchAction = run->addAction(tr("&Launch"), this, &MainWindow::launch);
+    mLaunchAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    mStopAction = run->addAction(tr("&Pause / stop (resumable)"), this, &MainWindow::stopJob);
+    mStopAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+    mResumeAction = run->addAction(tr("Re&sume the stopped run"), this, [this] {
+        QString error;
+        if (!mLastStoppedRun.isEmpty() && !mJobs->resume(mWorkspace, mLastStoppedRun, &error))
+            appendLog(error, true);
+        updateActions();
+    });
+    mResumeAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
+    auto *check = run->addAction(tr("Pre-flight &check"), mSetup, &SetupView::runPreflight);
+    check->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_K));
+
+    auto *view = menuBar()->addMenu(tr("&View"));
+    for (int i = 0; i < mTabs->count(); ++i) {
+        auto *a = view->addAction(mTabs->tabText(i).remove(QLatin1Char('&')), this, [this, i] { mTabs->setCurrentIndex(i); });
+        a->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+    }
+    view->addSeparator();
+    auto *themes = new QActionGroup(this);
+    const QString current = QSettings().value(QStringLiteral("view/theme"), QStringLiteral("system")).toString();
+    for (const auto &[key, label] : {std::pair{QStringLiteral("system"), tr("Follow the system")}, {QStringLiteral("light"), tr("Light")},
+                                     {QStringLiteral("dark"), tr("Dark")}}) {
+        auto *a = view->addAction(label, this, [this, key] {
+            QSettings().setValue(QStringLiteral("view/theme"), key);
+            applyTheme(key);
+        });
+        a->setCheckable(true);
+        a->setChecked(key == current);
+        themes->addAction(a);
+    }
+
+    auto *toolbar = addToolBar(tr("Run"));
+    toolbar->setObjectName(QStringLiteral("runToolbar"));
+    toolbar->addAction(demo);
+    toolbar->addAction(check);
+    toolbar->addAction(mLaunchAction);
+    toolbar->addAction(mStopAction);
+    toolbar->addAction(mResumeAction);
+}
+
+void MainWindow::applyTheme(const QString &theme)
+{
+    // "system" keeps the platform's palette (light or dark as the desktop reports it).
+    static const QPalette systemPalette = QApplication::palette();
+    if (theme == QLatin1String("dark")) {
+        QApplication::setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
+        QPalette p;
+        p.setColor(QPalette::Window, QColor(45, 45, 48));
+        p.setColor(QPalette::WindowText, QColor(230, 230, 230));
+        p.setColor(QPalette::Base, QColor(30, 30, 32));
+        p.setColor(QPalette::AlternateBase, QColor(45, 45, 48));
+        p.setColor(QPalette::Text, QColor(230, 230, 230));
+        p.setColor(QPalette::Button, QColor(55, 55, 58));
+        p.setColor(QPalette::ButtonText, QColor(230, 230, 230));
+        p.setColor(QPalette::Highlight, QColor(42, 130, 218));
+        p.setColor(QPalette::HighlightedText, Qt::white);
+        p.setColor(QPalette::ToolTipBase, QColor(60, 60, 60));
+        p.setColor(QPalette::ToolTipText, QColor(230, 230, 230));
+        QApplication::setPalette(p);
+    } else if (theme == QLatin1String("light")) {
+        QApplication::setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
+        QApplication::setPalette(QApplication::style()->standardPalette());
+    } else {
+        QApplication::setPalette(systemPalette);
+    }
+}
+
+void MainWindow::openWorkspace(const QString &workspace)
+{
+    mWorkspace = QDir(workspace).absolutePath();
+    mSetup->setWorkspace(mWorkspace);
+    mRuns->setWorkspace(mWorkspace);
+    rememberWorkspace(mWorkspace);
+    setWindowTitle(tr("PLaD Workbench - %1").arg(mWorkspace));
+}
+
+void MainWindow::rememberWorkspace(const QString &workspace)
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("workspace/last"), workspace);
+    QStringList recent = settings.value(QStringLiteral("workspace/recent")).toStringList();
+    recent.removeAll(workspace);
+    recent.prepend(workspace);
+    while (recent.size() > 8)
+        recent.removeLast();
+    settings.setValue(QStringLiteral("workspace/recent"), recent);
+}
+
+void MainWindow::loadDemo()
+{
+    if (mDemoDirectory.isEmpty() || !QFileInfo::exists(mDemoDirectory + QStringLiteral("/student/config.json"))) {
+        appendLog(tr("The demo's models are not in \"%1\" (set PLAD_DEMO_DIR).").arg(mDemoDirectory), true);
+        return;
+    }
+    mSetup->loadDemo(mDemoDirectory);
+    mSetup->setWorkspace(mWorkspace);
+    mTabs->setCurrentWidget(mSetup);
+    appendLog(tr("demo configuration loaded from %1").arg(mDemoDirectory));
+}
+
+bool MainWindow::launch()
+{
+    QString workspace = mSetup->workspace();
+    if (workspace.isEmpty())
+        workspace = mWorkspace;
+    if (QDir(workspace).absolutePath() != mWorkspace)
+        openWorkspace(workspace);
+    const auto doc = mSetup->document();
+    mRunningMethod = QString::fromStdString(doc.value("method", std::string("plad")));
+    QString error;
+    if (!mJobs->start(mWorkspace, QByteArray::fromStdString(doc.dump()), mSetup->baseDirectory(), &error)) {
+        appendLog(error, true);
+        return false;
+    }
+    mStatusJob->setText(tr("Starting %1...").arg(mRunningMethod));
+    mTabs->setCurrentWidget(mMonitor);
+    updateActions();
+    return true;
+}
+
+void MainWindow::openRun(const QString &runId, const QString &method)
+{
+    mMonitor->follow(mWorkspace, runId, method);
+    mPairs->showRun(mWorkspace, runId);
+    mReport->showRun(mWorkspace, runId);
+    mTabs->setCurrentWidget(mMonitor);
+}
+
+void MainWindow::stopJob()
+{
+    if (!mJobs->isRunning())
+        return;
+    mStatusJob->setText(tr("Stopping %1 at the next step...").arg(mJobs->currentRunId()));
+    mJobs->stop();
+}
+
+void MainWindow::showProgress(const JobStatus &s)
+{
+    mStatusJob->setText(tr("%1: %2 %3/%4 %5, %6/s, ETA %7")
+                            .arg(s.runId, s.stage)
+                            .arg(s.done)
+                            .arg(s.total > 0 ? QString::number(s.total) : QStringLiteral("?"))
+                            .arg(s.unit)
+                            .arg(s.ratePerSecond, 0, 'f', 1)
+                            .arg(duration(s.etaSeconds)));
+    mProgress->setVisible(true);
+    mProgress->setRange(0, s.total > 0 ? 1000 : 0);
+    if (s.total > 0)
+        mProgress->setValue(static_cast<int>(1000.0 * static_cast<double>(s.done) / static_cast<double>(s.total)));
+}
+
+void MainWindow::jobFinished(const QString &runId, const QString &status, const QString &message)
+{
+    mProgress->setVisible(false);
+    const bool failed = status == QLatin1String("failed");
+    mStatusJob->setText(tr("%1 %2").arg(runId.isEmpty() ? tr("The run") : runId, status));
+    appendLog(tr("%1 %2: %3").arg(runId.isEmpty() ? tr("the run") : runId, status, message), failed);
+    if (status != QLatin1String("completed"))
+        mLastStoppedRun = runId;
+    if (failed && !mClosing) {
+        // Not modal: the window keeps working (and following other runs) while the message is up.
+        auto *box = new QMessageBox(QMessageBox::Warning, tr("The run failed"),
+                                    tr("%1\n\nEverything saved so far is kept; fix the cause and resume the run from Runs.").arg(message),
+                                    QMessageBox::Ok, this);
+        box->setObjectName(QStringLiteral("runFailedMessage"));
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->open();
+    }
+    mRuns->refresh();
+    if (!runId.isEmpty() && !mClosing) {
+        mPairs->showRun(mWorkspace, runId);
+        mReport->showRun(mWorkspace, runId);
+    }
+    updateActions();
+}
+
+void MainWindow::updateActions()
+{
+    const bool running = mJobs->isRunning();
+    mLaunchAction->setEnabled(!running);
+    mStopAction->setEnabled(running);
+    mResumeAction->setEnabled(!running && !mLastStoppedRun.isEmpty());
+}
+
+void MainWindow::appendLog(const QString &line, bool error)
+{
+    const QString stamp = QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss"));
+    mLog->appendPlainText(QStringLiteral("%1  %2%3").arg(stamp, error ? tr("error: ") : QString(), line));
+    if (error)
+        statusBar()->showMessage(line, 8000);
+}
+
+QString MainWindow::logText() const
+{
+    return mLog->toPlainText();
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    if (mJobs->isRunning()) {
+        if (mConfirmClose
+            && QMessageBox::question(this, tr("A job is running"),
+                                     tr("Run %1 is still running. Stop it (a checkpoint is saved, it can be resumed) and quit?").arg(mJobs->currentRunId()))
+                   != QMessageBox::Yes) {
+            event->ignore();
+            return;
+        }
+        // Stop at the next step and wait for the worker to save, keeping the window responsive.
+        mClosing = true;
+        QEventLoop wait;
+        connect(mJobs, &RunJobController::finished, &wait, &QEventLoop::quit);
+        mJobs->stop();
+        if (mJobs->isRunning())
+            wait.exec();
+    }
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    event->accept();
 }
 
 } // namespace plad::ui

@@ -1,21 +1,90 @@
 #pragma once
 
 #include <QMainWindow>
+#include <QString>
 
 class QLabel;
+class QPlainTextEdit;
+class QProgressBar;
+class QTabWidget;
 
 namespace plad::ui {
 
-/** The workbench's top-level window. */
+class MonitorView;
+class PairInspector;
+class ReportView;
+class RunJobController;
+class RunsView;
+class SetupView;
+struct JobStatus;
+
+/**
+ * The workbench: Setup, Pairs, Monitor, Runs and Report tabs over one workspace, a status bar
+ * with the running job's stage, progress and ETA, and a log panel. Jobs run on the
+ * RunJobController's worker thread; the window only shows and asks.
+ */
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
 
 public:
     explicit MainWindow(QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    enum Tab { SetupTab, PairsTab, MonitorTab, RunsTab, ReportTab };
+
+    void setDemoDirectory(const QString &directory) { mDemoDirectory = directory; }
+    void openWorkspace(const QString &workspace);
+    QString workspace() const { return mWorkspace; }
+    /** Loads the embedded demo's configuration into Setup. */
+    void loadDemo();
+    /** Launches the run Setup describes; false (with the reason in the log) when it cannot start. */
+    bool launch();
+    void openRun(const QString &runId, const QString &method);
+    /** Stops the running job at its next step (it stays resumable). */
+    void stopJob();
+    /** Whether closing asks before stopping a running job (tests turn it off). */
+    void setConfirmClose(bool confirm) { mConfirmClose = confirm; }
+
+    SetupView *setupView() const { return mSetup; }
+    PairInspector *pairInspector() const { return mPairs; }
+    MonitorView *monitorView() const { return mMonitor; }
+    RunsView *runsView() const { return mRuns; }
+    ReportView *reportView() const { return mReport; }
+    RunJobController *jobs() const { return mJobs; }
+    QTabWidget *tabs() const { return mTabs; }
+    QString logText() const;
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
 
 private:
+    void buildMenus();
+    void appendLog(const QString &line, bool error = false);
+    void showProgress(const JobStatus &status);
+    void jobFinished(const QString &runId, const QString &status, const QString &message);
+    void updateActions();
+    void rememberWorkspace(const QString &workspace);
+    void applyTheme(const QString &theme);
+
+    QString mWorkspace, mDemoDirectory;
+    QString mRunningMethod;
+    QTabWidget *mTabs = nullptr;
+    SetupView *mSetup = nullptr;
+    PairInspector *mPairs = nullptr;
+    MonitorView *mMonitor = nullptr;
+    RunsView *mRuns = nullptr;
+    ReportView *mReport = nullptr;
+    RunJobController *mJobs = nullptr;
+    QPlainTextEdit *mLog = nullptr;
     QLabel *mStatusJob = nullptr;
+    QProgressBar *mProgress = nullptr;
+    QAction *mLaunchAction = nullptr;
+    QAction *mStopAction = nullptr;
+    QAction *mResumeAction = nullptr;
+    QString mLastStoppedRun;
+    bool mConfirmClose = true;
+    bool mClosing = false;
 };
 
 } // namespace plad::ui

@@ -1,0 +1,77 @@
+#include "plad/runexports.h"
+
+#include "common/error.h"
+#include "plad/distillrun.h"
+#include "tokenizer/tokenizer.h"
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+namespace plad {
+namespace fs = std::filesystem;
+
+PromptTemplate runPromptTemplate(const nlohmann::json &config)
+{
+    if (config["student"].contains("template"))
+        return PromptTemplate::fromJson(config["student"]["template"], "student.template");
+    if (config["data"].contains("template"))
+        return PromptTemplate::fromJson(config["data"]["template"], "data.template");
+    return PromptTemplate::loadFrom(config["student"]["model"].get<std::string>()).value_or(PromptTemplate{});
+}
+
+std::string trlPairsJsonl(RunStore &store, const std::string &runId, int64_t *written)
+{
+    const auto run = store.requireRun(runId);
+    const PromptTemplate promptTemplate = runPromptTemplate(nlohmann::json::parse(run.configJson));
+    std::map<std::string, PromptRecord> prompts;
+    for (auto &p : store.prompts(run.id))
+        prompts[p.id] = p;
+    std::map<int64_t, StoredOutput> outputs;
+    for (auto &o : store.outputs(run.id))
+        outputs[o.id] = o;
+    int64_t round = 0;
+    const auto all = store.pairs(run.id);
+    for (const auto &p : all)
+        round = std::max(round, p.round);
+    // Held-out (validation) pairs are for evaluation; the export holds the training pairs.
+    std::string text;
+    int64_t count = 0;
+    for (const auto &p : all) {
+        if (p.round != round || (p.annotation && p.annotation->action == "discard") || prompts.at(p.promptId).split != "train")
+            continue;
+        std::string chosen = outputs.at(p.chosenOutput).text, rejected = outputs.at(p.rejectedOutput).text;
+        if (p.annotation && p.annotation->action == "flip")
+            std::swap(chosen, rejected);
+        text += nlohmann::json{{"prompt", promptTemplate.render(prompts.at(p.promptId).prompt)}, {"chosen", chosen}, {"rejected", rejected}}.dump()
+                + "\n";
+        ++count;
+    }
+    if (written)
+        *written = count;
+    return text;
+}
+
+ExportedStudent exportStudent(RunStore &store, const fs::path &workspace, const std::string &runId, const fs::path &target)
+{
+    const auto run = store.requireRun(runId);
+    const fs::path runDir = runDirectory(workspace, run.id);
+    ExportedStudent out;
+    fs::path source = runDir / "model";
+    if (!fs::exists(source / "config.json")) {
+        source = runDir / "checkpoint";
+        out.fromCheckpoint = true;
+        if (!fs::exists(source / "config.json"))
+            throw Error("run " + run.id + " has no trained student yet (no model or checkpoint in " + runDir.string() + ")");
+    }
+    const auto config = nlohmann::json::parse(run.configJson);
+    fs::create_directories(target);
+    for (const char *file : {"config.json", "model.safetensors"})
+        fs::copy_file(source / file, target / file, fs::copy_options::overwrite_existing);
+    copyTokenizerFiles(config["student"]["model"].get<std::string>(), target);
+    runPromptTemplate(config).saveTo(target);
+    out.directory = target;
+    return out;
+}
+
+} // namespace plad

@@ -1,0 +1,304 @@
+// The workbench driven through its real widgets (offscreen): fill the setup form and launch a
+// tiny run, watch the monitor fill up while the event loop stays responsive, annotate a pair
+// and find the annotation in the database, stop a running job, compare two runs' configs,
+// export the report, and close the window during a job. (QCustomPlot's header needs Qt's
+// keywords, which the test support turns off: the test reaches charts through MonitorView.)
+#include "jobs/runjobcontroller.h"
+#include "mainwindow/mainwindow.h"
+#include "monitor/monitorview.h"
+#include "pairs/pairinspector.h"
+#include "report/reportview.h"
+#include "runs/runsview.h"
+#include "setup/setupview.h"
+#include "store/runstore.h"
+#include "testsupport.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QElapsedTimer>
+#include <QLineEdit>
+#include <QProcess>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTextBrowser>
+#include <QtTest>
+
+#include <filesystem>
+#include <fstream>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+using namespace plad;
+using namespace plad::ui;
+namespace fs = std::filesystem;
+
+namespace {
+
+int runPlad(const QStringList &args)
+{
+    QProcess process;
+    process.start(QStringLiteral(PLAD_CLI_PATH), args);
+    if (!process.waitForFinished(300000))
+        return -1;
+    if (process.exitCode() != 0)
+        qWarning("plad %s: %s", qPrintable(args.join(' ')), process.readAllStandardError().constData());
+    return process.exitCode();
+}
+
+QString str(const fs::path &p)
+{
+    return QString::fromStdString(p.string());
+}
+
+template<typename T>
+T *child(QObject *parent, const char *name)
+{
+    auto *c = parent->findChild<T *>(QString::fromLatin1(name));
+    if (!c)
+        qFatal("no child %s", name);
+    return c;
+}
+
+} // namespace
+
+class TestWorkbench : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir mTmp;
+    fs::path mRoot;
+
+    /** Fills the setup form with the tiny synthetic task; `steps` optimiser steps. */
+    void fillSetup(SetupView *setup, int steps)
+    {
+        child<QLineEdit>(setup, "teacherEdit")->setText(str(mRoot / "teacher" / "model"));
+        child<QLineEdit>(setup, "studentEdit")->setText(str(mRoot / "student" / "model"));
+        child<QLineEdit>(setup, "dataEdit")->setText(str(mRoot / "rev.jsonl"));
+        child<QLineEdit>(setup, "responseFieldEdit")->setText("reference");
+        child<QLineEdit>(setup, "idFieldEdit")->setText("id");
+        child<QComboBox>(setup, "methodCombo")->setCurrentText("plad");
+        child<QSpinBox>(setup, "promptsSpin")->setValue(40);
+        child<QSpinBox>(setup, "maxPromptSpin")->setValue(30);
+        child<QSpinBox>(setup, "maxResponseSpin")->setValue(12);
+        child<QSpinBox>(setup, "stepsSpin")->setValue(steps);
+        child<QSpinBox>(setup, "batchSpin")->setValue(4);
+        child<QSpinBox>(setup, "evalPromptsSpin")->setValue(0);
+        child<QDoubleSpinBox>(setup, "learningRateSpin")->setValue(0.001);
+        child<QDoubleSpinBox>(setup, "lambdaSpin")->setValue(0.1);
+    }
+
+    std::vector<RunRecord> runs()
+    {
+        return RunStore::openReadOnly(mRoot / "ws").runs();
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(mTmp.isValid());
+        mRoot = fs::path(mTmp.path().toStdString());
+        // Settings of this test only, so a developer's workbench settings are neither read nor changed.
+        QCoreApplication::setOrganizationName(QStringLiteral("PLaD-tests"));
+        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, mTmp.path());
+        QCOMPARE(runPlad({"data", "synthetic", "--out", str(mRoot / "rev.jsonl"), "--count", "300"}), 0);
+        std::ifstream in(mRoot / "rev.jsonl");
+        std::string corpus;
+        for (std::string line; std::getline(in, line);) {
+            const auto doc = nlohmann::json::parse(line);
+            corpus += doc["prompt"].get<std::string>() + doc["reference"].get<std::string>() + "\n";
+        }
+        test::writeBytes(mRoot / "corpus.txt", corpus);
+        QCOMPARE(runPlad({"tokenizer", "train", "--corpus", str(mRoot / "corpus.txt"), "--vocab-size", "300", "--out", str(mRoot / "tok")}), 0);
+        for (const auto &[name, hidden, steps] : {std::tuple{"teacher", 48, 30}, {"student", 16, 8}}) {
+            const nlohmann::json config = {
+                {"output", name},
+                {"tokenizer", "tok"},
+                {"model", {{"scratch", {{"hidden_size", hidden}, {"layers", 1}, {"heads", 2}, {"context_length", 48}}}}},
+                {"data", {{"file", "rev.jsonl"}, {"fields", {{"response", "reference"}, {"id", "id"}}}}},
+                {"train", {{"max_steps", steps}, {"batch_size", 8}, {"warmup_steps", 2}, {"learning_rate", 0.01}}}};
+            test::writeBytes(mRoot / (std::string(name) + ".json"), config.dump());
+            QCOMPARE(runPlad({"sft", "--config", str(mRoot / (std::string(name) + ".json")), "--quiet"}), 0);
+        }
+    }
+
+    void setupLaunchesARunAndTheMonitorFillsUp()
+    {
+        MainWindow window;
+        window.setConfirmClose(false);
+        window.openWorkspace(str(mRoot / "ws"));
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        SetupView *setup = window.setupView();
+        fillSetup(setup, 30);
+
+        // The pre-flight check reads the models and data in the background and finds nothing to fix.
+        QSignalSpy checked(setup, &SetupView::preflightDone);
+        QTest::mouseClick(child<QPushButton>(setup, "checkButton"), Qt::LeftButton);
+        QVERIFY(checked.wait(60000));
+        QCOMPARE(checked.first().first().toInt(), 0);
+        QVERIFY2(setup->preflightText().contains("memory") && setup->preflightText().contains("share one vocabulary"), qPrintable(setup->preflightText()));
+
+        // Launch, and measure how late a 20 ms timer fires on the GUI thread while the worker trains.
+        QSignalSpy finished(window.jobs(), &RunJobController::finished);
+        QElapsedTimer clock;
+        qint64 last = -1, worstDelay = 0;
+        QTimer probe;
+        probe.setInterval(20);
+        connect(&probe, &QTimer::timeout, this, [&] {
+            const qint64 now = clock.elapsed();
+            if (last >= 0)
+                worstDelay = std::max(worstDelay, now - last - 20);
+            last = now;
+        });
+        QTest::mouseClick(child<QPushButton>(setup, "launchButton"), Qt::LeftButton);
+        clock.start();
+        probe.start();
+        QVERIFY(window.jobs()->isRunning());
+        QCOMPARE(window.tabs()->currentWidget(), static_cast<QWidget *>(window.monitorView()));
+        // The loss curve gets points while the run is going.
+        QTRY_VERIFY2_WITH_TIMEOUT(window.monitorView()->pointCount("loss") > 0, qPrintable(window.logText()), 60000);
+        QVERIFY2(finished.count() > 0 || finished.wait(180000), qPrintable(window.logText()));
+        probe.stop();
+        qInfo("GUI event loop during the job: a 20 ms timer fired at worst %lld ms late", static_cast<long long>(worstDelay));
+        QVERIFY2(worstDelay < 100, qPrintable(QStringLiteral("the event loop stalled for %1 ms").arg(worstDelay)));
+        QCOMPARE(finished.first().at(1).toString(), QStringLiteral("completed"));
+        const QString runId = finished.first().at(0).toString();
+        // Every step reached the chart (the watcher reads the store as the worker writes it).
+        QTRY_COMPARE_WITH_TIMEOUT(window.monitorView()->pointCount("loss"), 2 * 30, 5000); // raw and smoothed lines
+        QVERIFY(window.monitorView()->pointCount("ranking-accuracy") > 0);
+
+        // The run as `plad run` would have stored it: the form's settings are in its config.
+        const auto stored = RunStore::openReadOnly(mRoot / "ws").requireRun(runId.toStdString());
+        const auto config = nlohmann::json::parse(stored.configJson);
+        QCOMPARE(config["train"]["max_steps"].get<int>(), 30);
+        QCOMPARE(config["loss"]["lambda"].get<double>(), 0.1);
+        QCOMPARE(toString(stored.status), std::string("completed"));
+    }
+
+    void annotatingAPairReachesTheDatabase()
+    {
+        MainWindow window;
+        window.setConfirmClose(false);
+        window.openWorkspace(str(mRoot / "ws"));
+        const std::string runId = runs().front().id;
+        QSignalSpy loaded(window.pairInspector(), &PairInspector::loaded);
+        window.openRun(QString::fromStdString(runId), "plad");
+        QVERIFY(loaded.wait(30000));
+        PairInspector *pairs = window.pairInspector();
+        QVERIFY(loaded.first().first().toInt() > 0);
+        // j moves down one pair; d discards it.
+        window.tabs()->setCurrentWidget(pairs);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        pairs->table()->setFocus();
+        const int64_t first = pairs->currentPairId();
+        QTest::keyClick(pairs->table(), Qt::Key_J);
+        const int64_t second = pairs->currentPairId();
+        QVERIFY(second != first && second > 0);
+        QSignalSpy annotated(pairs, &PairInspector::annotated);
+        QTest::keyClick(pairs->table(), Qt::Key_D);
+        QVERIFY(annotated.wait(10000));
+        const auto pair = RunStore::openReadOnly(mRoot / "ws").requirePair(runId, second);
+        QVERIFY(pair.annotation.has_value());
+        QCOMPARE(pair.annotation->action, std::string("discard"));
+        // The "Annotated" quick filter finds exactly it.
+        pairs->filter()->setQuick(PairFilterModel::Quick::Annotated);
+        QCOMPARE(pairs->filter()->rowCount(), 1);
+        pairs->filter()->setQuick(PairFilterModel::Quick::All);
+    }
+
+    void stoppingARunningJobReturnsQuicklyAndKeepsItResumable()
+    {
+        MainWindow window;
+        window.setConfirmClose(false);
+        window.openWorkspace(str(mRoot / "ws"));
+        fillSetup(window.setupView(), 100000);
+        QSignalSpy finished(window.jobs(), &RunJobController::finished);
+        QVERIFY(window.launch());
+        QTRY_VERIFY2_WITH_TIMEOUT(window.monitorView()->pointCount("loss") > 0, qPrintable(window.logText()), 60000);
+        QElapsedTimer clock;
+        clock.start();
+        window.stopJob();
+        QVERIFY(finished.wait(10000));
+        qInfo("stop returned control in %lld ms", static_cast<long long>(clock.elapsed()));
+        QVERIFY2(clock.elapsed() < 1000, qPrintable(QStringLiteral("%1 ms").arg(clock.elapsed())));
+        QCOMPARE(finished.first().at(1).toString(), QStringLiteral("cancelled"));
+        const auto run = RunStore::openReadOnly(mRoot / "ws").requireRun(finished.first().at(0).toString().toStdString());
+        QCOMPARE(toString(run.status), std::string("cancelled"));
+        QVERIFY(!window.jobs()->isRunning());
+    }
+
+    void runsCompareConfigsAndReportExports()
+    {
+        MainWindow window;
+        window.setConfirmClose(false);
+        window.openWorkspace(str(mRoot / "ws"));
+        RunsView *view = window.runsView();
+        QSignalSpy refreshed(view, &RunsView::refreshed);
+        view->refresh();
+        QVERIFY(refreshed.wait(10000));
+        QCOMPARE(view->runs().size(), size_t(2));
+        QSignalSpy compared(view, &RunsView::compared);
+        view->compare({QString::fromStdString(view->runs()[0].record.id), QString::fromStdString(view->runs()[1].record.id)});
+        QVERIFY(compared.wait(10000));
+        // Only the fields that differ: the step budget does, the method does not.
+        bool steps = false;
+        for (const auto &row : view->configDifferences()) {
+            QVERIFY2(row.first() != "method", "an equal field is listed");
+            if (row.first() == "train.max_steps") {
+                steps = true;
+                QCOMPARE(row.mid(1), (QStringList{"100000", "30"}));
+            }
+        }
+        QVERIFY(steps);
+
+        // The finished run's report: the preview, then HTML, TRL pairs and PDF written to disk.
+        const QString finished = QString::fromStdString(view->runs()[1].record.id);
+        ReportView *report = window.reportView();
+        QSignalSpy ready(report, &ReportView::previewReady);
+        report->showRun(str(mRoot / "ws"), finished);
+        QVERIFY(ready.wait(30000));
+        QVERIFY(report->preview()->toPlainText().contains("Pair gallery"));
+        QSignalSpy exported(report, &ReportView::exported);
+        report->exportTo("html", str(mRoot / "report.html"));
+        QVERIFY(exported.wait(30000));
+        report->exportTo("pairs", str(mRoot / "pairs.jsonl"));
+        QVERIFY(exported.wait(30000));
+        report->exportTo("pdf", str(mRoot / "report.pdf"));
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 3, 30000);
+        QVERIFY(fs::file_size(mRoot / "report.html") > 1000);
+        std::ifstream pairs(mRoot / "pairs.jsonl");
+        std::string line;
+        QVERIFY(static_cast<bool>(std::getline(pairs, line)));
+        const auto doc = nlohmann::json::parse(line);
+        QVERIFY(doc.contains("prompt") && doc.contains("chosen") && doc.contains("rejected"));
+        std::ifstream pdf(mRoot / "report.pdf", std::ios::binary);
+        std::string magic(5, '\0');
+        pdf.read(magic.data(), 5);
+        QCOMPARE(magic, std::string("%PDF-"));
+    }
+
+    void closingDuringAJobStopsItAndKeepsTheRun()
+    {
+        auto *window = new MainWindow;
+        window->setConfirmClose(false);
+        window->openWorkspace(str(mRoot / "ws"));
+        fillSetup(window->setupView(), 100000);
+        QVERIFY(window->launch());
+        QTRY_VERIFY_WITH_TIMEOUT(window->monitorView()->pointCount("loss") > 0, 60000);
+        QVERIFY(window->close());
+        delete window;
+        const auto all = runs();
+        QCOMPARE(toString(all.front().status), std::string("cancelled"));
+        QCOMPARE(RunStore::openReadOnly(mRoot / "ws").integrityCheck(), std::string("ok"));
+    }
+};
+
+QTEST_MAIN(TestWorkbench)
+#include "tst_workbench.moc"

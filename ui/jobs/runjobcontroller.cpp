@@ -1,0 +1,138 @@
+#include "jobs/runjobcontroller.h"
+
+#include "common/error.h"
+#include "plad/distillrun.h"
+#include "plad/runconfig.h"
+#include "store/runstore.h"
+
+#include <QMetaObject>
+
+#include <exception>
+
+namespace plad::ui {
+
+/**
+ * Lives on the controller's thread-owned QThread; each job is one queued call. It reports back
+ * by queuing lambdas on the controller, so nothing but copied values crosses threads.
+ */
+class RunWorker : public QObject
+{
+public:
+    explicit RunWorker(RunJobController *controller)
+        : mController(controller)
+    {}
+
+    void execute(QString workspace, QString runId, QByteArray configJson, QString baseDirectory, std::stop_token stop)
+    {
+        const std::filesystem::path ws = workspace.toStdString();
+        try {
+            if (runId.isEmpty()) {
+                // A new run: validated and created here, so the GUI thread never waits on it.
+                const RunConfig config = RunConfig::fromJson(nlohmann::json::parse(configJson.toStdString()), baseDirectory.toStdString());
+                RunStore store = RunStore::open(ws);
+                runId = QString::fromStdString(createDistillationRun(store, config).id);
+            }
+            post([c = mController, workspace, runId] {
+                c->mRunId = runId;
+                Q_EMIT c->runCreated(workspace, runId);
+            });
+            JobContext context(stop, [this, runId](const JobProgress &p) {
+                JobStatus s{runId, QString::fromStdString(p.stage), p.done, p.total, QString::fromStdString(p.unit), p.ratePerSecond, p.etaSeconds};
+                post([c = mController, s] { Q_EMIT c->progress(s); });
+            });
+            RunCallbacks callbacks;
+            callbacks.log = [this](const std::string &line) {
+                post([c = mController, text = QString::fromStdString(line)] { Q_EMIT c->logLine(text); });
+            };
+            const auto result = executeRun(ws, runId.toStdString(), &context, callbacks);
+            QString message = QString::fromStdString(result.message);
+            if (result.status == RunStatus::Completed)
+                message = QStringLiteral("completed %1 steps; the student is in %2").arg(result.steps).arg(QString::fromStdString(result.modelDirectory.string()));
+            finish(runId, QString::fromStdString(toString(result.status)), message);
+        } catch (const nlohmann::json::exception &e) {
+            finish(runId, QStringLiteral("failed"), QStringLiteral("the configuration is not valid JSON: %1").arg(QString::fromUtf8(e.what())));
+        } catch (const std::exception &e) {
+            finish(runId, QStringLiteral("failed"), QString::fromUtf8(e.what()));
+        }
+    }
+
+private:
+    template<typename F>
+    void post(F &&f)
+    {
+        QMetaObject::invokeMethod(mController, std::forward<F>(f), Qt::QueuedConnection);
+    }
+
+    void finish(const QString &runId, const QString &status, const QString &message)
+    {
+        post([c = mController, runId, status, message] { c->onWorkerFinished(runId, status, message); });
+    }
+
+    RunJobController *mController;
+};
+
+RunJobController::RunJobController(QObject *parent)
+    : QObject(parent)
+{
+    qRegisterMetaType<plad::ui::JobStatus>();
+    mThread.setObjectName(QStringLiteral("plad-run-worker"));
+    mWorker = new RunWorker(this);
+    mWorker->moveToThread(&mThread);
+    connect(&mThread, &QThread::finished, mWorker, &QObject::deleteLater);
+    mThread.start();
+}
+
+RunJobController::~RunJobController()
+{
+    if (mStop)
+        mStop->request_stop();
+    mThread.quit();
+    mThread.wait();
+}
+
+bool RunJobController::start(const QString &workspace, const QByteArray &configJson, const QString &baseDirectory, QString *error)
+{
+    if (mRunning) {
+        if (error)
+            *error = tr("A job is already running (%1); stop it first.").arg(mRunId);
+        return false;
+    }
+    launch(workspace, {}, configJson, baseDirectory);
+    return true;
+}
+
+bool RunJobController::resume(const QString &workspace, const QString &runId, QString *error)
+{
+    if (mRunning) {
+        if (error)
+            *error = tr("A job is already running (%1); stop it first.").arg(mRunId);
+        return false;
+    }
+    launch(workspace, runId, {}, {});
+    return true;
+}
+
+void RunJobController::stop()
+{
+    if (mStop)
+        mStop->request_stop();
+}
+
+void RunJobController::launch(const QString &workspace, const QString &runId, const QByteArray &configJson, const QString &baseDirectory)
+{
+    mRunning = true;
+    mRunId = runId;
+    mStop = std::make_unique<std::stop_source>();
+    QMetaObject::invokeMethod(
+        mWorker, [w = mWorker, workspace, runId, configJson, baseDirectory, token = mStop->get_token()] { w->execute(workspace, runId, configJson, baseDirectory, token); },
+        Qt::QueuedConnection);
+}
+
+void RunJobController::onWorkerFinished(const QString &runId, const QString &status, const QString &message)
+{
+    mRunning = false;
+    mRunId.clear();
+    Q_EMIT finished(runId, status, message);
+}
+
+} // namespace plad::ui

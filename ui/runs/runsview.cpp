@@ -1,0 +1,375 @@
+#include "runs/runsview.h"
+
+#include "charts/metricchart.h"
+#include "jobs/backgroundtask.h"
+#include "report/chartcatalog.h"
+#include "report/svgchart.h"
+
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace plad::ui {
+namespace {
+
+CatalogChart overlaySpec(const char *id, const char *title, const char *yLabel, std::optional<double> yMin, std::optional<double> yMax)
+{
+    CatalogChart spec;
+    spec.id = id;
+    spec.title = title;
+    spec.xLabel = "optimiser step";
+    spec.yLabel = yLabel;
+    spec.yMin = yMin;
+    spec.yMax = yMax;
+    return spec;
+}
+
+void flatten(const nlohmann::json &value, const std::string &prefix, std::map<std::string, std::string> &out)
+{
+    if (value.is_object() && !value.empty()) {
+        for (auto it = value.begin(); it != value.end(); ++it)
+            flatten(it.value(), prefix.empty() ? it.key() : prefix + "." + it.key(), out);
+        return;
+    }
+    out[prefix] = value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+QString percentOrDash(double v)
+{
+    return v < 0 ? QStringLiteral("-") : QStringLiteral("%1%").arg(100 * v, 0, 'f', 1);
+}
+
+struct OverlaySeries
+{
+    QString runId, method;
+    std::vector<std::pair<double, double>> accuracy, loss;
+};
+
+} // namespace
+
+RunsView::RunsView(QWidget *parent)
+    : QWidget(parent)
+{
+    setObjectName(QStringLiteral("runs"));
+    auto *layout = new QVBoxLayout(this);
+    auto *buttons = new QHBoxLayout;
+    auto button = [&](const QString &text, const QString &tip, auto slot) {
+        auto *b = new QPushButton(text, this);
+        b->setToolTip(tip);
+        connect(b, &QPushButton::clicked, this, slot);
+        buttons->addWidget(b);
+        return b;
+    };
+    button(tr("Refresh"), tr("Reload the runs from the workspace (F5)"), [this] { refresh(); })->setShortcut(QKeySequence::Refresh);
+    button(tr("Open"), tr("Show the run's curves, pairs and report"), [this] {
+        const auto ids = selectedIds();
+        for (const auto &r : mRuns)
+            if (!ids.isEmpty() && QString::fromStdString(r.record.id) == ids.first())
+                Q_EMIT openRun(ids.first(), QString::fromStdString(r.record.method));
+    });
+    button(tr("Compare"), tr("Overlay the selected runs' curves and list the settings that differ"), [this] { compare(selectedIds()); });
+    button(tr("Resume"), tr("Continue a stopped or failed run"), [this] {
+        const auto ids = selectedIds();
+        if (!ids.isEmpty())
+            Q_EMIT resumeRun(ids.first());
+    });
+    button(tr("Rename..."), tr("Give the run a name"), [this] { rename(); });
+    button(tr("Tags..."), tr("Set the run's tags"), [this] { editTags(); });
+    button(tr("Delete..."), tr("Delete the run and everything recorded for it"), [this] { remove(); });
+    buttons->addStretch();
+    layout->addLayout(buttons);
+
+    auto *split = new QSplitter(Qt::Vertical, this);
+    mTable = new QTableWidget(0, 10, split);
+    mTable->setObjectName(QStringLiteral("runsTable"));
+    mTable->setHorizontalHeaderLabels({tr("run"), tr("name"), tr("method"), tr("status"), tr("steps"), tr("held-out ranking acc."), tr("token ECE"),
+                                       tr("tags"), tr("created (UTC)"), tr("updated (UTC)")});
+    mTable->setSelectionBehavior(QAbstractItemView::SelectRows);
+    mTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    mTable->setSortingEnabled(true);
+    mTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    mTable->horizontalHeader()->setStretchLastSection(true);
+    connect(mTable, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
+        const QString id = mTable->item(row, 0)->text();
+        Q_EMIT openRun(id, mTable->item(row, 2)->text());
+    });
+
+    auto *comparison = new QWidget(split);
+    auto *compareLayout = new QHBoxLayout(comparison);
+    mOverlayAccuracy = new MetricChart(overlaySpec("overlay-accuracy", "Held-out pair ranking accuracy by run", "share of held-out pairs ranked right", 0.0, 1.0), comparison);
+    mOverlayLoss = new MetricChart(overlaySpec("overlay-loss", "Training loss by run (smoothed)", "loss (nats)", std::nullopt, std::nullopt), comparison);
+    mDiff = new QTreeWidget(comparison);
+    mDiff->setObjectName(QStringLiteral("configDiff"));
+    mDiff->setHeaderLabels({tr("setting that differs")});
+    mDiff->setRootIsDecorated(false);
+    compareLayout->addWidget(mOverlayAccuracy, 2);
+    compareLayout->addWidget(mOverlayLoss, 2);
+    compareLayout->addWidget(mDiff, 3);
+    split->addWidget(mTable);
+    split->addWidget(comparison);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
+    layout->addWidget(split, 1);
+    mStatus = new QLabel(this);
+    mStatus->setWordWrap(true);
+    layout->addWidget(mStatus);
+}
+
+void RunsView::setWorkspace(const QString &workspace)
+{
+    mWorkspace = workspace;
+    refresh();
+}
+
+void RunsView::refresh()
+{
+    if (mWorkspace.isEmpty())
+        return;
+    const std::string ws = mWorkspace.toStdString();
+    runInBackground<std::vector<RunSummary>>(
+        this,
+        [ws] {
+            std::vector<RunSummary> rows;
+            if (!std::filesystem::exists(std::filesystem::path(ws) / RunStore::fileName))
+                return rows;
+            RunStore store = RunStore::openReadOnly(ws);
+            for (auto &r : store.runs()) {
+                RunSummary s;
+                s.steps = std::max<int64_t>(0, store.lastMetricStep(r.id));
+                if (const auto acc = store.metrics(r.id, "eval_pair_accuracy"); !acc.empty())
+                    s.heldOutAccuracy = acc.back().value;
+                if (const auto ece = store.metrics(r.id, "eval_ece"); !ece.empty())
+                    s.ece = ece.back().value;
+                s.record = std::move(r);
+                rows.push_back(std::move(s));
+            }
+            return rows;
+        },
+        [this](const TaskOutcome<std::vector<RunSummary>> &outcome) {
+            if (!outcome.value) {
+                mStatus->setText(tr("Cannot read the runs: %1").arg(outcome.error));
+                Q_EMIT failed(outcome.error);
+                return;
+            }
+            mRuns = *outcome.value;
+            mTable->setSortingEnabled(false);
+            mTable->setRowCount(static_cast<int>(mRuns.size()));
+            for (int row = 0; row < static_cast<int>(mRuns.size()); ++row) {
+                const auto &s = mRuns[static_cast<size_t>(row)];
+                QStringList tags;
+                for (const auto &t : s.record.tags)
+                    tags << QString::fromStdString(t);
+                const QStringList cells = {QString::fromStdString(s.record.id), QString::fromStdString(s.record.name),
+                                           QString::fromStdString(s.record.method), QString::fromStdString(toString(s.record.status)),
+                                           QString::number(s.steps), percentOrDash(s.heldOutAccuracy),
+                                           s.ece < 0 ? QStringLiteral("-") : QString::number(s.ece, 'f', 4), tags.join(QStringLiteral(", ")),
+                                           QString::fromStdString(s.record.createdAt).left(19).replace(QLatin1Char('T'), QLatin1Char(' ')),
+                                           QString::fromStdString(s.record.updatedAt).left(19).replace(QLatin1Char('T'), QLatin1Char(' '))};
+                for (int c = 0; c < cells.size(); ++c) {
+                    auto *item = new QTableWidgetItem(cells[c]);
+                    if (c == 3 && !s.record.error.empty())
+                        item->setToolTip(QString::fromStdString(s.record.error));
+                    mTable->setItem(row, c, item);
+                }
+            }
+            mTable->setSortingEnabled(true);
+            mStatus->setText(tr("%n run(s) in %1", nullptr, static_cast<int>(mRuns.size())).arg(mWorkspace));
+            Q_EMIT refreshed();
+        });
+}
+
+QStringList RunsView::selectedIds() const
+{
+    QStringList ids;
+    for (const auto &index : mTable->selectionModel()->selectedRows())
+        ids << mTable->item(index.row(), 0)->text();
+    return ids;
+}
+
+QList<QStringList> RunsView::diffConfigs(const std::vector<std::string> &configJsons)
+{
+    std::vector<std::map<std::string, std::string>> flat(configJsons.size());
+    std::set<std::string> keys;
+    for (size_t i = 0; i < configJsons.size(); ++i) {
+        flatten(nlohmann::json::parse(configJsons[i]), "", flat[i]);
+        for (const auto &[k, v] : flat[i])
+            keys.insert(k);
+    }
+    QList<QStringList> rows;
+    for (const auto &key : keys) {
+        QStringList row{QString::fromStdString(key)};
+        std::set<std::string> values;
+        for (const auto &f : flat) {
+            const auto it = f.find(key);
+            const std::string v = it == f.end() ? std::string("(not set)") : it->second;
+            values.insert(v);
+            row << QString::fromStdString(v);
+        }
+        if (values.size() > 1 && key != "name")
+            rows << row;
+    }
+    return rows;
+}
+
+void RunsView::compare(const QStringList &runIds)
+{
+    if (runIds.size() < 2) {
+        mStatus->setText(tr("Select two or more runs to compare (Ctrl+click)."));
+        return;
+    }
+    // Select them in the table, so what is compared is visible.
+    mTable->clearSelection();
+    for (int row = 0; row < mTable->rowCount(); ++row)
+        if (runIds.contains(mTable->item(row, 0)->text()))
+            mTable->selectionModel()->select(mTable->model()->index(row, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
+    std::vector<std::string> configs;
+    for (const auto &id : runIds)
+        for (const auto &r : mRuns)
+            if (QString::fromStdString(r.record.id) == id)
+                configs.push_back(r.record.configJson);
+    mDifferences = diffConfigs(configs);
+    mDiff->clear();
+    QStringList header{tr("setting that differs")};
+    header << runIds;
+    mDiff->setHeaderLabels(header);
+    for (const auto &row : mDifferences)
+        mDiff->addTopLevelItem(new QTreeWidgetItem(row));
+    for (int c = 0; c < mDiff->columnCount(); ++c)
+        mDiff->resizeColumnToContents(c);
+    if (mDifferences.isEmpty())
+        mDiff->addTopLevelItem(new QTreeWidgetItem(QStringList{tr("(the configurations are the same)")}));
+
+    const std::string ws = mWorkspace.toStdString();
+    std::vector<std::string> ids;
+    for (const auto &id : runIds)
+        ids.push_back(id.toStdString());
+    runInBackground<std::vector<OverlaySeries>>(
+        this,
+        [ws, ids] {
+            RunStore store = RunStore::openReadOnly(ws);
+            std::vector<OverlaySeries> out;
+            for (const auto &id : ids) {
+                OverlaySeries s;
+                s.runId = QString::fromStdString(id);
+                s.method = QString::fromStdString(store.requireRun(id).method);
+                for (const auto &p : store.metrics(id, "eval_pair_accuracy"))
+                    s.accuracy.emplace_back(static_cast<double>(p.step), p.value);
+                std::vector<std::pair<double, double>> loss;
+                for (const auto &p : store.metrics(id, "loss"))
+                    loss.emplace_back(static_cast<double>(p.step), p.value);
+                s.loss = smoothed(loss);
+                out.push_back(std::move(s));
+            }
+            return out;
+        },
+        [this](const TaskOutcome<std::vector<OverlaySeries>> &outcome) {
+            if (!outcome.value) {
+                mStatus->setText(tr("Cannot read the runs' curves: %1").arg(outcome.error));
+                return;
+            }
+            mOverlayAccuracy->clear();
+            mOverlayLoss->clear();
+            // Same method, same hue: later runs of a method are drawn dashed-free but lighter.
+            std::map<QString, int> seen;
+            for (const auto &s : *outcome.value) {
+                QColor colour(QString::fromStdString(methodColour(s.method.toStdString())));
+                colour = colour.lighter(100 + 35 * seen[s.method]++);
+                mOverlayAccuracy->addSeries(s.runId, colour.name(), s.accuracy);
+                mOverlayLoss->addSeries(s.runId, colour.name(), s.loss);
+            }
+            mOverlayAccuracy->refresh();
+            mOverlayLoss->refresh();
+            mStatus->setText(tr("Comparing %n run(s); %1 setting(s) differ.", nullptr, static_cast<int>(outcome.value->size())).arg(mDifferences.size()));
+            Q_EMIT compared();
+        });
+}
+
+QList<QStringList> RunsView::configDifferences() const
+{
+    return mDifferences;
+}
+
+void RunsView::rename()
+{
+    const auto ids = selectedIds();
+    if (ids.isEmpty())
+        return;
+    bool ok = false;
+    const QString name = QInputDialog::getText(this, tr("Rename run"), tr("Name of %1:").arg(ids.first()), QLineEdit::Normal, QString(), &ok);
+    if (!ok)
+        return;
+    const std::string ws = mWorkspace.toStdString(), id = ids.first().toStdString(), text = name.toStdString();
+    runInBackground<bool>(
+        this, [ws, id, text] { RunStore::open(ws, false).rename(id, text); return true; },
+        [this](const TaskOutcome<bool> &o) {
+            if (!o.value)
+                QMessageBox::warning(this, tr("Rename run"), o.error);
+            refresh();
+        });
+}
+
+void RunsView::editTags()
+{
+    const auto ids = selectedIds();
+    if (ids.isEmpty())
+        return;
+    bool ok = false;
+    const QString text = QInputDialog::getText(this, tr("Tags"), tr("Tags of %1, separated by commas:").arg(ids.first()), QLineEdit::Normal, QString(), &ok);
+    if (!ok)
+        return;
+    std::vector<std::string> tags;
+    for (const auto &t : text.split(QLatin1Char(','), Qt::SkipEmptyParts))
+        if (!t.trimmed().isEmpty())
+            tags.push_back(t.trimmed().toStdString());
+    const std::string ws = mWorkspace.toStdString(), id = ids.first().toStdString();
+    runInBackground<bool>(
+        this, [ws, id, tags] { RunStore::open(ws, false).setTags(id, tags); return true; },
+        [this](const TaskOutcome<bool> &o) {
+            if (!o.value)
+                QMessageBox::warning(this, tr("Tags"), o.error);
+            refresh();
+        });
+}
+
+void RunsView::remove()
+{
+    const auto ids = selectedIds();
+    if (ids.isEmpty())
+        return;
+    if (QMessageBox::question(this, tr("Delete runs"),
+                              tr("Delete %1 and everything recorded for it (pairs, metrics, annotations)? The files under runs/ stay on disk.")
+                                  .arg(ids.join(QStringLiteral(", "))))
+        != QMessageBox::Yes)
+        return;
+    const std::string ws = mWorkspace.toStdString();
+    std::vector<std::string> list;
+    for (const auto &id : ids)
+        list.push_back(id.toStdString());
+    runInBackground<bool>(
+        this,
+        [ws, list] {
+            RunStore store = RunStore::open(ws, false);
+            for (const auto &id : list)
+                store.deleteRun(id);
+            return true;
+        },
+        [this](const TaskOutcome<bool> &o) {
+            if (!o.value)
+                QMessageBox::warning(this, tr("Delete runs"), o.error);
+            refresh();
+        });
+}
+
+} // namespace plad::ui

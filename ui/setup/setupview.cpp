@@ -1,0 +1,605 @@
+#include "setup/setupview.h"
+
+#include "common/fileio.h"
+#include "data/dataset.h"
+#include "jobs/backgroundtask.h"
+#include "plad/democonfig.h"
+#include "plad/preflight.h"
+#include "teacher/openaiclient.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMimeData>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QTextBrowser>
+#include <QVBoxLayout>
+
+namespace plad::ui {
+namespace {
+
+QDoubleSpinBox *doubleBox(QWidget *parent, double min, double max, double step, int decimals)
+{
+    auto *b = new QDoubleSpinBox(parent);
+    b->setRange(min, max);
+    b->setSingleStep(step);
+    b->setDecimals(decimals);
+    return b;
+}
+
+QSpinBox *intBox(QWidget *parent, int min, int max)
+{
+    auto *b = new QSpinBox(parent);
+    b->setRange(min, max);
+    return b;
+}
+
+/** A line edit with a "Browse..." button choosing a folder (or a file when `filter` is set). */
+QWidget *pathRow(QWidget *parent, QLineEdit *edit, const QString &title, const QString &filter = {})
+{
+    auto *row = new QWidget(parent);
+    auto *layout = new QHBoxLayout(row);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(edit, 1);
+    auto *browse = new QPushButton(QObject::tr("Browse..."), row);
+    QObject::connect(browse, &QPushButton::clicked, row, [edit, title, filter, row] {
+        const QString chosen = filter.isEmpty() ? QFileDialog::getExistingDirectory(row, title, edit->text())
+                                                : QFileDialog::getOpenFileName(row, title, edit->text(), filter);
+        if (!chosen.isEmpty())
+            edit->setText(chosen);
+    });
+    layout->addWidget(browse);
+    return row;
+}
+
+std::string text(const QLineEdit *e)
+{
+    return e->text().trimmed().toStdString();
+}
+
+} // namespace
+
+SetupView::SetupView(QWidget *parent)
+    : QWidget(parent)
+{
+    setObjectName(QStringLiteral("setup"));
+    setAcceptDrops(true);
+    auto *outer = new QVBoxLayout(this);
+    auto *scroll = new QScrollArea(this);
+    scroll->setWidgetResizable(true);
+    auto *page = new QWidget(scroll);
+    auto *columns = new QHBoxLayout(page);
+    auto *left = new QVBoxLayout;
+    auto *right = new QVBoxLayout;
+    columns->addLayout(left, 1);
+    columns->addLayout(right, 1);
+
+    auto group = [&](QVBoxLayout *column, const QString &title) {
+        auto *box = new QGroupBox(title, page);
+        auto *form = new QFormLayout(box);
+        form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+        column->addWidget(box);
+        return form;
+    };
+
+    auto *run = group(left, tr("Run"));
+    mWorkspace = new QLineEdit(page);
+    mWorkspace->setObjectName(QStringLiteral("workspaceEdit"));
+    run->addRow(tr("Workspace"), pathRow(page, mWorkspace, tr("Workspace folder")));
+    mName = new QLineEdit(page);
+    mName->setPlaceholderText(tr("optional"));
+    run->addRow(tr("Name"), mName);
+    mSeed = intBox(page, 0, 1000000);
+    run->addRow(tr("Seed"), mSeed);
+
+    auto *teacher = group(left, tr("Teacher"));
+    mTeacherType = new QComboBox(page);
+    mTeacherType->addItem(tr("Local model folder"), QStringLiteral("local"));
+    mTeacherType->addItem(tr("OpenAI-compatible endpoint"), QStringLiteral("http"));
+    mTeacherType->addItem(tr("JSONL file of outputs"), QStringLiteral("jsonl"));
+    teacher->addRow(tr("Source"), mTeacherType);
+    mTeacherPath = new QLineEdit(page);
+    mTeacherPath->setObjectName(QStringLiteral("teacherEdit"));
+    teacher->addRow(tr("Folder or file"), pathRow(page, mTeacherPath, tr("Teacher")));
+    mEndpoint = new QLineEdit(page);
+    mEndpoint->setPlaceholderText(QStringLiteral("http://127.0.0.1:8000/v1"));
+    teacher->addRow(tr("Base URL"), mEndpoint);
+    mEndpointModel = new QLineEdit(page);
+    teacher->addRow(tr("Model name"), mEndpointModel);
+    mApiKeyEnv = new QLineEdit(page);
+    mApiKeyEnv->setPlaceholderText(tr("environment variable holding the key (optional)"));
+    teacher->addRow(tr("API key from"), mApiKeyEnv);
+    auto *test = new QPushButton(tr("Test connection"), page);
+    mConnection = new QLabel(page);
+    mConnection->setWordWrap(true);
+    auto *testRow = new QHBoxLayout;
+    testRow->addWidget(test);
+    testRow->addWidget(mConnection, 1);
+    teacher->addRow(QString(), testRow);
+    connect(test, &QPushButton::clicked, this, &SetupView::testConnection);
+    connect(mTeacherType, &QComboBox::currentIndexChanged, this, &SetupView::updateTeacherFields);
+
+    auto *student = group(left, tr("Student"));
+    mStudent = new QLineEdit(page);
+    mStudent->setObjectName(QStringLiteral("studentEdit"));
+    student->addRow(tr("Model folder"), pathRow(page, mStudent, tr("Student model folder")));
+
+    auto *data = group(left, tr("Data"));
+    mData = new QLineEdit(page);
+    mData->setObjectName(QStringLiteral("dataEdit"));
+    data->addRow(tr("Dataset"), pathRow(page, mData, tr("Dataset"), tr("JSONL (*.jsonl *.jsonl.lz4 *.lz4);;All files (*)")));
+    mPromptField = new QLineEdit(QStringLiteral("prompt"), page);
+    mResponseField = new QLineEdit(QStringLiteral("response"), page);
+    mResponseField->setObjectName(QStringLiteral("responseFieldEdit"));
+    mIdField = new QLineEdit(page);
+    mIdField->setObjectName(QStringLiteral("idFieldEdit"));
+    mIdField->setPlaceholderText(tr("line number"));
+    data->addRow(tr("Prompt field"), mPromptField);
+    data->addRow(tr("Reference field"), mResponseField);
+    data->addRow(tr("Id field"), mIdField);
+    mTemplate = new QLineEdit(page);
+    mTemplate->setPlaceholderText(tr("the student's prompt_template.json, e.g. {prompt}\\nSummary:"));
+    data->addRow(tr("Prompt template"), mTemplate);
+    mMaxPrompt = intBox(page, 1, 1000000);
+    mMaxPrompt->setObjectName(QStringLiteral("maxPromptSpin"));
+    mMaxPrompt->setSuffix(tr(" tokens"));
+    data->addRow(tr("Longest prompt"), mMaxPrompt);
+    mMaxResponse = intBox(page, 1, 1000000);
+    mMaxResponse->setObjectName(QStringLiteral("maxResponseSpin"));
+    mMaxResponse->setSuffix(tr(" tokens"));
+    data->addRow(tr("Longest response"), mMaxResponse);
+    mPreview = new QTableWidget(0, 3, page);
+    mPreview->setObjectName(QStringLiteral("dataPreview"));
+    mPreview->setHorizontalHeaderLabels({tr("id"), tr("prompt"), tr("reference")});
+    mPreview->horizontalHeader()->setStretchLastSection(true);
+    mPreview->setMinimumHeight(140);
+    mPreview->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    data->addRow(tr("First rows"), mPreview);
+    for (QLineEdit *e : {mData, mPromptField, mResponseField, mIdField})
+        connect(e, &QLineEdit::editingFinished, this, &SetupView::refreshPreview);
+
+    auto *pairs = group(right, tr("Pairs and labelling"));
+    mPrompts = intBox(page, 0, 10000000);
+    mPrompts->setObjectName(QStringLiteral("promptsSpin"));
+    mPrompts->setSpecialValueText(tr("all training prompts"));
+    pairs->addRow(tr("Prompts"), mPrompts);
+    mPerPrompt = intBox(page, 1, 16);
+    pairs->addRow(tr("Outputs per side and prompt (k)"), mPerPrompt);
+    mTeacherTemperature = doubleBox(page, 0.05, 5, 0.05, 2);
+    pairs->addRow(tr("Teacher temperature"), mTeacherTemperature);
+    mStudentTemperature = doubleBox(page, 0.05, 5, 0.05, 2);
+    pairs->addRow(tr("Student temperature"), mStudentTemperature);
+    mStudentGreedy = new QCheckBox(tr("greedy student outputs (its most likely answer)"), page);
+    pairs->addRow(QString(), mStudentGreedy);
+    mPolicy = new QComboBox(page);
+    mPolicy->addItems({QStringLiteral("teacher-preferred"), QStringLiteral("judge")});
+    pairs->addRow(tr("Labelling"), mPolicy);
+    mJudge = new QComboBox(page);
+    mJudge->addItems({QStringLiteral("rouge-l"), QStringLiteral("llm")});
+    pairs->addRow(tr("Judge"), mJudge);
+
+    auto *loss = group(right, tr("Method and loss"));
+    mMethod = new QComboBox(page);
+    mMethod->setObjectName(QStringLiteral("methodCombo"));
+    mMethod->addItems({QStringLiteral("plad"), QStringLiteral("plad-logistic"), QStringLiteral("seqkd"), QStringLiteral("dpo"), QStringLiteral("word-kd"),
+                       QStringLiteral("sft")});
+    loss->addRow(tr("Method"), mMethod);
+    mScore = new QComboBox(page);
+    mScore->addItem(tr("mean log-prob per token"), QStringLiteral("mean"));
+    mScore->addItem(tr("summed log-prob"), QStringLiteral("sum"));
+    loss->addRow(tr("Score s(y|x)"), mScore);
+    mBeta = doubleBox(page, 0, 100, 0.05, 3);
+    loss->addRow(tr("beta (margin)"), mBeta);
+    mLambda = doubleBox(page, 0, 100, 0.1, 3);
+    mLambda->setObjectName(QStringLiteral("lambdaSpin"));
+    loss->addRow(tr("lambda (CE weight)"), mLambda);
+    mCeTarget = new QComboBox(page);
+    mCeTarget->addItems({QStringLiteral("chosen"), QStringLiteral("reference")});
+    loss->addRow(tr("CE target"), mCeTarget);
+    mFormula = new QLabel(page);
+    mFormula->setObjectName(QStringLiteral("lossFormula"));
+    mFormula->setWordWrap(true);
+    mFormula->setTextFormat(Qt::RichText);
+    loss->addRow(tr("Loss"), mFormula);
+    for (QComboBox *c : {mMethod, mScore, mCeTarget})
+        connect(c, &QComboBox::currentIndexChanged, this, &SetupView::updateFormula);
+    for (QDoubleSpinBox *b : {mBeta, mLambda})
+        connect(b, &QDoubleSpinBox::valueChanged, this, &SetupView::updateFormula);
+
+    auto *train = group(right, tr("Training and evaluation"));
+    mLearningRate = doubleBox(page, 1e-7, 1, 1e-5, 6);
+    mLearningRate->setObjectName(QStringLiteral("learningRateSpin"));
+    train->addRow(tr("Learning rate"), mLearningRate);
+    mSteps = intBox(page, 1, 10000000);
+    mSteps->setObjectName(QStringLiteral("stepsSpin"));
+    train->addRow(tr("Optimiser steps"), mSteps);
+    mBatch = intBox(page, 1, 4096);
+    mBatch->setObjectName(QStringLiteral("batchSpin"));
+    train->addRow(tr("Batch size (pairs)"), mBatch);
+    mWarmup = intBox(page, 0, 1000000);
+    train->addRow(tr("Warm-up steps"), mWarmup);
+    mEvalPrompts = intBox(page, 0, 100000);
+    mEvalPrompts->setObjectName(QStringLiteral("evalPromptsSpin"));
+    train->addRow(tr("Diagnostic prompts (held out)"), mEvalPrompts);
+    mEvalEvery = intBox(page, 0, 1000000);
+    mEvalEvery->setSpecialValueText(tr("start and end only"));
+    train->addRow(tr("Diagnostics every (steps)"), mEvalEvery);
+
+    auto *check = new QGroupBox(tr("Pre-flight check"), page);
+    auto *checkLayout = new QVBoxLayout(check);
+    mPreflight = new QTextBrowser(check);
+    mPreflight->setObjectName(QStringLiteral("preflight"));
+    mPreflight->setMinimumHeight(150);
+    mPreflight->setPlaceholderText(tr("Check lists problems before launch: tokenizers, context length, memory and time."));
+    checkLayout->addWidget(mPreflight);
+    right->addWidget(check, 1);
+    left->addStretch();
+
+    scroll->setWidget(page);
+    outer->addWidget(scroll, 1);
+
+    auto *buttons = new QHBoxLayout;
+    auto button = [&](const QString &label, const QString &name, auto slot) {
+        auto *b = new QPushButton(label, this);
+        b->setObjectName(name);
+        connect(b, &QPushButton::clicked, this, slot);
+        buttons->addWidget(b);
+        return b;
+    };
+    button(tr("Load..."), QStringLiteral("loadButton"), [this] {
+        const QString file = QFileDialog::getOpenFileName(this, tr("Load run configuration"), mBase, tr("Run config (*.json)"));
+        QString error;
+        if (!file.isEmpty() && !loadFile(file, &error))
+            mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(error.toHtmlEscaped()));
+    });
+    button(tr("Save..."), QStringLiteral("saveButton"), [this] {
+        const QString file = QFileDialog::getSaveFileName(this, tr("Save run configuration"), mBase, tr("Run config (*.json)"));
+        QString error;
+        if (!file.isEmpty() && !saveFile(file, &error))
+            mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(error.toHtmlEscaped()));
+    });
+    buttons->addStretch();
+    button(tr("Check"), QStringLiteral("checkButton"), [this] { runPreflight(); });
+    auto *launch = button(tr("Launch run"), QStringLiteral("launchButton"), [this] { Q_EMIT launchRequested(); });
+    launch->setDefault(true);
+    outer->addLayout(buttons);
+
+    setDocument(nlohmann::json::object());
+}
+
+QString SetupView::workspace() const
+{
+    return mWorkspace->text().trimmed();
+}
+
+void SetupView::setWorkspace(const QString &workspace)
+{
+    mWorkspace->setText(workspace);
+}
+
+QString SetupView::absolute(const QString &path) const
+{
+    if (path.isEmpty() || QDir::isAbsolutePath(path) || mBase.isEmpty())
+        return path;
+    return QDir::cleanPath(QDir(mBase).absoluteFilePath(path));
+}
+
+void SetupView::setDocument(const nlohmann::json &doc, const QString &baseDirectory)
+{
+    mBaseDoc = doc.is_object() ? doc : nlohmann::json::object();
+    mBase = baseDirectory.isEmpty() ? QDir::currentPath() : baseDirectory;
+    const auto get = [&](std::initializer_list<const char *> path) -> nlohmann::json {
+        const nlohmann::json *node = &mBaseDoc;
+        for (const char *key : path) {
+            if (!node->is_object() || !node->contains(key))
+                return nullptr;
+            node = &(*node)[key];
+        }
+        return *node;
+    };
+    auto str = [&](std::initializer_list<const char *> path, const char *fallback) {
+        const auto v = get(path);
+        return QString::fromStdString(v.is_string() ? v.get<std::string>() : fallback);
+    };
+    auto num = [&](std::initializer_list<const char *> path, double fallback) {
+        const auto v = get(path);
+        return v.is_number() ? v.get<double>() : fallback;
+    };
+    mName->setText(str({"name"}, ""));
+    mSeed->setValue(static_cast<int>(num({"seed"}, 0)));
+    const QString teacherType = str({"teacher", "type"}, "local");
+    mTeacherType->setCurrentIndex(std::max(0, mTeacherType->findData(teacherType)));
+    mTeacherPath->setText(absolute(teacherType == QLatin1String("jsonl") ? str({"teacher", "file"}, "") : str({"teacher", "model"}, "")));
+    mEndpoint->setText(str({"teacher", "base_url"}, ""));
+    mEndpointModel->setText(teacherType == QLatin1String("http") ? str({"teacher", "model"}, "") : QString());
+    mApiKeyEnv->setText(str({"teacher", "api_key_env"}, ""));
+    mStudent->setText(absolute(str({"student", "model"}, "")));
+    mData->setText(absolute(str({"data", "file"}, "")));
+    mPromptField->setText(str({"data", "fields", "prompt"}, "prompt"));
+    mResponseField->setText(str({"data", "fields", "response"}, "response"));
+    mIdField->setText(str({"data", "fields", "id"}, ""));
+    mTemplate->setText(str({"data", "template", "format"}, ""));
+    mMaxPrompt->setValue(static_cast<int>(num({"data", "limits", "max_prompt_tokens"}, 768)));
+    mMaxResponse->setValue(static_cast<int>(num({"data", "limits", "max_response_tokens"}, 256)));
+    mPrompts->setValue(static_cast<int>(num({"pairs", "prompts"}, 0)));
+    mPerPrompt->setValue(static_cast<int>(num({"pairs", "per_prompt"}, 1)));
+    mTeacherTemperature->setValue(num({"pairs", "teacher", "temperature"}, 1.0));
+    mStudentTemperature->setValue(num({"pairs", "student", "temperature"}, 1.0));
+    mStudentGreedy->setChecked(get({"pairs", "student", "greedy"}) == true);
+    mPolicy->setCurrentText(str({"labeling", "policy"}, "teacher-preferred"));
+    mJudge->setCurrentText(str({"labeling", "judge"}, "rouge-l"));
+    mMethod->setCurrentText(str({"method"}, "plad"));
+    mScore->setCurrentIndex(std::max(0, mScore->findData(str({"loss", "score"}, "mean"))));
+    mBeta->setValue(num({"loss", "beta"}, 1.0));
+    mLambda->setValue(num({"loss", "lambda"}, 0.0));
+    mCeTarget->setCurrentText(str({"loss", "ce_target"}, "chosen"));
+    mLearningRate->setValue(num({"train", "learning_rate"}, 1e-4));
+    mSteps->setValue(static_cast<int>(num({"train", "max_steps"}, 1000)));
+    mBatch->setValue(static_cast<int>(num({"train", "batch_size"}, 8)));
+    mWarmup->setValue(static_cast<int>(num({"train", "warmup_steps"}, 0)));
+    mEvalPrompts->setValue(static_cast<int>(num({"eval", "prompts"}, 64)));
+    mEvalEvery->setValue(static_cast<int>(num({"eval", "every"}, 0)));
+    updateTeacherFields();
+    updateFormula();
+    refreshPreview();
+}
+
+nlohmann::json SetupView::document() const
+{
+    nlohmann::json doc = mBaseDoc;
+    doc["version"] = 1;
+    if (!mName->text().trimmed().isEmpty())
+        doc["name"] = text(mName);
+    doc["seed"] = mSeed->value();
+    doc["method"] = mMethod->currentText().toStdString();
+    doc["student"]["model"] = text(mStudent);
+    const std::string type = mTeacherType->currentData().toString().toStdString();
+    nlohmann::json teacher = doc.value("teacher", nlohmann::json::object());
+    if (teacher.value("type", std::string("local")) != type)
+        teacher = nlohmann::json::object(); // another kind of teacher: its old fields do not apply
+    teacher["type"] = type;
+    if (type == "local") {
+        teacher["model"] = text(mTeacherPath);
+    } else if (type == "jsonl") {
+        teacher["file"] = text(mTeacherPath);
+    } else {
+        teacher["base_url"] = text(mEndpoint);
+        teacher["model"] = text(mEndpointModel);
+        if (!mApiKeyEnv->text().trimmed().isEmpty())
+            teacher["api_key_env"] = text(mApiKeyEnv);
+    }
+    doc["teacher"] = teacher;
+    doc["data"]["file"] = text(mData);
+    doc["data"]["fields"]["prompt"] = text(mPromptField);
+    doc["data"]["fields"]["response"] = text(mResponseField);
+    if (!mIdField->text().trimmed().isEmpty())
+        doc["data"]["fields"]["id"] = text(mIdField);
+    if (!mTemplate->text().trimmed().isEmpty())
+        doc["data"]["template"] = {{"format", mTemplate->text().toStdString()}};
+    doc["data"]["limits"]["max_prompt_tokens"] = mMaxPrompt->value();
+    doc["data"]["limits"]["max_response_tokens"] = mMaxResponse->value();
+    doc["pairs"]["prompts"] = mPrompts->value();
+    doc["pairs"]["per_prompt"] = mPerPrompt->value();
+    doc["pairs"]["teacher"]["temperature"] = mTeacherTemperature->value();
+    doc["pairs"]["student"]["temperature"] = mStudentTemperature->value();
+    doc["pairs"]["student"]["greedy"] = mStudentGreedy->isChecked();
+    doc["labeling"]["policy"] = mPolicy->currentText().toStdString();
+    doc["labeling"]["judge"] = mJudge->currentText().toStdString();
+    doc["loss"]["score"] = mScore->currentData().toString().toStdString();
+    doc["loss"]["beta"] = mBeta->value();
+    doc["loss"]["lambda"] = mLambda->value();
+    doc["loss"]["ce_target"] = mCeTarget->currentText().toStdString();
+    doc["train"]["learning_rate"] = mLearningRate->value();
+    doc["train"]["max_steps"] = mSteps->value();
+    doc["train"]["batch_size"] = mBatch->value();
+    doc["train"]["warmup_steps"] = mWarmup->value();
+    doc["eval"]["prompts"] = mEvalPrompts->value();
+    doc["eval"]["every"] = mEvalEvery->value();
+    return doc;
+}
+
+bool SetupView::loadFile(const QString &file, QString *error)
+{
+    try {
+        setDocument(readJsonFile(file.toStdString()), QFileInfo(file).absolutePath());
+        return true;
+    } catch (const std::exception &e) {
+        if (error)
+            *error = QString::fromUtf8(e.what());
+        return false;
+    }
+}
+
+bool SetupView::saveFile(const QString &file, QString *error) const
+{
+    try {
+        writeFileAtomically(file.toStdString(), document().dump(2) + "\n");
+        return true;
+    } catch (const std::exception &e) {
+        if (error)
+            *error = QString::fromUtf8(e.what());
+        return false;
+    }
+}
+
+void SetupView::loadDemo(const QString &demoDirectory)
+{
+    // The demo's PLaD run, as `plad demo` configures it.
+    const std::filesystem::path demo = QDir(demoDirectory).absolutePath().toStdString();
+    const nlohmann::json doc = demoRunConfig(demo, "plad", {{"type", "local"}, {"model", (demo / "teacher").string()}}, DemoBudget{});
+    setDocument(doc, demoDirectory);
+}
+
+void SetupView::updateTeacherFields()
+{
+    const QString type = mTeacherType->currentData().toString();
+    const bool http = type == QLatin1String("http");
+    mTeacherPath->setEnabled(!http);
+    mEndpoint->setEnabled(http);
+    mEndpointModel->setEnabled(http);
+    mApiKeyEnv->setEnabled(http);
+}
+
+void SetupView::updateFormula()
+{
+    const QString method = mMethod->currentText();
+    const QString s = mScore->currentData().toString() == QLatin1String("mean") ? tr("(1/|y|) log p(y|x)") : tr("log p(y|x)");
+    const QString ce = mLambda->value() > 0
+                           ? tr(" + %1 &middot; CE(%2)").arg(mLambda->value()).arg(mCeTarget->currentText() == QLatin1String("chosen") ? tr("y<sup>+</sup>") : tr("reference"))
+                           : QString();
+    QString formula;
+    if (method == QLatin1String("plad"))
+        formula = tr("max(0, %1 &minus; s(y<sup>+</sup>|x) + s(y<sup>&minus;</sup>|x))%2").arg(mBeta->value()).arg(ce);
+    else if (method == QLatin1String("plad-logistic"))
+        formula = tr("&minus;log &sigma;(s(y<sup>+</sup>|x) &minus; s(y<sup>&minus;</sup>|x) &minus; %1)%2").arg(mBeta->value()).arg(ce);
+    else if (method == QLatin1String("seqkd"))
+        formula = tr("CE(teacher output | x): imitate the teacher's text");
+    else if (method == QLatin1String("dpo"))
+        formula = tr("&minus;log &sigma;(&beta;<sub>DPO</sub> [(log p(y<sup>+</sup>) &minus; log p<sub>ref</sub>(y<sup>+</sup>)) &minus; (log p(y<sup>&minus;</sup>) &minus; log p<sub>ref</sub>(y<sup>&minus;</sup>))])");
+    else if (method == QLatin1String("word-kd"))
+        formula = tr("KL between the teacher's and the student's next-token distributions (one shared vocabulary)");
+    else
+        formula = tr("CE(reference | x): continued fine-tuning");
+    mFormula->setText(formula + (method.startsWith(QLatin1String("plad")) ? tr("<br>with s(y|x) = %1").arg(s) : QString()));
+}
+
+void SetupView::refreshPreview()
+{
+    const std::string file = text(mData);
+    if (file.empty())
+        return;
+    ImportOptions options;
+    options.fields.prompt = text(mPromptField);
+    options.fields.reference = text(mResponseField);
+    options.fields.id = text(mIdField);
+    options.removeDuplicates = false;
+    runInBackground<std::vector<DatasetRecord>>(
+        this,
+        [file, options] {
+            auto records = importDataset(file, options).records;
+            records.resize(std::min<size_t>(records.size(), 6));
+            return records;
+        },
+        [this](const TaskOutcome<std::vector<DatasetRecord>> &outcome) {
+            if (!outcome.value) {
+                mPreview->setRowCount(1);
+                mPreview->setItem(0, 0, new QTableWidgetItem(tr("error")));
+                mPreview->setItem(0, 1, new QTableWidgetItem(outcome.error));
+                mPreview->setItem(0, 2, new QTableWidgetItem());
+                return;
+            }
+            mPreview->setRowCount(static_cast<int>(outcome.value->size()));
+            int row = 0;
+            for (const auto &r : *outcome.value) {
+                mPreview->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(r.id)));
+                mPreview->setItem(row, 1, new QTableWidgetItem(QString::fromStdString(r.prompt).simplified().left(160)));
+                mPreview->setItem(row, 2, new QTableWidgetItem(QString::fromStdString(r.reference).simplified().left(120)));
+                ++row;
+            }
+        });
+}
+
+void SetupView::runPreflight()
+{
+    mPreflight->setHtml(tr("<p>Checking...</p>"));
+    const nlohmann::json doc = document();
+    const std::string base = mBase.toStdString();
+    runInBackground<std::vector<PreflightFinding>>(
+        this, [doc, base] { return preflightCheck(doc, base); },
+        [this](const TaskOutcome<std::vector<PreflightFinding>> &outcome) {
+            if (!outcome.value) {
+                mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(outcome.error.toHtmlEscaped()));
+                Q_EMIT preflightDone(1);
+                return;
+            }
+            QString html = QStringLiteral("<ul>");
+            int errors = 0;
+            for (const auto &f : *outcome.value) {
+                const QString colour = f.severity == "error" ? QStringLiteral("#c0392b") : f.severity == "warning" ? QStringLiteral("#b9770e") : QString();
+                errors += f.severity == "error" ? 1 : 0;
+                html += QStringLiteral("<li><b%1>%2</b> (%3): %4</li>")
+                            .arg(colour.isEmpty() ? QString() : QStringLiteral(" style=\"color:%1\"").arg(colour),
+                                 QString::fromStdString(f.severity), QString::fromStdString(f.topic), QString::fromStdString(f.message).toHtmlEscaped());
+            }
+            html += QStringLiteral("</ul>");
+            html.prepend(errors == 0 ? tr("<p><b>Ready to launch.</b></p>") : tr("<p><b>%n problem(s) to fix before launch.</b></p>", nullptr, errors));
+            mPreflight->setHtml(html);
+            Q_EMIT preflightDone(errors);
+        });
+}
+
+QString SetupView::preflightText() const
+{
+    return mPreflight->toPlainText();
+}
+
+void SetupView::testConnection()
+{
+    OpenAiEndpoint endpoint;
+    endpoint.baseUrl = text(mEndpoint);
+    endpoint.model = text(mEndpointModel);
+    endpoint.apiKeyEnv = text(mApiKeyEnv);
+    endpoint.maxRetries = 0;
+    endpoint.timeoutSeconds = 10;
+    endpoint.concurrency = 1;
+    mConnection->setText(tr("Connecting..."));
+    runInBackground<QString>(
+        this,
+        [endpoint] {
+            endpoint.validate("teacher");
+            CompletionSettings settings;
+            settings.maxTokens = 1;
+            QString result;
+            requestCompletions(endpoint, settings, {"Hello"}, [&](const CompletionResult &r) {
+                if (!r.error.empty())
+                    throw Error(r.error);
+                result = QObject::tr("answered in %1 s").arg(r.seconds, 0, 'f', 2);
+            });
+            return result;
+        },
+        [this](const TaskOutcome<QString> &outcome) {
+            const bool ok = outcome.value.has_value();
+            mConnection->setText(ok ? tr("Connected: %1").arg(*outcome.value) : tr("Failed: %1").arg(outcome.error));
+            Q_EMIT connectionTested(ok, ok ? *outcome.value : outcome.error);
+        });
+}
+
+void SetupView::dragEnterEvent(QDragEnterEvent *event)
+{
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
+}
+
+void SetupView::dropEvent(QDropEvent *event)
+{
+    for (const QUrl &url : event->mimeData()->urls()) {
+        const QFileInfo info(url.toLocalFile());
+        if (info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/config.json"))) {
+            // A model: the student first, then the teacher.
+            (mStudent->text().isEmpty() ? mStudent : mTeacherPath)->setText(info.absoluteFilePath());
+        } else if (info.isFile() && info.fileName().endsWith(QLatin1String(".json")) && !info.fileName().endsWith(QLatin1String(".jsonl"))) {
+            QString error;
+            if (!loadFile(info.absoluteFilePath(), &error))
+                mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(error.toHtmlEscaped()));
+        } else if (info.isFile()) {
+            mData->setText(info.absoluteFilePath());
+            refreshPreview();
+        }
+    }
+    event->acceptProposedAction();
+}
+
+} // namespace plad::ui

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <QString>
+#include <QWidget>
+
+#include <nlohmann/json.hpp>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+class QTableWidget;
+class QTextBrowser;
+
+namespace plad::ui {
+
+/**
+ * Experiment setup: teacher (local folder, OpenAI-compatible endpoint with a connection test,
+ * or a JSONL of outputs), student, dataset with a preview of its first rows under the field
+ * mapping, template, pairs and labelling, method and loss (with the formula), training and
+ * evaluation settings, seed. The form edits a run config document, the same JSON `plad run`
+ * reads: fields the form does not show are kept as loaded. Folders and files can be dropped on
+ * it. A pre-flight check lists problems in plain language before launch.
+ */
+class SetupView : public QWidget
+{
+    Q_OBJECT
+
+public:
+    explicit SetupView(QWidget *parent = nullptr);
+
+    QString workspace() const;
+    void setWorkspace(const QString &workspace);
+    /** The run config the form describes. */
+    nlohmann::json document() const;
+    /** Fills the form from a run config; relative paths resolve against `baseDirectory`. */
+    void setDocument(const nlohmann::json &doc, const QString &baseDirectory = {});
+    QString baseDirectory() const { return mBase; }
+    bool loadFile(const QString &file, QString *error = nullptr);
+    bool saveFile(const QString &file, QString *error = nullptr) const;
+    /** Loads the embedded demo's PLaD configuration (the models and data shipped in `demoDirectory`). */
+    void loadDemo(const QString &demoDirectory);
+    /** Runs the pre-flight check in the background; preflightDone() carries the findings' count of errors. */
+    void runPreflight();
+    QString preflightText() const;
+
+    /** Direct access for tests and the main window's shortcuts. */
+    QLineEdit *studentEdit() const { return mStudent; }
+    QLineEdit *teacherEdit() const { return mTeacherPath; }
+    QLineEdit *dataEdit() const { return mData; }
+
+Q_SIGNALS:
+    /** The user asked to launch the run the form describes. */
+    void launchRequested();
+    void preflightDone(int errors);
+    void connectionTested(bool ok, const QString &message);
+
+protected:
+    void dragEnterEvent(QDragEnterEvent *event) override;
+    void dropEvent(QDropEvent *event) override;
+
+private:
+    void updateTeacherFields();
+    void updateFormula();
+    void refreshPreview();
+    void testConnection();
+    QString absolute(const QString &path) const;
+
+    nlohmann::json mBaseDoc;
+    QString mBase;
+    QLineEdit *mWorkspace = nullptr;
+    QLineEdit *mName = nullptr;
+    QComboBox *mTeacherType = nullptr;
+    QLineEdit *mTeacherPath = nullptr;
+    QLineEdit *mEndpoint = nullptr;
+    QLineEdit *mEndpointModel = nullptr;
+    QLineEdit *mApiKeyEnv = nullptr;
+    QLabel *mConnection = nullptr;
+    QLineEdit *mStudent = nullptr;
+    QLineEdit *mData = nullptr;
+    QLineEdit *mPromptField = nullptr;
+    QLineEdit *mResponseField = nullptr;
+    QLineEdit *mIdField = nullptr;
+    QTableWidget *mPreview = nullptr;
+    QLineEdit *mTemplate = nullptr;
+    QSpinBox *mMaxPrompt = nullptr;
+    QSpinBox *mMaxResponse = nullptr;
+    QSpinBox *mPrompts = nullptr;
+    QSpinBox *mPerPrompt = nullptr;
+    QDoubleSpinBox *mTeacherTemperature = nullptr;
+    QDoubleSpinBox *mStudentTemperature = nullptr;
+    QCheckBox *mStudentGreedy = nullptr;
+    QComboBox *mPolicy = nullptr;
+    QComboBox *mJudge = nullptr;
+    QComboBox *mMethod = nullptr;
+    QComboBox *mScore = nullptr;
+    QDoubleSpinBox *mBeta = nullptr;
+    QDoubleSpinBox *mLambda = nullptr;
+    QComboBox *mCeTarget = nullptr;
+    QLabel *mFormula = nullptr;
+    QDoubleSpinBox *mLearningRate = nullptr;
+    QSpinBox *mSteps = nullptr;
+    QSpinBox *mBatch = nullptr;
+    QSpinBox *mWarmup = nullptr;
+    QSpinBox *mEvalPrompts = nullptr;
+    QSpinBox *mEvalEvery = nullptr;
+    QSpinBox *mSeed = nullptr;
+    QTextBrowser *mPreflight = nullptr;
+};
+
+} // namespace plad::ui

@@ -62,9 +62,15 @@ fi
 case "$mode" in
   demo)
     plad=build/release/app/plad
-    echo "== PLaD, SeqKD and DPO on the demo task (resources/demo), evaluated against the initial student"
     rm -rf build/demo-workspace
-    "$plad" --threads "$(nproc)" demo --workspace build/demo-workspace
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${PLAD_HEADLESS:-}" ]; then
+      # A display: the workbench opens with the demo loaded and its PLaD run going.
+      echo "== the workbench, with the demo's PLaD run (PLAD_HEADLESS=1 runs the whole demo on the terminal instead)"
+      build/release/app/plad-workbench --threads "$(nproc)" --workspace build/demo-workspace --demo
+    else
+      echo "== PLaD, SeqKD and DPO on the demo task (resources/demo), evaluated against the initial student"
+      "$plad" --threads "$(nproc)" demo --workspace build/demo-workspace
+    fi
     ;;
   test)
     echo "== tests (Release)"

@@ -2,6 +2,7 @@
 #include "cli/demopaths.h"
 #include "common/runtime.h"
 #include "mainwindow/mainwindow.h"
+#include "runs/runsview.h"
 #include "setup/setupview.h"
 
 #include <QApplication>
@@ -30,7 +31,9 @@ int main(int argc, char **argv)
     QCommandLineOption delay(QStringLiteral("screenshot-delay"), QStringLiteral("Seconds before the screenshots (default 60)."), QStringLiteral("s"),
                              QStringLiteral("60"));
     QCommandLineOption openRun(QStringLiteral("open-run"), QStringLiteral("Open this run of the workspace."), QStringLiteral("id"));
-    parser.addOptions({workspace, demo, threads, screenshots, delay, openRun});
+    QCommandLineOption loadDemo(QStringLiteral("load-demo"), QStringLiteral("Load the embedded demo into Setup without starting it."));
+    QCommandLineOption compare(QStringLiteral("compare"), QStringLiteral("Compare these runs (comma-separated ids) in Runs."), QStringLiteral("ids"));
+    parser.addOptions({workspace, demo, threads, screenshots, delay, openRun, loadDemo, compare});
     parser.process(app);
     plad::configureThreads(parser.value(threads).toInt());
 
@@ -40,6 +43,17 @@ int main(int argc, char **argv)
     if (parser.isSet(workspace))
         window.openWorkspace(parser.value(workspace));
     window.show();
+    if (parser.isSet(loadDemo))
+        QTimer::singleShot(0, &window, [&window] { window.loadDemo(); });
+    if (parser.isSet(compare))
+        QObject::connect(window.runsView(), &plad::ui::RunsView::refreshed, &window, [&window, ids = parser.value(compare).split(QLatin1Char(','))] {
+            // Once the opened workspace's runs are listed (the refresh of an earlier workspace may come first).
+            int found = 0;
+            for (const auto &r : window.runsView()->runs())
+                found += ids.contains(QString::fromStdString(r.record.id)) ? 1 : 0;
+            if (found == ids.size() && window.runsView()->configDifferences().isEmpty())
+                window.runsView()->compare(ids);
+        });
     if (parser.isSet(openRun))
         QTimer::singleShot(0, &window, [&window, id = parser.value(openRun)] { window.openRun(id, QStringLiteral("plad")); });
     if (parser.isSet(screenshots))

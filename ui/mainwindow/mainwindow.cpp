@@ -26,6 +26,7 @@
 #include <QStyle>
 #include <QStyleFactory>
 #include <QTabWidget>
+#include <QTimer>
 #include <QToolBar>
 
 namespace plad::ui {
@@ -72,7 +73,6 @@ MainWindow::MainWindow(QWidget *parent)
     dock->setObjectName(QStringLiteral("logDock"));
     dock->setWidget(mLog);
     addDockWidget(Qt::BottomDockWidgetArea, dock);
-    resizeDocks({dock}, {120}, Qt::Vertical);
 
     mStatusJob = new QLabel(tr("No job running"), this);
     mStatusJob->setObjectName(QStringLiteral("jobStatus"));
@@ -113,7 +113,9 @@ MainWindow::MainWindow(QWidget *parent)
     buildMenus();
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    if (!restoreState(settings.value(QStringLiteral("window/state")).toByteArray()))
+        QTimer::singleShot(0, this, [this, dock] { resizeDocks({dock}, {110}, Qt::Vertical); }); // the areas get the room
+
     applyTheme(settings.value(QStringLiteral("view/theme"), QStringLiteral("system")).toString());
     const QString last = settings.value(QStringLiteral("workspace/last")).toString();
     openWorkspace(last.isEmpty() ? QDir::current().absoluteFilePath(QStringLiteral("workspace")) : last);

@@ -89,6 +89,9 @@ case "$mode" in
     "$plad" --threads "$threads" bench sft
     echo "== generation with and without the KV cache"
     "$plad" --threads "$threads" bench generate --new-tokens 64
+    echo "== the workbench's live monitor with 100,000 steps"
+    cmake --build --preset release --target plad-monitor-bench >/dev/null
+    QT_QPA_PLATFORM=offscreen build/release/tests/plad-monitor-bench 100000
     ;;
   build) ;;
   *)

@@ -25,6 +25,7 @@ MetricChart::MetricChart(const CatalogChart &spec, QWidget *parent)
     setObjectName(QString::fromStdString(spec.id));
     setMinimumSize(360, 240);
     setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    setPlottingHint(QCP::phFastPolylines); // long runs: one polyline per line, not segment by segment
     plotLayout()->insertRow(0);
     auto *title = new QCPTextElement(this, QString::fromStdString(spec.title), QFont(font().family(), font().pointSize() + 1, QFont::Bold));
     plotLayout()->addElement(0, 0, title);
@@ -157,6 +158,10 @@ void MetricChart::refresh()
     mDirty = false;
     if (!mUserZoomed && hasData())
         rescale();
+    // Past a few thousand points per line antialiasing costs more than it shows: draw them crisp.
+    const bool dense = pointCount() > 20000;
+    for (auto &l : mLines)
+        l.graph->setAntialiased(!dense);
     replot(QCustomPlot::rpQueuedReplot);
 }
 

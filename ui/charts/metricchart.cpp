@@ -1,6 +1,7 @@
 #include "charts/metricchart.h"
 
 #include "common/fileio.h"
+#include "common/lastpaths.h"
 #include "report/svgchart.h"
 
 #include <QContextMenuEvent>
@@ -241,10 +242,11 @@ void MetricChart::contextMenuEvent(QContextMenuEvent *event)
         replot();
     });
     menu.addAction(tr("Export chart..."), this, [this] {
-        const QString file = QFileDialog::getSaveFileName(this, tr("Export chart"), QString::fromStdString(mSpec.id) + QStringLiteral(".png"),
+        const QString file = QFileDialog::getSaveFileName(this, tr("Export chart"), lastFolder(QStringLiteral("chart")) + QLatin1Char('/') + QString::fromStdString(mSpec.id) + QStringLiteral(".png"),
                                                           tr("PNG image (*.png);;PDF document (*.pdf);;SVG image (*.svg)"));
         if (file.isEmpty())
             return;
+        rememberFolder(QStringLiteral("chart"), file);
         QString error;
         if (!exportTo(file, &error))
             QMessageBox::warning(this, tr("Export chart"), error);

@@ -3,6 +3,7 @@
 #include "charts/metricchart.h"
 #include "charts/reliabilitychart.h"
 #include "common/fileio.h"
+#include "common/lastpaths.h"
 #include "jobs/backgroundtask.h"
 #include "plad/runexports.h"
 #include "report/chartcatalog.h"
@@ -144,16 +145,19 @@ void ReportView::choose(const QString &kind)
         return;
     QString path;
     if (kind == QLatin1String("model")) {
-        path = QFileDialog::getExistingDirectory(this, tr("Export the student into"));
+        path = QFileDialog::getExistingDirectory(this, tr("Export the student into"), lastFolder(QStringLiteral("export")));
     } else {
         const std::map<QString, QString> filters = {{QStringLiteral("html"), tr("HTML (*.html)")},  {QStringLiteral("md"), tr("Markdown (*.md)")},
                                                     {QStringLiteral("pdf"), tr("PDF (*.pdf)")},     {QStringLiteral("csv"), tr("CSV (*.csv)")},
                                                     {QStringLiteral("pairs"), tr("JSONL (*.jsonl)")}};
         const QString suffix = kind == QLatin1String("pairs") ? QStringLiteral("jsonl") : kind;
-        path = QFileDialog::getSaveFileName(this, tr("Export"), mRunId + QLatin1Char('.') + suffix, filters.at(kind));
+        path = QFileDialog::getSaveFileName(this, tr("Export"), lastFolder(QStringLiteral("export")) + QLatin1Char('/') + mRunId + QLatin1Char('.') + suffix,
+                                            filters.at(kind));
     }
-    if (!path.isEmpty())
-        exportTo(kind, path);
+    if (path.isEmpty())
+        return;
+    rememberFolder(QStringLiteral("export"), path);
+    exportTo(kind, path);
 }
 
 void ReportView::exportTo(const QString &kind, const QString &path)

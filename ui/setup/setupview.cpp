@@ -1,6 +1,7 @@
 #include "setup/setupview.h"
 
 #include "common/fileio.h"
+#include "common/lastpaths.h"
 #include "data/dataset.h"
 #include "jobs/backgroundtask.h"
 #include "plad/democonfig.h"
@@ -260,13 +261,17 @@ SetupView::SetupView(QWidget *parent)
         return b;
     };
     button(tr("Load..."), QStringLiteral("loadButton"), [this] {
-        const QString file = QFileDialog::getOpenFileName(this, tr("Load run configuration"), mBase, tr("Run config (*.json)"));
+        const QString file = QFileDialog::getOpenFileName(this, tr("Load run configuration"), lastFolder(QStringLiteral("config"), mBase), tr("Run config (*.json)"));
+        if (!file.isEmpty())
+            rememberFolder(QStringLiteral("config"), file);
         QString error;
         if (!file.isEmpty() && !loadFile(file, &error))
             mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(error.toHtmlEscaped()));
     });
     button(tr("Save..."), QStringLiteral("saveButton"), [this] {
-        const QString file = QFileDialog::getSaveFileName(this, tr("Save run configuration"), mBase, tr("Run config (*.json)"));
+        const QString file = QFileDialog::getSaveFileName(this, tr("Save run configuration"), lastFolder(QStringLiteral("config"), mBase), tr("Run config (*.json)"));
+        if (!file.isEmpty())
+            rememberFolder(QStringLiteral("config"), file);
         QString error;
         if (!file.isEmpty() && !saveFile(file, &error))
             mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(error.toHtmlEscaped()));

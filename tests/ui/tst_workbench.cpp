@@ -181,6 +181,34 @@ private Q_SLOTS:
         QCOMPARE(toString(stored.status), std::string("completed"));
     }
 
+    void setupSavesAndLoadsTheRunConfig()
+    {
+        // What Setup saves is the document `plad run` reads, and loading it gives the same form.
+        SetupView setup;
+        fillSetup(&setup, 77);
+        QSignalSpy done(&setup, &SetupView::configFileDone);
+        setup.saveFile(str(mRoot / "form.json"));
+        QVERIFY(done.wait(10000));
+        QCOMPARE(done.first().at(1).toString(), QString());
+        std::ifstream in(mRoot / "form.json");
+        const auto saved = nlohmann::json::parse(in);
+        QCOMPARE(saved["train"]["max_steps"].get<int>(), 77);
+        QCOMPARE(saved["data"]["fields"]["response"].get<std::string>(), std::string("reference"));
+        QCOMPARE(saved["teacher"]["type"].get<std::string>(), std::string("local"));
+        SetupView other;
+        QSignalSpy loaded(&other, &SetupView::configFileDone);
+        other.loadFile(str(mRoot / "form.json"));
+        QVERIFY(loaded.wait(10000));
+        QCOMPARE(other.document(), saved);
+        // A broken file is reported, and the form keeps what it had.
+        test::writeBytes(mRoot / "broken.json", "{\"train\": ");
+        loaded.clear();
+        other.loadFile(str(mRoot / "broken.json"));
+        QVERIFY(loaded.wait(10000));
+        QVERIFY(!loaded.first().at(1).toString().isEmpty());
+        QCOMPARE(other.document(), saved);
+    }
+
     void annotatingAPairReachesTheDatabase()
     {
         MainWindow window;

@@ -264,17 +264,15 @@ SetupView::SetupView(QWidget *parent)
         const QString file = QFileDialog::getOpenFileName(this, tr("Load run configuration"), lastFolder(QStringLiteral("config"), mBase), tr("Run config (*.json)"));
         if (!file.isEmpty())
             rememberFolder(QStringLiteral("config"), file);
-        QString error;
-        if (!file.isEmpty() && !loadFile(file, &error))
-            mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(error.toHtmlEscaped()));
+        if (!file.isEmpty())
+            loadFile(file);
     });
     button(tr("Save..."), QStringLiteral("saveButton"), [this] {
         const QString file = QFileDialog::getSaveFileName(this, tr("Save run configuration"), lastFolder(QStringLiteral("config"), mBase), tr("Run config (*.json)"));
         if (!file.isEmpty())
             rememberFolder(QStringLiteral("config"), file);
-        QString error;
-        if (!file.isEmpty() && !saveFile(file, &error))
-            mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(error.toHtmlEscaped()));
+        if (!file.isEmpty())
+            saveFile(file);
     });
     buttons->addStretch();
     button(tr("Check"), QStringLiteral("checkButton"), [this] { runPreflight(); });
@@ -416,28 +414,28 @@ nlohmann::json SetupView::document() const
     return doc;
 }
 
-bool SetupView::loadFile(const QString &file, QString *error)
+void SetupView::loadFile(const QString &file)
 {
-    try {
-        setDocument(readJsonFile(file.toStdString()), QFileInfo(file).absolutePath());
-        return true;
-    } catch (const std::exception &e) {
-        if (error)
-            *error = QString::fromUtf8(e.what());
-        return false;
-    }
+    runInBackground<nlohmann::json>(
+        this, [path = file.toStdString()] { return readJsonFile(path); },
+        [this, file](const TaskOutcome<nlohmann::json> &outcome) {
+            if (outcome.value)
+                setDocument(*outcome.value, QFileInfo(file).absolutePath());
+            else
+                mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(outcome.error.toHtmlEscaped()));
+            Q_EMIT configFileDone(file, outcome.value ? QString() : outcome.error);
+        });
 }
 
-bool SetupView::saveFile(const QString &file, QString *error) const
+void SetupView::saveFile(const QString &file)
 {
-    try {
-        writeFileAtomically(file.toStdString(), document().dump(2) + "\n");
-        return true;
-    } catch (const std::exception &e) {
-        if (error)
-            *error = QString::fromUtf8(e.what());
-        return false;
-    }
+    runInBackground<bool>(
+        this, [path = file.toStdString(), text = document().dump(2) + "\n"] { writeFileAtomically(path, text); return true; },
+        [this, file](const TaskOutcome<bool> &outcome) {
+            if (!outcome.value)
+                mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(outcome.error.toHtmlEscaped()));
+            Q_EMIT configFileDone(file, outcome.value ? QString() : outcome.error);
+        });
 }
 
 void SetupView::loadDemo(const QString &demoDirectory)
@@ -596,9 +594,7 @@ void SetupView::dropEvent(QDropEvent *event)
             // A model: the student first, then the teacher.
             (mStudent->text().isEmpty() ? mStudent : mTeacherPath)->setText(info.absoluteFilePath());
         } else if (info.isFile() && info.fileName().endsWith(QLatin1String(".json")) && !info.fileName().endsWith(QLatin1String(".jsonl"))) {
-            QString error;
-            if (!loadFile(info.absoluteFilePath(), &error))
-                mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(error.toHtmlEscaped()));
+            loadFile(info.absoluteFilePath());
         } else if (info.isFile()) {
             mData->setText(info.absoluteFilePath());
             refreshPreview();

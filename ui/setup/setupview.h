@@ -38,8 +38,10 @@ public:
     /** Fills the form from a run config; relative paths resolve against `baseDirectory`. */
     void setDocument(const nlohmann::json &doc, const QString &baseDirectory = {});
     QString baseDirectory() const { return mBase; }
-    bool loadFile(const QString &file, QString *error = nullptr);
-    bool saveFile(const QString &file, QString *error = nullptr) const;
+    /** Reads a run config file in the background, then fills the form; configFileDone() reports it. */
+    void loadFile(const QString &file);
+    /** Writes the form's run config to `file` in the background; configFileDone() reports it. */
+    void saveFile(const QString &file);
     /** Loads the embedded demo's PLaD configuration (the models and data shipped in `demoDirectory`). */
     void loadDemo(const QString &demoDirectory);
     /** Runs the pre-flight check in the background; preflightDone() carries the findings' count of errors. */
@@ -56,6 +58,8 @@ Q_SIGNALS:
     void launchRequested();
     void preflightDone(int errors);
     void connectionTested(bool ok, const QString &message);
+    /** A load or save finished; `error` is empty on success. */
+    void configFileDone(const QString &file, const QString &error);
 
 protected:
     void dragEnterEvent(QDragEnterEvent *event) override;

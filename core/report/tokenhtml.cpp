@@ -71,13 +71,13 @@ std::string wordDiffHtml(const std::string &text, const std::string &other)
     while (i < a.size()) {
         const bool common = j < b.size() && a[i] == b[j];
         if (common) {
-            html += (html.empty() ? "" : " ") + xmlEscape(a[i]);
+            html.append(html.empty() ? "" : " ").append(xmlEscape(a[i]));
             ++i;
             ++j;
         } else if (j < b.size() && lcs[i][j + 1] >= lcs[i + 1][j]) {
             ++j;
         } else {
-            html += (html.empty() ? "" : " ") + ("<u class=\"diff\">" + xmlEscape(a[i]) + "</u>");
+            html.append(html.empty() ? "" : " ").append("<u class=\"diff\">").append(xmlEscape(a[i])).append("</u>");
             ++i;
         }
     }

@@ -4,6 +4,7 @@
 #include "eval/calibration.h"
 #include "eval/statistics.h"
 #include "model/modelloader.h"
+#include "report/tokenhtml.h"
 #include "testsupport.h"
 #include "train/synthetictask.h"
 
@@ -88,6 +89,23 @@ private Q_SLOTS:
         const auto m = bootstrapMean({1, 2, 3, 4}, 2000, 3);
         QCOMPARE(m.estimate, 2.5);
         QVERIFY(m.low >= 1 && m.high <= 4 && m.low < 2.5 && m.high > 2.5);
+    }
+
+    void pairDisplayHelpers()
+    {
+        // The word diff marks what one output says that the other does not (longest common subsequence).
+        QCOMPARE(wordDiffHtml("a b c", "a c"), std::string("a <u class=\"diff\">b</u> c"));
+        QCOMPARE(wordDiffHtml("x y", "x y"), std::string("x y"));
+        QCOMPARE(wordDiffHtml("<b> q", "q"), std::string("<u class=\"diff\">&lt;b&gt;</u> q"));
+        QCOMPARE(wordDiffHtml("", "anything"), std::string());
+        // Tints: green at log p = 0, red at -6 and below, blended at 45% over white.
+        QCOMPARE(logprobTint(0.0), std::string("#b9ffbe"));
+        QCOMPARE(logprobTint(-6.0), std::string("#ffc2be"));
+        QCOMPARE(logprobTint(-60.0), logprobTint(-6.0));
+        // Without a tokenizer an output shows as its escaped text.
+        StoredOutput o;
+        o.text = "a<b";
+        QCOMPARE(tintedTokensHtml(o, nullptr), std::string("a&lt;b"));
     }
 
     void modelDiagnostics()

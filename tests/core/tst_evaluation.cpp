@@ -1,6 +1,6 @@
 // Evaluation statistics against known answers: win rates with bootstrap intervals, expected
 // calibration error on constructed predictions, Spearman's rho on known ranks; and the
-// model-based diagnostics on a tiny model.
+// model-based diagnostics on a tiny model; and how pair outputs are shown (word diff, tints).
 #include "eval/calibration.h"
 #include "eval/statistics.h"
 #include "model/modelloader.h"

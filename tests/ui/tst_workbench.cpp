@@ -136,6 +136,9 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         SetupView *setup = window.setupView();
         fillSetup(setup, 30);
+        // Calibration diagnostics on 8 held-out prompts at steps 0, 15 and 30.
+        child<QSpinBox>(setup, "evalPromptsSpin")->setValue(8);
+        child<QSpinBox>(setup, "evalEverySpin")->setValue(15);
 
         // The pre-flight check reads the models and data in the background and finds nothing to fix.
         QSignalSpy checked(setup, &SetupView::preflightDone);
@@ -172,6 +175,9 @@ private Q_SLOTS:
         // Every step reached the chart (the watcher reads the store as the worker writes it).
         QTRY_COMPARE_WITH_TIMEOUT(window.monitorView()->pointCount("loss"), 2 * 30, 5000); // raw and smoothed lines
         QVERIFY(window.monitorView()->pointCount("ranking-accuracy") > 0);
+        // The calibration chart and the reliability diagram follow the evaluations.
+        QTRY_COMPARE_WITH_TIMEOUT(window.monitorView()->reliabilityStep(), qint64(30), 5000);
+        QVERIFY(window.monitorView()->pointCount("calibration") >= 3);
 
         // The run as `plad run` would have stored it: the form's settings are in its config.
         const auto stored = RunStore::openReadOnly(mRoot / "ws").requireRun(runId.toStdString());

@@ -101,6 +101,11 @@ MetricChart *MonitorView::chart(const QString &id) const
     return nullptr;
 }
 
+qint64 MonitorView::reliabilityStep() const
+{
+    return mReliability->latestStep();
+}
+
 int MonitorView::pointCount(const QString &chartId) const
 {
     int n = 0;

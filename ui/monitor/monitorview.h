@@ -31,6 +31,8 @@ public:
     QString runId() const { return mRunId; }
     MetricChart *chart(const QString &id) const;
     ReliabilityChart *reliability() const { return mReliability; }
+    /** The step of the latest evaluation the reliability diagram shows; -1 before the first. */
+    qint64 reliabilityStep() const;
     /** Points held by all charts, or by the chart `chartId` ("loss", "ranking-accuracy", ...). */
     int pointCount(const QString &chartId = {}) const;
 

@@ -236,6 +236,7 @@ SetupView::SetupView(QWidget *parent)
     mEvalPrompts->setObjectName(QStringLiteral("evalPromptsSpin"));
     train->addRow(tr("Diagnostic prompts (held out)"), mEvalPrompts);
     mEvalEvery = intBox(page, 0, 1000000);
+    mEvalEvery->setObjectName(QStringLiteral("evalEverySpin"));
     mEvalEvery->setSpecialValueText(tr("start and end only"));
     train->addRow(tr("Diagnostics every (steps)"), mEvalEvery);
 

@@ -17,6 +17,7 @@
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QLineEdit>
+#include <QMimeData>
 #include <QProcess>
 #include <QPushButton>
 #include <QSettings>
@@ -213,6 +214,34 @@ private Q_SLOTS:
         QVERIFY(loaded.wait(10000));
         QVERIFY(!loaded.first().at(1).toString().isEmpty());
         QCOMPARE(other.document(), saved);
+    }
+
+    void droppingFilesFillsSetup()
+    {
+        // Models, data and configs dropped over any area go to Setup: first model the student, then the teacher.
+        MainWindow window;
+        window.setConfirmClose(false);
+        window.openWorkspace(str(mRoot / "ws"));
+        window.tabs()->setCurrentIndex(MainWindow::RunsTab);
+        auto drop = [&](const fs::path &path) {
+            QMimeData data;
+            data.setUrls({QUrl::fromLocalFile(str(path))});
+            QDropEvent event(QPointF(10, 10), Qt::CopyAction, &data, Qt::LeftButton, Qt::NoModifier);
+            // As a real drag does: enter, then drop.
+            QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &data, Qt::LeftButton, Qt::NoModifier);
+            QCoreApplication::sendEvent(window.tabs(), &enter);
+            QVERIFY(enter.isAccepted());
+            QCoreApplication::sendEvent(window.tabs(), &event);
+            QVERIFY(event.isAccepted());
+        };
+        drop(mRoot / "student" / "model");
+        drop(mRoot / "teacher" / "model");
+        drop(mRoot / "rev.jsonl");
+        SetupView *setup = window.setupView();
+        QCOMPARE(window.tabs()->currentWidget(), static_cast<QWidget *>(setup));
+        QCOMPARE(setup->studentEdit()->text(), str(mRoot / "student" / "model"));
+        QCOMPARE(setup->teacherEdit()->text(), str(mRoot / "teacher" / "model"));
+        QCOMPARE(setup->dataEdit()->text(), str(mRoot / "rev.jsonl"));
     }
 
     void annotatingAPairReachesTheDatabase()

@@ -11,6 +11,8 @@
 #include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDragEnterEvent>
+#include <QMimeData>
 #include <QDateTime>
 #include <QDir>
 #include <QDockWidget>
@@ -111,6 +113,10 @@ MainWindow::MainWindow(QWidget *parent)
     connect(mReport, &ReportView::failed, this, [this](const QString &m) { appendLog(m, true); });
 
     buildMenus();
+    // Models, datasets and configs dropped over any area go to Setup (QMainWindow keeps its own
+    // drops for docks and tool bars, so the tab widget takes them).
+    mTabs->setAcceptDrops(true);
+    mTabs->installEventFilter(this);
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     if (!restoreState(settings.value(QStringLiteral("window/state")).toByteArray()))
@@ -343,6 +349,25 @@ void MainWindow::appendLog(const QString &line, bool error)
 QString MainWindow::logText() const
 {
     return mLog->toPlainText();
+}
+
+bool MainWindow::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == mTabs && event->type() == QEvent::DragEnter) {
+        auto *drag = static_cast<QDragEnterEvent *>(event);
+        if (drag->mimeData()->hasUrls())
+            drag->acceptProposedAction();
+        return true;
+    }
+    if (watched == mTabs && event->type() == QEvent::Drop) {
+        auto *drop = static_cast<QDropEvent *>(event);
+        if (mSetup->takeDroppedFiles(drop->mimeData()->urls())) {
+            mTabs->setCurrentWidget(mSetup);
+            drop->acceptProposedAction();
+        }
+        return true;
+    }
+    return QMainWindow::eventFilter(watched, event);
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)

@@ -57,6 +57,8 @@ public:
 
 protected:
     void closeEvent(QCloseEvent *event) override;
+    /** Drops anywhere over the areas: models, datasets and configs go to Setup. */
+    bool eventFilter(QObject *watched, QEvent *event) override;
 
 private:
     void buildMenus();

@@ -589,19 +589,32 @@ void SetupView::dragEnterEvent(QDragEnterEvent *event)
 
 void SetupView::dropEvent(QDropEvent *event)
 {
-    for (const QUrl &url : event->mimeData()->urls()) {
+    if (takeDroppedFiles(event->mimeData()->urls()))
+        event->acceptProposedAction();
+}
+
+bool SetupView::takeDroppedFiles(const QList<QUrl> &urls)
+{
+    bool taken = false;
+    for (const QUrl &url : urls) {
         const QFileInfo info(url.toLocalFile());
         if (info.isDir() && QFileInfo::exists(info.filePath() + QStringLiteral("/config.json"))) {
             // A model: the student first, then the teacher.
-            (mStudent->text().isEmpty() ? mStudent : mTeacherPath)->setText(info.absoluteFilePath());
+            QLineEdit *target = mStudent->text().isEmpty() ? mStudent : mTeacherPath;
+            if (target == mTeacherPath)
+                mTeacherType->setCurrentIndex(mTeacherType->findData(QStringLiteral("local")));
+            target->setText(info.absoluteFilePath());
+            taken = true;
         } else if (info.isFile() && info.fileName().endsWith(QLatin1String(".json")) && !info.fileName().endsWith(QLatin1String(".jsonl"))) {
             loadFile(info.absoluteFilePath());
+            taken = true;
         } else if (info.isFile()) {
             mData->setText(info.absoluteFilePath());
             refreshPreview();
+            taken = true;
         }
     }
-    event->acceptProposedAction();
+    return taken;
 }
 
 } // namespace plad::ui

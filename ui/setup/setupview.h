@@ -13,6 +13,7 @@ class QLineEdit;
 class QSpinBox;
 class QTableWidget;
 class QTextBrowser;
+class QUrl;
 
 namespace plad::ui {
 
@@ -44,6 +45,11 @@ public:
     void saveFile(const QString &file);
     /** Loads the embedded demo's PLaD configuration (the models and data shipped in `demoDirectory`). */
     void loadDemo(const QString &demoDirectory);
+    /**
+     * Takes dropped files: a model folder (config.json) becomes the student, then the teacher; a
+     * run config (.json) is loaded; any other file becomes the dataset. False when none applied.
+     */
+    bool takeDroppedFiles(const QList<QUrl> &urls);
     /** Runs the pre-flight check in the background; preflightDone() carries the findings' count of errors. */
     void runPreflight();
     QString preflightText() const;

@@ -157,16 +157,23 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path &path, bool create, b
     }
     sqlite3_extended_result_codes(mDb, 1);
     sqlite3_busy_timeout(mDb, 10000);
-    // Reading the schema is the first access to the file's contents: a non-database or a
-    // corrupt header fails here, with a clear message, before anything is written.
-    execute("SELECT count(*) FROM sqlite_schema");
-    if (!readOnly) {
-        // WAL lets readers (the GUI, `plad runs`) read while a worker writes; synchronous=NORMAL
-        // in WAL mode loses at most the last transactions on power loss, never on a process kill.
-        execute("PRAGMA journal_mode=WAL");
-        execute("PRAGMA synchronous=NORMAL");
+    try {
+        // Reading the schema is the first access to the file's contents: a non-database or a
+        // corrupt header fails here, with a clear message, before anything is written.
+        execute("SELECT count(*) FROM sqlite_schema");
+        if (!readOnly) {
+            // WAL lets readers (the GUI, `plad runs`) read while a worker writes; synchronous=NORMAL
+            // in WAL mode loses at most the last transactions on power loss, never on a process kill.
+            execute("PRAGMA journal_mode=WAL");
+            execute("PRAGMA synchronous=NORMAL");
+        }
+        execute("PRAGMA foreign_keys=ON");
+    } catch (...) {
+        // A constructor that throws runs no destructor: close the connection here.
+        sqlite3_close_v2(mDb);
+        mDb = nullptr;
+        throw;
     }
-    execute("PRAGMA foreign_keys=ON");
 }
 
 SqliteDatabase::~SqliteDatabase()

@@ -1,6 +1,7 @@
 #include "eval/generationeval.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "model/languagemodel.h"
 #include "tokenizer/tokenizer.h"
 
@@ -15,15 +16,6 @@
 
 namespace plad {
 namespace {
-
-std::string trimmed(const std::string &text)
-{
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos)
-        return {};
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return text.substr(first, last - first + 1);
-}
 
 void addInto(RougeScore &sum, const RougeScore &value)
 {

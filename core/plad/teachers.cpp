@@ -1,6 +1,7 @@
 #include "plad/teachers.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "common/fileio.h"
 #include "eval/rouge.h"
 #include "model/generator.h"
@@ -23,14 +24,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string trimmed(const std::string &text)
-{
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos)
-        return {};
-    return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
-}
 
 std::vector<int64_t> eosIdsOf(const CausalLMImpl &model, const Tokenizer &tokenizer)
 {

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/text.h"
 #include "model/languagemodel.h"
+#include "model/stoptokens.h"
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
@@ -97,8 +98,7 @@ GenerationEvalResult evaluateGeneration(LanguageModel &model, const Tokenizer &t
     GenerationOptions generation;
     generation.maxNewTokens = options.maxNewTokens;
     generation.sampling = options.sampling;
-    if (const auto eos = tokenizer.specialTokens().eos)
-        generation.eosTokenIds = {*eos};
+    generation.eosTokenIds = stopTokenIds(model.config(), tokenizer); // as the teachers and plad serve stop
 
     const RougeScorer scorer(options.stem);
     std::vector<std::optional<EvaluatedOutput>> outputs(records.size());

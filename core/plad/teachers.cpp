@@ -1,12 +1,13 @@
 #include "plad/teachers.h"
 
 #include "common/error.h"
-#include "common/text.h"
 #include "common/fileio.h"
+#include "common/text.h"
 #include "eval/rouge.h"
 #include "model/generator.h"
 #include "model/modelloader.h"
 #include "model/sequencescorer.h"
+#include "model/stoptokens.h"
 #include "train/sftdata.h"
 
 #include <chrono>
@@ -24,14 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::vector<int64_t> eosIdsOf(const CausalLMImpl &model, const Tokenizer &tokenizer)
-{
-    std::vector<int64_t> ids = model.config().eosTokenIds;
-    if (auto eos = tokenizer.specialTokens().eos; eos && std::find(ids.begin(), ids.end(), *eos) == ids.end())
-        ids.push_back(*eos);
-    return ids;
-}
 
 PromptTemplate templateFor(const fs::path &modelDir, const std::optional<PromptTemplate> &configured, const PromptTemplate &fallback)
 {
@@ -396,7 +389,7 @@ std::vector<std::vector<LocalSample>> sampleLocal(CausalLMImpl &model, const Tok
     GenerationOptions options;
     options.maxNewTokens = maxNewTokens;
     options.sampling = sampling;
-    options.eosTokenIds = eosIdsOf(model, tokenizer);
+    options.eosTokenIds = stopTokenIds(model.config(), tokenizer);
     torch::NoGradGuard noGrad;
     const bool wasTraining = model.is_training();
     model.eval();

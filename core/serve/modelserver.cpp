@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "model/languagemodel.h"
+#include "model/stoptokens.h"
 #include "tokenizer/prompttemplate.h"
 #include "tokenizer/tokenizer.h"
 
@@ -123,9 +124,7 @@ struct ModelServer::State
         // Without a seed each request samples differently; with one, the same request repeats.
         gen.sampling.seed = body.contains("seed") && !body["seed"].is_null() ? field<uint64_t>(body, "seed", 0)
                                                                             : requestCounter.fetch_add(1) + 0x9e3779b97f4a7c15ULL;
-        gen.eosTokenIds = model.config().eosTokenIds;
-        if (const auto eos = tokenizer.specialTokens().eos)
-            gen.eosTokenIds.push_back(*eos);
+        gen.eosTokenIds = stopTokenIds(model.config(), tokenizer);
 
         const std::vector<std::vector<int64_t>> batch(static_cast<size_t>(n), promptIds);
         std::vector<GenerationResult> results;

@@ -7,6 +7,7 @@
 #include "plad/distillrun.h"
 #include "plad/distilltrainer.h"
 #include "plad/runexports.h"
+#include "store/runlookups.h"
 #include "report/report.h"
 #include "store/runstore.h"
 #include "tokenizer/prompttemplate.h"
@@ -238,9 +239,7 @@ void addPairsCommands(CLI::App &app)
     list->callback([l] {
         RunStore store = RunStore::openReadOnly(l->workspace);
         store.requireRun(l->run);
-        std::map<int64_t, StoredOutput> outputs;
-        for (auto &o : store.outputs(l->run))
-            outputs[o.id] = o;
+        const auto outputs = outputsById(store, l->run);
         std::map<std::string, std::string> splits;
         for (const auto &p : store.prompts(l->run))
             splits[p.id] = p.split;

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "plad/distillrun.h"
+#include "store/runlookups.h"
 #include "tokenizer/tokenizer.h"
 
 #include <map>
@@ -24,12 +25,8 @@ std::string trlPairsJsonl(RunStore &store, const std::string &runId, int64_t *wr
 {
     const auto run = store.requireRun(runId);
     const PromptTemplate promptTemplate = runPromptTemplate(nlohmann::json::parse(run.configJson));
-    std::map<std::string, PromptRecord> prompts;
-    for (auto &p : store.prompts(run.id))
-        prompts[p.id] = p;
-    std::map<int64_t, StoredOutput> outputs;
-    for (auto &o : store.outputs(run.id))
-        outputs[o.id] = o;
+    const auto prompts = promptsById(store, run.id);
+    const auto outputs = outputsById(store, run.id);
     int64_t round = 0;
     const auto all = store.pairs(run.id);
     for (const auto &p : all)

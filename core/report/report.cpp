@@ -4,6 +4,7 @@
 #include "common/fileio.h"
 #include "report/chartcatalog.h"
 #include "report/tokenhtml.h"
+#include "store/runlookups.h"
 #include "report/svgchart.h"
 #include "tokenizer/tokenizer.h"
 
@@ -354,12 +355,8 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
 
     // Gallery: the pairs the student finds hardest now.
     heading("Pair gallery");
-    std::map<std::string, PromptRecord> prompts;
-    for (auto &p : store.prompts(run.id))
-        prompts[p.id] = p;
-    std::map<int64_t, StoredOutput> outputs;
-    for (auto &o : store.outputs(run.id))
-        outputs[o.id] = o;
+    auto prompts = promptsById(store, run.id);
+    auto outputs = outputsById(store, run.id);
     auto pairs = store.pairs(run.id);
     std::erase_if(pairs, [&](const StoredPair &p) { return prompts[p.promptId].split != "train"; });
     std::stable_sort(pairs.begin(), pairs.end(), [](const StoredPair &a, const StoredPair &b) {

@@ -2,6 +2,7 @@
 
 #include "jobs/backgroundtask.h"
 #include "report/tokenhtml.h"
+#include "store/runlookups.h"
 #include "tokenizer/tokenizer.h"
 
 #include <QComboBox>
@@ -351,12 +352,8 @@ void PairInspector::showRun(const QString &workspace, const QString &runId)
         [ws, id] {
             RunStore store = RunStore::openReadOnly(ws);
             LoadedPairs loaded;
-            std::map<std::string, PromptRecord> prompts;
-            for (auto &p : store.prompts(id))
-                prompts[p.id] = std::move(p);
-            std::map<int64_t, StoredOutput> outputs;
-            for (auto &o : store.outputs(id))
-                outputs[o.id] = std::move(o);
+            auto prompts = promptsById(store, id);
+            auto outputs = outputsById(store, id);
             for (auto &p : store.pairs(id)) {
                 PairRow row;
                 const auto &prompt = prompts[p.promptId];
@@ -423,10 +420,11 @@ int64_t PairInspector::currentPairId() const
 
 void PairInspector::showDetail()
 {
-    const int64_t id = currentPairId();
-    if (id < 0)
+    const QModelIndex current = mTable->selectionModel()->currentIndex();
+    if (!current.isValid())
         return;
-    const PairRow &r = mModel->row(mModel->rowOf(id));
+    const PairRow &r = mModel->row(mFilter->mapToSource(current).row());
+    const int64_t id = r.pair.id;
     const Tokenizer *tokenizer = mTokenizer.get();
     mPrompt->setHtml(tr("<b>Prompt</b> (%1)<br>%2<br><b>Reference:</b> %3")
                          .arg(QString::fromStdString(r.pair.promptId), QString::fromStdString(r.prompt).toHtmlEscaped(),

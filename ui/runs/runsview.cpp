@@ -301,6 +301,21 @@ QList<QStringList> RunsView::configDifferences() const
     return mDifferences;
 }
 
+void RunsView::writeInBackground(const QString &title, std::function<void(RunStore &)> write)
+{
+    runInBackground<bool>(
+        this, [ws = mWorkspace.toStdString(), write] {
+            RunStore store = RunStore::open(ws, false);
+            write(store);
+            return true;
+        },
+        [this, title](const TaskOutcome<bool> &o) {
+            if (!o.value)
+                QMessageBox::warning(this, title, o.error);
+            refresh();
+        });
+}
+
 void RunsView::rename()
 {
     const auto ids = selectedIds();
@@ -310,14 +325,7 @@ void RunsView::rename()
     const QString name = QInputDialog::getText(this, tr("Rename run"), tr("Name of %1:").arg(ids.first()), QLineEdit::Normal, QString(), &ok);
     if (!ok)
         return;
-    const std::string ws = mWorkspace.toStdString(), id = ids.first().toStdString(), text = name.toStdString();
-    runInBackground<bool>(
-        this, [ws, id, text] { RunStore::open(ws, false).rename(id, text); return true; },
-        [this](const TaskOutcome<bool> &o) {
-            if (!o.value)
-                QMessageBox::warning(this, tr("Rename run"), o.error);
-            refresh();
-        });
+    writeInBackground(tr("Rename run"), [id = ids.first().toStdString(), text = name.toStdString()](RunStore &store) { store.rename(id, text); });
 }
 
 void RunsView::editTags()
@@ -333,14 +341,7 @@ void RunsView::editTags()
     for (const auto &t : text.split(QLatin1Char(','), Qt::SkipEmptyParts))
         if (!t.trimmed().isEmpty())
             tags.push_back(t.trimmed().toStdString());
-    const std::string ws = mWorkspace.toStdString(), id = ids.first().toStdString();
-    runInBackground<bool>(
-        this, [ws, id, tags] { RunStore::open(ws, false).setTags(id, tags); return true; },
-        [this](const TaskOutcome<bool> &o) {
-            if (!o.value)
-                QMessageBox::warning(this, tr("Tags"), o.error);
-            refresh();
-        });
+    writeInBackground(tr("Tags"), [id = ids.first().toStdString(), tags](RunStore &store) { store.setTags(id, tags); });
 }
 
 void RunsView::remove()
@@ -353,23 +354,13 @@ void RunsView::remove()
                                   .arg(ids.join(QStringLiteral(", "))))
         != QMessageBox::Yes)
         return;
-    const std::string ws = mWorkspace.toStdString();
     std::vector<std::string> list;
     for (const auto &id : ids)
         list.push_back(id.toStdString());
-    runInBackground<bool>(
-        this,
-        [ws, list] {
-            RunStore store = RunStore::open(ws, false);
-            for (const auto &id : list)
-                store.deleteRun(id);
-            return true;
-        },
-        [this](const TaskOutcome<bool> &o) {
-            if (!o.value)
-                QMessageBox::warning(this, tr("Delete runs"), o.error);
-            refresh();
-        });
+    writeInBackground(tr("Delete runs"), [list](RunStore &store) {
+        for (const auto &id : list)
+            store.deleteRun(id);
+    });
 }
 
 } // namespace plad::ui

@@ -5,6 +5,7 @@
 #include <QString>
 #include <QWidget>
 
+#include <functional>
 #include <vector>
 
 class QLabel;
@@ -59,6 +60,8 @@ Q_SIGNALS:
 
 private:
     QStringList selectedIds() const;
+    /** Writes to the workspace in the background, then reloads the table; a failure is shown under `title`. */
+    void writeInBackground(const QString &title, std::function<void(RunStore &)> write);
     void rename();
     void editTags();
     void remove();

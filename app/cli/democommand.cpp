@@ -11,7 +11,7 @@
 #include "plad/distillrun.h"
 #include "plad/distilltrainer.h"
 #include "report/report.h"
-#include "store/runstore.h"
+#include "store/workspace.h"
 
 #include <chrono>
 #include <cstdio>
@@ -65,7 +65,7 @@ void addDemoCommand(CLI::App &app)
         }
         if (!fs::exists(demoDir / "student" / "config.json") || !fs::exists(demoDir / "teacher" / "config.json"))
             throw Error(demoDir.string() + ": the demo's models are not there (pass --resources DIR or set PLAD_DEMO_DIR)");
-        RunStore store = RunStore::open(a->workspace);
+        Workspace store = Workspace::open(a->workspace);
         fs::create_directories(fs::path(a->workspace) / "configs");
         auto log = [](const std::string &line) { std::cerr << line << std::endl; };
         auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -103,8 +103,8 @@ void addDemoCommand(CLI::App &app)
         const fs::path teacherFile = fs::path(a->workspace) / "configs" / "teacher-outputs.jsonl";
         {
             std::string text;
-            for (const auto &o : store.outputs(pladRun, 0))
-                if (o.source == "teacher")
+            for (const auto &o : store.pairs().outputs(pladRun, 0))
+                if (o.source == OutputSource::Teacher)
                     text += nlohmann::json{{"id", o.promptId}, {"output", o.text}}.dump() + "\n";
             writeFileAtomically(teacherFile, text);
         }
@@ -130,9 +130,9 @@ void addDemoCommand(CLI::App &app)
                                                   records, options);
             nlohmann::json result = comparison.summary;
             result["data"] = (demoDir / "data" / "test.jsonl.lz4").string();
-            store.addEvaluation(id, std::max<int64_t>(0, store.lastMetricStep(id)), "generation", result.dump());
+            store.results().addEvaluation(id, std::max<int64_t>(0, store.runs().lastMetricStep(id)), "generation", result.dump());
             const auto &h = result["head_to_head"][0];
-            const auto accuracy = store.metrics(id, "eval_pair_accuracy");
+            const auto accuracy = store.runs().metrics(id, "eval_pair_accuracy");
             char line[512];
             std::snprintf(line, sizeof line, "%-6s win rate vs the initial student %s [%s, %s] (%lld wins, %lld losses, %lld ties); ROUGE-L %.4f vs %.4f; held-out pair ranking accuracy %s -> %s",
                           method, percentText(h["win_rate"].get<double>()).c_str(), percentText(h["win_rate_interval"]["low"].get<double>()).c_str(),

@@ -9,8 +9,8 @@
 #include "eval/rouge.h"
 #include "eval/comparison.h"
 #include "plad/distillrun.h"
-#include "plad/teachers.h"
-#include "store/runstore.h"
+#include "eval/llmjudge.h"
+#include "store/workspace.h"
 #include "model/languagemodel.h"
 #include "tokenizer/tokenizer.h"
 
@@ -118,14 +118,14 @@ void addGenerationEval(CLI::App &app)
             records.resize(static_cast<size_t>(a->limit));
 
         // Names resolve to model directories: a directory as it is, else a run of the workspace.
-        std::optional<RunStore> store;
+        std::optional<Workspace> store;
         std::optional<nlohmann::json> runConfig;
         std::string runId;
         if (!a->workspace.empty()) {
-            store = RunStore::open(a->workspace, false);
+            store.emplace(Workspace::open(a->workspace, false));
             if (!std::filesystem::is_directory(a->model)) {
-                runId = store->requireRun(a->model).id;
-                runConfig = nlohmann::json::parse(store->requireRun(runId).configJson);
+                runId = store->runs().requireRun(a->model).id;
+                runConfig = nlohmann::json::parse(store->runs().requireRun(runId).configJson);
             }
         }
         auto resolve = [&](const std::string &name) -> std::string {
@@ -142,7 +142,7 @@ void addGenerationEval(CLI::App &app)
                 return name;
             if (!store)
                 throw Error(name + ": no such model directory (pass --workspace to name runs)");
-            const auto dir = runDirectory(a->workspace, store->requireRun(name).id) / "model";
+            const auto dir = runDirectory(a->workspace, store->runs().requireRun(name).id) / "model";
             if (!std::filesystem::exists(dir / "config.json"))
                 throw Error("run " + name + " has no trained student yet (" + dir.string() + " is missing); finish or resume the run first");
             return dir.string();
@@ -193,7 +193,7 @@ void addGenerationEval(CLI::App &app)
         if (!a->out.empty())
             writeFileAtomically(a->out, summary.dump(2) + "\n");
         if (!runId.empty()) {
-            store->addEvaluation(runId, std::max<int64_t>(0, store->lastMetricStep(runId)), "generation", summary.dump());
+            store->results().addEvaluation(runId, std::max<int64_t>(0, store->runs().lastMetricStep(runId)), "generation", summary.dump());
         }
         printJson(summary);
     });

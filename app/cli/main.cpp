@@ -2,7 +2,7 @@
 #include "cli/commands.h"
 
 #include "common/error.h"
-#include "common/runtime.h"
+#include "model/runtime.h"
 #include "common/version.h"
 
 #include <exception>

@@ -7,9 +7,8 @@
 #include "plad/distillrun.h"
 #include "plad/distilltrainer.h"
 #include "plad/runexports.h"
-#include "store/runlookups.h"
 #include "report/report.h"
-#include "store/runstore.h"
+#include "store/workspace.h"
 #include "tokenizer/prompttemplate.h"
 #include "tokenizer/tokenizer.h"
 
@@ -50,12 +49,12 @@ void addWorkspaceOption(CLI::App *command, std::string &workspace)
     command->add_option("--workspace", workspace, "workspace directory holding plad.sqlite (default: $PLAD_WORKSPACE or ./workspace)");
 }
 
-nlohmann::json runSummary(RunStore &store, const RunRecord &r)
+nlohmann::json runSummary(Workspace &store, const RunRecord &r)
 {
     return {{"id", r.id},          {"name", r.name},           {"method", r.method},
             {"status", toString(r.status)}, {"created_at", r.createdAt}, {"updated_at", r.updatedAt},
-            {"steps", std::max<int64_t>(0, store.lastMetricStep(r.id))}, {"pairs", store.pairCount(r.id, -1, "train")},
-            {"held_out_pairs", store.pairCount(r.id, 0, "validation")},
+            {"steps", std::max<int64_t>(0, store.runs().lastMetricStep(r.id))}, {"pairs", store.pairs().pairCount(r.id, -1, "train")},
+            {"held_out_pairs", store.pairs().pairCount(r.id, 0, "validation")},
             {"tags", r.tags},      {"error", r.error}};
 }
 
@@ -82,10 +81,10 @@ void addRunCommand(CLI::App &app)
             RunConfig config = RunConfig::load(a->config);
             if (!a->name.empty())
                 config.name = a->name;
-            RunStore store = RunStore::open(a->workspace);
+            Workspace store = Workspace::open(a->workspace);
             runId = createDistillationRun(store, config).id;
-        } else if (!fs::exists(fs::path(a->workspace) / RunStore::fileName)) {
-            throw Error(a->workspace + ": no workspace here (" + RunStore::fileName + " is missing); pass --workspace");
+        } else if (!fs::exists(fs::path(a->workspace) / Workspace::fileName)) {
+            throw Error(a->workspace + ": no workspace here (" + Workspace::fileName + " is missing); pass --workspace");
         }
         if (!a->quiet)
             std::cerr << "run " << runId << " in " << a->workspace << std::endl;
@@ -138,9 +137,9 @@ void addRunCommand(CLI::App &app)
             out["model"] = result.modelDirectory.string();
         if (!result.message.empty())
             out["message"] = result.message;
-        RunStore store = RunStore::open(a->workspace, false);
-        out["pairs"] = store.pairCount(result.runId, -1, "train");
-        out["held_out_pairs"] = store.pairCount(result.runId, 0, "validation");
+        Workspace store = Workspace::open(a->workspace, false);
+        out["pairs"] = store.pairs().pairCount(result.runId, -1, "train");
+        out["held_out_pairs"] = store.pairs().pairCount(result.runId, 0, "validation");
         printJson(out);
         if (result.status == RunStatus::Failed)
             throw Error(result.message);
@@ -157,9 +156,9 @@ void addRunsCommands(CLI::App &app)
     auto *list = runs->add_subcommand("list", "Every run: id, name, method, status, steps, pairs, dates (JSON, newest first)");
     addWorkspaceOption(list, *workspace);
     list->callback([workspace] {
-        RunStore store = RunStore::openReadOnly(*workspace);
+        Workspace store = Workspace::openReadOnly(*workspace);
         nlohmann::json out = nlohmann::json::array();
-        for (const auto &r : store.runs())
+        for (const auto &r : store.runs().list())
             out.push_back(runSummary(store, r));
         printJson(out);
     });
@@ -169,25 +168,25 @@ void addRunsCommands(CLI::App &app)
     show->add_option("run", *runId, "run id")->required();
     addWorkspaceOption(show, *workspace);
     show->callback([workspace, runId] {
-        RunStore store = RunStore::openReadOnly(*workspace);
-        const auto r = store.requireRun(*runId);
+        Workspace store = Workspace::openReadOnly(*workspace);
+        const auto r = store.runs().requireRun(*runId);
         nlohmann::json out = runSummary(store, r);
         out["config"] = nlohmann::json::parse(r.configJson);
         nlohmann::json metrics = nlohmann::json::object();
-        for (const auto &name : store.metricNames(r.id)) {
-            const auto series = store.metrics(r.id, name);
+        for (const auto &name : store.runs().metricNames(r.id)) {
+            const auto series = store.runs().metrics(r.id, name);
             if (!series.empty())
                 metrics[name] = {{"step", series.back().step}, {"value", series.back().value}};
         }
         out["latest_metrics"] = metrics;
         out["stages"] = nlohmann::json::array();
-        for (const auto &s : store.stages(r.id))
+        for (const auto &s : store.runs().stages(r.id))
             out["stages"].push_back({{"stage", s.stage}, {"status", s.status}, {"started_at", s.startedAt}, {"updated_at", s.updatedAt},
                                      {"detail", s.detail}});
         out["artifacts"] = nlohmann::json::array();
-        for (const auto &a : store.artifacts(r.id))
+        for (const auto &a : store.results().artifacts(r.id))
             out["artifacts"].push_back({{"kind", a.kind}, {"path", a.path}, {"step", a.step}, {"created_at", a.createdAt}});
-        const auto events = store.events(r.id);
+        const auto events = store.runs().events(r.id);
         out["events"] = nlohmann::json::array();
         for (size_t i = events.size() > 20 ? events.size() - 20 : 0; i < events.size(); ++i)
             out["events"].push_back({{"time", events[i].time}, {"level", events[i].level}, {"message", events[i].message}});
@@ -212,7 +211,7 @@ void addPairsCommands(CLI::App &app)
     exp->callback([e] {
         if (e->format != "trl")
             throw Error("--format: only \"trl\" is supported");
-        RunStore store = RunStore::openReadOnly(e->workspace);
+        Workspace store = Workspace::openReadOnly(e->workspace);
         int64_t written = 0;
         const std::string text = trlPairsJsonl(store, e->run, &written);
         if (e->out.empty()) {
@@ -237,13 +236,13 @@ void addPairsCommands(CLI::App &app)
     list->add_option("--limit", l->limit, "at most N lines (0: all)");
     addWorkspaceOption(list, l->workspace);
     list->callback([l] {
-        RunStore store = RunStore::openReadOnly(l->workspace);
-        store.requireRun(l->run);
-        const auto outputs = outputsById(store, l->run);
+        Workspace store = Workspace::openReadOnly(l->workspace);
+        store.runs().requireRun(l->run);
+        const auto outputs = store.pairs().outputsById(l->run);
         std::map<std::string, std::string> splits;
-        for (const auto &p : store.prompts(l->run))
+        for (const auto &p : store.pairs().prompts(l->run))
             splits[p.id] = p.split;
-        auto all = store.pairs(l->run);
+        auto all = store.pairs().list(l->run);
         auto margin = [](const StoredPair &p) { return p.currentMargin.value_or(p.initialMargin); };
         if (l->sort == "margin")
             std::stable_sort(all.begin(), all.end(), [&](const auto &a, const auto &b) { return margin(a) < margin(b); });
@@ -262,7 +261,7 @@ void addPairsCommands(CLI::App &app)
             if (p.currentMargin)
                 line["current"] = {{"margin", *p.currentMargin}, {"loss", *p.currentLoss}, {"step", *p.updatedStep}};
             if (p.annotation)
-                line["annotation"] = {{"action", p.annotation->action}, {"weight", p.annotation->weight}, {"note", p.annotation->note}};
+                line["annotation"] = {{"action", toString(p.annotation->action)}, {"weight", p.annotation->weight}, {"note", p.annotation->note}};
             std::cout << line.dump() << '\n';
         }
         std::cout << std::flush;
@@ -279,12 +278,12 @@ void addPairsCommands(CLI::App &app)
     imp->add_option("file", i->file, "JSONL file")->required();
     addWorkspaceOption(imp, i->workspace);
     imp->callback([i] {
-        RunStore store = RunStore::open(i->workspace, false);
-        store.requireRun(i->run);
+        Workspace store = Workspace::open(i->workspace, false);
+        store.runs().requireRun(i->run);
         std::ifstream in(i->file);
         if (!in)
             throw Error(i->file + ": cannot read the annotations file");
-        std::vector<PairAnnotation> annotations;
+        std::vector<std::pair<PairAnnotation, bool>> annotations; // (annotation, clear it)
         std::string line;
         for (int64_t number = 1; std::getline(in, line); ++number) {
             if (line.find_first_not_of(" \t\r") == std::string::npos)
@@ -302,7 +301,8 @@ void addPairsCommands(CLI::App &app)
                 throw Error(where + "\"action\" (flip, discard, weight, note or clear) is required");
             PairAnnotation a;
             a.pairId = doc["pair_id"].get<int64_t>();
-            a.action = doc["action"].get<std::string>();
+            const std::string action = doc["action"].get<std::string>();
+            const bool clear = action == "clear";
             if (doc.contains("weight")) {
                 if (!doc["weight"].is_number())
                     throw Error(where + "\"weight\" must be a number");
@@ -314,26 +314,31 @@ void addPairsCommands(CLI::App &app)
                 a.note = doc["note"].get<std::string>();
             }
             try {
-                store.requirePair(i->run, a.pairId);
-                if (a.action != "clear" && a.action != "flip" && a.action != "discard" && a.action != "weight" && a.action != "note")
-                    throw Error("unknown action \"" + a.action + "\" (flip, discard, weight, note or clear)");
-                if (a.action == "weight" && !(a.weight >= 0))
+                store.pairs().requirePair(i->run, a.pairId);
+                if (!clear) {
+                    const auto known = std::find_if(std::begin(annotationActionNames), std::end(annotationActionNames),
+                                                    [&](const auto &entry) { return action == entry.name; });
+                    if (known == std::end(annotationActionNames))
+                        throw Error("unknown action \"" + action + "\" (flip, discard, weight, note or clear)");
+                    a.action = known->value;
+                }
+                if (a.action == AnnotationAction::Weight && !(a.weight >= 0))
                     throw Error("the weight must be a non-negative number");
             } catch (const Error &err) {
                 throw Error(where + err.what());
             }
-            annotations.push_back(a);
+            annotations.emplace_back(a, clear);
         }
         // All lines are valid: apply them together, or not at all.
         store.database().transaction([&] {
-            for (const auto &a : annotations) {
-                if (a.action == "clear")
-                    store.clearAnnotation(i->run, a.pairId);
+            for (const auto &[a, clear] : annotations) {
+                if (clear)
+                    store.pairs().clearAnnotation(i->run, a.pairId);
                 else
-                    store.annotate(i->run, a);
+                    store.pairs().annotate(i->run, a);
             }
         });
-        store.addEvent(i->run, "info", std::to_string(annotations.size()) + " annotations imported from " + i->file);
+        store.runs().addEvent(i->run, "info", std::to_string(annotations.size()) + " annotations imported from " + i->file);
         printJson({{"run", i->run}, {"annotations", annotations.size()}});
     });
 }
@@ -352,8 +357,8 @@ void addReportCommand(CLI::App &app)
     addWorkspaceOption(report, a->workspace);
     report->callback([a] {
         const ReportFormat format = parseReportFormat(a->format);
-        RunStore store = RunStore::openReadOnly(a->workspace);
-        const auto run = store.requireRun(a->run);
+        Workspace store = Workspace::openReadOnly(a->workspace);
+        const auto run = store.runs().requireRun(a->run);
         const char *extension = format == ReportFormat::Html ? "report.html" : format == ReportFormat::Markdown ? "report.md" : "metrics.csv";
         const fs::path out = a->out.empty() ? runDirectory(a->workspace, run.id) / extension : fs::path(a->out);
         const auto written = writeReport(store, run.id, format, out);
@@ -373,8 +378,8 @@ void addExportModelCommand(CLI::App &app)
     exp->add_option("dir", a->directory, "target directory")->required();
     addWorkspaceOption(exp, a->workspace);
     exp->callback([a] {
-        RunStore store = RunStore::openReadOnly(a->workspace);
-        const auto run = store.requireRun(a->run);
+        Workspace store = Workspace::openReadOnly(a->workspace);
+        const auto run = store.runs().requireRun(a->run);
         const auto exported = exportStudent(store, a->workspace, run.id, a->directory);
         const fs::path target = exported.directory;
         const bool fromCheckpoint = exported.fromCheckpoint;

@@ -7,7 +7,7 @@
 #include "bench/sftbenchmark.h"
 #include "common/error.h"
 #include "common/fileio.h"
-#include "common/runtime.h"
+#include "model/runtime.h"
 
 #include <algorithm>
 #include <cstdio>

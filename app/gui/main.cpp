@@ -1,6 +1,6 @@
 // plad-workbench: the desktop application. Wiring only.
 #include "cli/demopaths.h"
-#include "common/runtime.h"
+#include "model/runtime.h"
 #include "mainwindow/mainwindow.h"
 #include "runs/runsview.h"
 #include "setup/setupview.h"

@@ -1,6 +1,6 @@
 #include "bench/generationbenchmark.h"
 
-#include "common/runtime.h"
+#include "model/runtime.h"
 #include "model/generator.h"
 #include "model/modelloader.h"
 

@@ -92,7 +92,7 @@ SftBenchmarkResult runSftBenchmark(const SftBenchmarkCase &c)
     options.maxSteps = total;
     options.batchSize = c.batchSize;
     options.warmupSteps = 0;
-    options.schedule = "constant";
+    options.schedule = LrSchedule::Constant;
     options.evalEvery = 0;
     options.groupByLength = false;
     options.saveCheckpoints = false;

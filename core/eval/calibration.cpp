@@ -3,7 +3,7 @@
 #include "common/error.h"
 #include "eval/rouge.h"
 #include "model/sequencescorer.h"
-#include "plad/teachers.h"
+#include "model/sampling.h"
 #include "tokenizer/tokenizer.h"
 
 #include <cmath>

@@ -3,7 +3,7 @@
 #include "common/error.h"
 #include "eval/statistics.h"
 #include "model/languagemodel.h"
-#include "plad/teachers.h"
+#include "eval/judge.h"
 #include "tokenizer/tokenizer.h"
 
 #include <cmath>

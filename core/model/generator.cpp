@@ -25,15 +25,15 @@ std::string toString(FinishReason reason)
 void validate(const SamplingOptions &o)
 {
     if (o.repetitionPenalty <= 0)
-        throw ConfigError("repetition penalty must be positive, found " + std::to_string(o.repetitionPenalty));
+        throw ConfigError("repetition_penalty: must be positive, found " + std::to_string(o.repetitionPenalty));
     if (o.greedy)
         return;
     if (!(o.temperature > 0))
-        throw ConfigError("temperature must be positive, found " + std::to_string(o.temperature) + " (use greedy decoding instead of 0)");
+        throw ConfigError("temperature: must be positive, found " + std::to_string(o.temperature) + " (use greedy decoding instead of 0)");
     if (o.topK < 0)
-        throw ConfigError("top-k must be 0 (off) or positive, found " + std::to_string(o.topK));
+        throw ConfigError("top_k: must be 0 (off) or positive, found " + std::to_string(o.topK));
     if (!(o.topP > 0 && o.topP <= 1))
-        throw ConfigError("top-p must be in (0, 1], found " + std::to_string(o.topP));
+        throw ConfigError("top_p: must be in (0, 1], found " + std::to_string(o.topP));
 }
 
 namespace {

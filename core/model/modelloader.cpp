@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
-#include "common/runtime.h"
+#include "model/runtime.h"
 #include "model/architectureregistry.h"
 #include "model/safetensors.h"
 

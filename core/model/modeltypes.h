@@ -2,11 +2,17 @@
 
 // Plain value types of the model runtime, free of Torch so the CLI and the GUI can use them.
 
+#include "common/enumnames.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace plad {
+
+/** s(y|x), a sequence's score under a model: its length-normalised or its summed log-likelihood. */
+enum class ScoreKind { Mean, Sum };
+inline constexpr EnumName<ScoreKind> scoreKindNames[] = {{ScoreKind::Mean, "mean"}, {ScoreKind::Sum, "sum"}};
 
 /** A completion to score given its prompt, both as token ids. */
 struct ScoreRequest

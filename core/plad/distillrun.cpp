@@ -3,10 +3,11 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
-#include "common/runtime.h"
+#include "model/runtime.h"
 #include "common/version.h"
 #include "model/modelloader.h"
 #include "eval/calibration.h"
+#include "eval/llmjudge.h"
 #include "plad/pairgeneration.h"
 #include "plad/teachers.h"
 #include "train/sftdata.h"
@@ -102,7 +103,7 @@ private:
 /** Everything the stages share while a run executes. */
 struct RunState
 {
-    RunStore store;
+    Workspace store;
     std::string runId;
     RunConfig config;
     fs::path directory;
@@ -114,7 +115,7 @@ struct RunState
 
     void say(const std::string &line, const std::string &level = "info")
     {
-        store.addEvent(runId, level, line);
+        store.runs().addEvent(runId, level, line);
         if (callbacks.log)
             callbacks.log(line);
     }
@@ -131,9 +132,9 @@ struct RunState
 
 void preparePrompts(RunState &s)
 {
-    if (!s.store.prompts(s.runId).empty())
+    if (!s.store.pairs().prompts(s.runId).empty())
         return;
-    s.store.setStage(s.runId, "prepare", "running");
+    s.store.runs().setStage(s.runId, "prepare", "running");
     ImportOptions import = s.config.data.import;
     const auto imported = importDataset(s.config.data.file, import);
     const auto splits = splitDataset(imported.records, s.config.data.split);
@@ -147,8 +148,8 @@ void preparePrompts(RunState &s)
         prompts.push_back({r.id, index++, "validation", r.prompt, r.reference});
     if (trainCount == 0)
         throw Error("the training split of " + s.config.data.file.string() + " is empty");
-    s.store.addPrompts(s.runId, prompts);
-    s.store.setStage(s.runId, "prepare", "completed",
+    s.store.pairs().addPrompts(s.runId, prompts);
+    s.store.runs().setStage(s.runId, "prepare", "completed",
                      std::to_string(trainCount) + " training and " + std::to_string(splits.validation.size()) + " validation prompts");
     s.say("prepared " + std::to_string(trainCount) + " training and " + std::to_string(splits.validation.size()) + " validation prompts from "
           + s.config.data.file.string());
@@ -158,7 +159,7 @@ void preparePrompts(RunState &s)
 std::vector<DistillItem> loadItems(RunState &s)
 {
     std::vector<DistillItem> items;
-    const auto prompts = s.store.prompts(s.runId, "train");
+    const auto prompts = s.store.pairs().prompts(s.runId, "train");
     std::map<std::string, const PromptRecord *> byId;
     for (const auto &p : prompts)
         byId[p.id] = &p;
@@ -176,16 +177,16 @@ std::vector<DistillItem> loadItems(RunState &s)
         return items;
     }
     if (method == DistillMethod::SeqKd) {
-        for (const auto &o : s.store.outputs(s.runId, 0))
-            if (o.source == "teacher" && !o.tokenIds.empty() && byId.count(o.promptId))
+        for (const auto &o : s.store.pairs().outputs(s.runId, 0))
+            if (o.source == OutputSource::Teacher && !o.tokenIds.empty() && byId.count(o.promptId))
                 items.push_back({-1, promptFor(o.promptId), o.tokenIds, {}, {}, 0, 0, 1});
         return items;
     }
-    std::vector<StoredOutput> outputs = s.store.outputs(s.runId);
+    std::vector<StoredOutput> outputs = s.store.pairs().outputs(s.runId);
     std::map<int64_t, const StoredOutput *> outputById;
     for (const auto &o : outputs)
         outputById[o.id] = &o;
-    const auto rounds = s.store.pairs(s.runId);
+    const auto rounds = s.store.pairs().list(s.runId);
     int64_t round = 0;
     for (const auto &p : rounds)
         round = std::max(round, p.round);
@@ -196,12 +197,18 @@ std::vector<DistillItem> loadItems(RunState &s)
         const StoredOutput *rejected = outputById.at(pair.rejectedOutput);
         double weight = 1;
         if (pair.annotation) {
-            if (pair.annotation->action == "discard")
+            switch (pair.annotation->action) {
+            case AnnotationAction::Discard:
                 continue;
-            if (pair.annotation->action == "flip")
+            case AnnotationAction::Flip:
                 std::swap(chosen, rejected);
-            if (pair.annotation->action == "weight")
+                break;
+            case AnnotationAction::Weight:
                 weight = pair.annotation->weight;
+                break;
+            case AnnotationAction::Note:
+                break;
+            }
         }
         if (weight <= 0)
             continue;
@@ -210,7 +217,7 @@ std::vector<DistillItem> loadItems(RunState &s)
         item.prompt = promptFor(pair.promptId);
         item.chosen = chosen->tokenIds;
         item.rejected = rejected->tokenIds;
-        if (s.config.loss.lambda > 0 && s.config.loss.ceTarget == "reference")
+        if (s.config.loss.lambda > 0 && s.config.loss.ceTarget == CeTarget::Reference)
             item.reference = s.responseIds(byId.at(pair.promptId)->reference);
         item.referenceChosen = sumOf(chosen->studentLogprobs);
         item.referenceRejected = sumOf(rejected->studentLogprobs);
@@ -239,10 +246,10 @@ std::vector<MetricPoint> metricsOf(const DistillStep &step)
 /** Prompts of `split` (its first `limit`, 0 = all) not yet generated for `round`. */
 size_t missingPrompts(RunState &s, const std::string &split, int64_t round, int64_t limit)
 {
-    auto prompts = s.store.prompts(s.runId, split);
+    auto prompts = s.store.pairs().prompts(s.runId, split);
     if (limit > 0 && static_cast<int64_t>(prompts.size()) > limit)
         prompts.resize(static_cast<size_t>(limit));
-    const auto doneList = s.store.generatedPrompts(s.runId, round);
+    const auto doneList = s.store.pairs().generatedPrompts(s.runId, round);
     const std::set<std::string> done(doneList.begin(), doneList.end());
     return static_cast<size_t>(std::count_if(prompts.begin(), prompts.end(), [&](const PromptRecord &p) { return !done.count(p.id); }));
 }
@@ -261,7 +268,7 @@ EvalSet buildEvalSet(RunState &s)
     EvalSet set;
     if (s.config.eval.prompts <= 0)
         return set;
-    auto prompts = s.store.prompts(s.runId, "validation");
+    auto prompts = s.store.pairs().prompts(s.runId, "validation");
     if (static_cast<int64_t>(prompts.size()) > s.config.eval.prompts)
         prompts.resize(static_cast<size_t>(s.config.eval.prompts));
     std::map<std::string, std::vector<int64_t>> promptIds;
@@ -275,10 +282,10 @@ EvalSet buildEvalSet(RunState &s)
         set.referenceTexts.push_back(p.reference);
     }
     std::map<int64_t, std::vector<int64_t>> tokens;
-    for (auto &o : s.store.outputs(s.runId, 0))
+    for (auto &o : s.store.pairs().outputs(s.runId, 0))
         if (promptIds.count(o.promptId))
             tokens[o.id] = std::move(o.tokenIds);
-    for (const auto &pair : s.store.pairs(s.runId, 0))
+    for (const auto &pair : s.store.pairs().list(s.runId, 0))
         if (promptIds.count(pair.promptId))
             set.pairs.push_back({promptIds.at(pair.promptId), tokens.at(pair.chosenOutput), tokens.at(pair.rejectedOutput)});
     return set;
@@ -293,7 +300,7 @@ void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t st
     std::vector<MetricPoint> points;
     nlohmann::json result = {{"step", step}};
     if (!set.pairs.empty()) {
-        const auto ranking = pairRanking(model, set.pairs, s.config.loss.score == "mean");
+        const auto ranking = pairRanking(model, set.pairs, s.config.loss.score == ScoreKind::Mean);
         points.push_back({step, "eval_pair_accuracy", ranking.accuracy});
         points.push_back({step, "eval_margin", ranking.meanMargin});
         result["pair_ranking"] = {{"accuracy", ranking.accuracy}, {"mean_margin", ranking.meanMargin}, {"pairs", set.pairs.size()},
@@ -315,8 +322,8 @@ void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t st
             result["sequence_calibration"] = {{"mean_spearman", seq.meanSpearman}, {"prompts", seq.prompts}, {"samples", e.samples}};
         }
     }
-    s.store.recordStep(s.runId, step, points, {});
-    s.store.addEvaluation(s.runId, step, "calibration", result.dump());
+    s.store.pairs().recordStep(s.runId, step, points, {});
+    s.store.results().addEvaluation(s.runId, step, "calibration", result.dump());
     std::string line = "evaluation at step " + std::to_string(step) + ":";
     for (const auto &p : points) {
         char value[64];
@@ -330,8 +337,8 @@ DistillRunResult stopWith(RunState &s, DistillRunResult result, RunStatus status
 {
     result.status = status;
     result.message = message;
-    s.store.setStage(s.runId, stage, toString(status), message);
-    s.store.setStatus(s.runId, status, status == RunStatus::Failed ? message : std::string());
+    s.store.runs().setStage(s.runId, stage, toString(status), message);
+    s.store.runs().setStatus(s.runId, status, status == RunStatus::Failed ? message : std::string());
     s.say(message, status == RunStatus::Failed ? "error" : "warning");
     return result;
 }
@@ -344,8 +351,8 @@ DistillRunResult execute(RunState &s, JobContext *context)
     preparePrompts(s);
 
     std::unique_ptr<Judge> judge;
-    if (c.labeling.policy == "judge")
-        judge = c.labeling.judge == "llm" ? makeLlmJudge(c.labeling.llm, c.device) : makeRougeJudge();
+    if (c.labeling.policy == LabelingPolicy::Judge)
+        judge = c.labeling.judge == JudgeKind::Llm ? makeLlmJudge(c.labeling.llm, c.device) : makeRougeJudge();
     PairGenerationSetup setup;
     setup.config = &s.config;
     setup.student = s.initial.get();
@@ -357,10 +364,10 @@ DistillRunResult execute(RunState &s, JobContext *context)
 
     // Held-out pairs for the calibration diagnostics: teacher and student outputs for the first
     // eval.prompts validation prompts, labelled like the training pairs, never trained on.
-    const bool heldOut = c.eval.prompts > 0 && c.teacher && !s.store.prompts(s.runId, "validation").empty();
+    const bool heldOut = c.eval.prompts > 0 && c.teacher && !s.store.pairs().prompts(s.runId, "validation").empty();
     const bool trainMissing = usesTeacherOutputs(c.method) && missingPrompts(s, "train", 0, 0) > 0;
     if (trainMissing || (heldOut && missingPrompts(s, "validation", 0, c.eval.prompts) > 0)) {
-        s.store.setStage(s.runId, "generate", "running");
+        s.store.runs().setStage(s.runId, "generate", "running");
         const int64_t k = c.pairs.perPrompt;
         const int64_t tokens = c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens;
         auto teacher = makeTeacher(*c.teacher, c.pairs.teacher, tokens, s.promptTemplate, c.data.limits, c.device);
@@ -379,14 +386,14 @@ DistillRunResult execute(RunState &s, JobContext *context)
             const auto report = generatePairs(s.store, s.runId, 0, setup, context, s.callbacks.log);
             if (report.cancelled)
                 return stopWith(s, result, RunStatus::Cancelled, "generate",
-                                "cancelled during pair generation; " + std::to_string(s.store.generatedPrompts(s.runId, 0).size())
+                                "cancelled during pair generation; " + std::to_string(s.store.pairs().generatedPrompts(s.runId, 0).size())
                                     + " prompts are saved, resume to continue");
             if (report.failed > 0)
                 return stopWith(s, result, RunStatus::Failed, "generate",
                                 std::to_string(report.failed) + " prompts got no teacher output (" + report.firstError
                                     + "); the others are saved, resume to retry");
         }
-        s.store.setStage(s.runId, "generate", "completed", std::to_string(s.store.pairCount(s.runId, 0)) + " pairs");
+        s.store.runs().setStage(s.runId, "generate", "completed", std::to_string(s.store.pairs().pairCount(s.runId, 0)) + " pairs");
         setup.teacher = nullptr;
         setup.split = "train";
         setup.maxPrompts = 0;
@@ -395,26 +402,34 @@ DistillRunResult execute(RunState &s, JobContext *context)
     const EvalSet evalSet = buildEvalSet(s);
 
     // Training.
-    s.store.setStage(s.runId, "train", "running");
+    s.store.runs().setStage(s.runId, "train", "running");
     CausalLM teacherModel;
     if (c.method == DistillMethod::WordKd) {
         checkSharedVocabulary(c.teacher->model, c.student);
         teacherModel = loadStudentModel(c.teacher->model, c.device, "teacher.model");
     }
     std::vector<DistillItem> validation;
-    for (const auto &p : s.store.prompts(s.runId, "validation"))
+    for (const auto &p : s.store.pairs().prompts(s.runId, "validation"))
         validation.push_back({-1, s.promptIds(p.prompt), s.responseIds(p.reference), {}, {}, 0, 0, 1});
-    DistillTrainer trainer(s.student, teacherModel, c.method, c.loss, c.train, s.directory / "checkpoint", [&] { return loadItems(s); },
-                           validation);
-    trainer.setCheckpointCallback([&](int64_t step) { s.store.addArtifact(s.runId, "checkpoint", (s.directory / "checkpoint").string(), step); });
+    DistillTrainerOptions trainerOptions;
+    trainerOptions.student = s.student;
+    trainerOptions.teacher = teacherModel;
+    trainerOptions.method = c.method;
+    trainerOptions.loss = c.loss;
+    trainerOptions.training = c.train;
+    trainerOptions.checkpointDirectory = s.directory / "checkpoint";
+    trainerOptions.loadItems = [&] { return loadItems(s); };
+    trainerOptions.validation = std::move(validation);
+    DistillTrainer trainer(std::move(trainerOptions));
+    trainer.setCheckpointCallback([&](int64_t step) { s.store.results().addArtifact(s.runId, "checkpoint", (s.directory / "checkpoint").string(), step); });
     const int64_t resumedAt = trainer.restore();
-    s.store.truncateMetrics(s.runId, resumedAt);
+    s.store.runs().truncateMetrics(s.runId, resumedAt);
     if (resumedAt > 0)
         s.say("resumed from the checkpoint at step " + std::to_string(resumedAt));
     else
         evaluateAt(s, *s.student, evalSet, 0, context);
     auto onStep = [&](const DistillStep &step) {
-        s.store.recordStep(s.runId, step.point.step, metricsOf(step), step.pairs);
+        s.store.pairs().recordStep(s.runId, step.point.step, metricsOf(step), step.pairs);
         if (c.eval.every > 0 && step.point.step % c.eval.every == 0 && step.point.step < c.train.maxSteps)
             evaluateAt(s, *s.student, evalSet, step.point.step, context);
         if (s.callbacks.onStep)
@@ -439,32 +454,32 @@ DistillRunResult execute(RunState &s, JobContext *context)
                 trainer.newEpoch();
             }
         }
-        const std::string stop = trainer.train(until, context, onStep);
-        if (stop == "cancelled") {
+        const TrainOutcome outcome = trainer.train(until, context, onStep);
+        if (outcome.stop == TrainStop::Cancelled) {
             trainer.checkpoint();
             result.steps = trainer.step();
             return stopWith(s, result, RunStatus::Cancelled, "train",
                             "cancelled at step " + std::to_string(trainer.step()) + "; checkpoint saved, resume to continue");
         }
-        if (stop != "completed") {
+        if (outcome.stop == TrainStop::NonFinite) {
             result.steps = trainer.step();
-            return stopWith(s, result, RunStatus::Failed, "train", stop);
+            return stopWith(s, result, RunStatus::Failed, "train", outcome.message);
         }
     }
     evaluateAt(s, *s.student, evalSet, trainer.step(), context);
     if (c.train.checkpointEvery <= 0 || trainer.step() % c.train.checkpointEvery != 0)
         trainer.checkpoint(); // the trainer saved none at the last step
     result.steps = trainer.step();
-    s.store.setStage(s.runId, "train", "completed", std::to_string(result.steps) + " steps");
+    s.store.runs().setStage(s.runId, "train", "completed", std::to_string(result.steps) + " steps");
 
-    s.store.setStage(s.runId, "export", "running");
+    s.store.runs().setStage(s.runId, "export", "running");
     result.modelDirectory = s.directory / "model";
     saveModel(*s.student, result.modelDirectory);
     s.promptTemplate.saveTo(result.modelDirectory);
     copyTokenizerFiles(c.student, result.modelDirectory);
-    s.store.addArtifact(s.runId, "model", result.modelDirectory.string(), result.steps);
-    s.store.setStage(s.runId, "export", "completed", result.modelDirectory.string());
-    s.store.setStatus(s.runId, RunStatus::Completed);
+    s.store.results().addArtifact(s.runId, "model", result.modelDirectory.string(), result.steps);
+    s.store.runs().setStage(s.runId, "export", "completed", result.modelDirectory.string());
+    s.store.runs().setStatus(s.runId, RunStatus::Completed);
     result.status = RunStatus::Completed;
     s.say("completed " + std::to_string(result.steps) + " steps; the student is in " + result.modelDirectory.string());
     return result;
@@ -503,11 +518,11 @@ nlohmann::json environmentJson()
  * Records a failure in the run. When the store cannot take it either (the disk that failed
  * the run is full), the original error is what the user needs, so this one is not raised.
  */
-void markFailed(RunStore &store, const std::string &runId, const std::string &message) noexcept
+void markFailed(Workspace &store, const std::string &runId, const std::string &message) noexcept
 {
     try {
-        store.setStatus(runId, RunStatus::Failed, message);
-        store.addEvent(runId, "error", message);
+        store.runs().setStatus(runId, RunStatus::Failed, message);
+        store.runs().addEvent(runId, "error", message);
     } catch (const std::exception &) {
     }
 }
@@ -519,9 +534,9 @@ fs::path runDirectory(const fs::path &workspace, const std::string &runId)
     return fs::absolute(workspace).lexically_normal() / "runs" / runId;
 }
 
-RunRecord createDistillationRun(RunStore &store, const RunConfig &config)
+RunRecord createDistillationRun(Workspace &store, const RunConfig &config)
 {
-    return store.createRun(toString(config.method), config.toJson().dump(2), config.name);
+    return store.runs().createRun(toString(config.method), config.toJson().dump(2), config.name);
 }
 
 void checkSharedVocabulary(const fs::path &teacherModel, const fs::path &studentModel)
@@ -541,8 +556,8 @@ void checkSharedVocabulary(const fs::path &teacherModel, const fs::path &student
 
 DistillRunResult executeRun(const fs::path &workspace, const std::string &runId, JobContext *context, const RunCallbacks &callbacks)
 {
-    RunStore store = RunStore::open(workspace, false);
-    const RunRecord record = store.requireRun(runId);
+    Workspace store = Workspace::open(workspace, false);
+    const RunRecord record = store.runs().requireRun(runId);
     if (record.status == RunStatus::Completed)
         throw Error("run " + runId + " is already completed");
     const RunLock lock(runDirectory(workspace, runId), runId);
@@ -552,8 +567,8 @@ DistillRunResult executeRun(const fs::path &workspace, const std::string &runId,
     } catch (const std::exception &e) {
         throw Error("run " + runId + ": its stored config is unusable: " + e.what());
     }
-    store.setStatus(runId, RunStatus::Running);
-    store.addEvaluation(runId, std::max<int64_t>(0, store.lastMetricStep(runId)), "environment", environmentJson().dump());
+    store.runs().setStatus(runId, RunStatus::Running);
+    store.results().addEvaluation(runId, std::max<int64_t>(0, store.runs().lastMetricStep(runId)), "environment", environmentJson().dump());
     try {
         torch::manual_seed(config.seed);
         CausalLM student = loadStudentModel(config.student, config.device, "student.model");
@@ -585,8 +600,8 @@ DistillRunResult executeRun(const fs::path &workspace, const std::string &runId,
         throw;
     } catch (const std::exception &e) {
         try {
-            RunStore again = RunStore::open(workspace, false);
-            if (again.requireRun(runId).status == RunStatus::Running)
+            Workspace again = Workspace::open(workspace, false);
+            if (again.runs().requireRun(runId).status == RunStatus::Running)
                 markFailed(again, runId, e.what());
         } catch (const std::exception &) {
             // the database itself is the problem; the original error says more

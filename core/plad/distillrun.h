@@ -2,7 +2,7 @@
 
 #include "common/jobcontext.h"
 #include "plad/runconfig.h"
-#include "store/runstore.h"
+#include "store/workspace.h"
 
 #include <filesystem>
 #include <functional>
@@ -13,7 +13,7 @@ namespace plad {
 struct DistillStep; // plad/distilltrainer.h
 
 /** Creates a run from a validated config; the effective config (defaults filled, paths absolute) is stored with it. */
-RunRecord createDistillationRun(RunStore &store, const RunConfig &config);
+RunRecord createDistillationRun(Workspace &store, const RunConfig &config);
 
 /** The directory of a run's checkpoint and exported model: WORKSPACE/runs/RUN_ID. */
 std::filesystem::path runDirectory(const std::filesystem::path &workspace, const std::string &runId);

@@ -1,7 +1,7 @@
 #include "plad/distilltrainer.h"
 
 #include "common/error.h"
-#include "common/runtime.h"
+#include "model/runtime.h"
 #include "model/sequencescorer.h"
 #include "plad/losses.h"
 #include "train/optimization.h"
@@ -41,17 +41,15 @@ struct DistillTrainer::Loss
     std::vector<PairProgress> progress;
 };
 
-DistillTrainer::DistillTrainer(CausalLM student, CausalLM teacher, DistillMethod method, LossConfig loss, TrainingOptions options,
-                               fs::path checkpointDirectory, std::function<std::vector<DistillItem>()> loadItems,
-                               std::vector<DistillItem> validation)
-    : mStudent(std::move(student))
-    , mTeacher(std::move(teacher))
-    , mMethod(method)
-    , mLoss(std::move(loss))
-    , mOptions(std::move(options))
-    , mDirectory(std::move(checkpointDirectory))
-    , mLoadItems(std::move(loadItems))
-    , mValidation(std::move(validation))
+DistillTrainer::DistillTrainer(DistillTrainerOptions options)
+    : mStudent(std::move(options.student))
+    , mTeacher(std::move(options.teacher))
+    , mMethod(options.method)
+    , mLoss(std::move(options.loss))
+    , mOptions(std::move(options.training))
+    , mDirectory(std::move(options.checkpointDirectory))
+    , mLoadItems(std::move(options.loadItems))
+    , mValidation(std::move(options.validation))
 {
     mOptions.validate("train");
     if (mMethod == DistillMethod::WordKd) {
@@ -115,10 +113,7 @@ DistillTrainer::Loss DistillTrainer::computeLoss(const std::vector<DistillItem> 
             out.tokens += tokensOf(item.prompt, target);
         }
         const ScoredBatch scored = scoreBatch(*mStudent, requests);
-        // Token-weighted, with each sequence's tokens scaled by its item weight.
-        const auto perSequence = -scored.tokenLogprobs.sum(1);
-        const auto lengths = scored.mask.sum(1);
-        return (perSequence * weights).sum() / (lengths * weights).sum().clamp_min(1e-12);
+        return tokenCrossEntropy(scored.tokenLogprobs, scored.mask, weights);
     };
 
     if (mMethod == DistillMethod::Sft || mMethod == DistillMethod::SeqKd) {
@@ -137,7 +132,7 @@ DistillTrainer::Loss DistillTrainer::computeLoss(const std::vector<DistillItem> 
             torch::NoGradGuard noGrad;
             teacher = scoreBatch(*mTeacher, requests, true);
         }
-        const bool reverse = mLoss.kl == "reverse";
+        const bool reverse = mLoss.kl == KlDirection::Reverse;
         const auto perSequence = tokenKlLoss(student.logits, teacher.logits, student.mask, mLoss.temperature, reverse);
         out.value = weightedMean(perSequence, weights);
         return out;
@@ -154,7 +149,7 @@ DistillTrainer::Loss DistillTrainer::computeLoss(const std::vector<DistillItem> 
         out.tokens += tokensOf(item.prompt, item.rejected);
     }
     const ScoredBatch scored = scoreBatch(*mStudent, requests);
-    const auto scores = mLoss.score == "mean" ? scored.mean : scored.sum; // [2B]
+    const auto scores = mLoss.score == ScoreKind::Mean ? scored.mean : scored.sum; // [2B]
     const auto positive = scores.slice(0, 0, B), negative = scores.slice(0, B, 2 * B);
     torch::Tensor perPair;
     if (mMethod == DistillMethod::Plad) {
@@ -173,13 +168,10 @@ DistillTrainer::Loss DistillTrainer::computeLoss(const std::vector<DistillItem> 
     out.value = weightedMean(perPair, weights);
     if (mLoss.lambda > 0 && mMethod != DistillMethod::Dpo) {
         torch::Tensor ce;
-        if (mLoss.ceTarget == "reference") {
+        if (mLoss.ceTarget == CeTarget::Reference)
             ce = crossEntropy([](const DistillItem &i) -> const std::vector<int64_t> & { return i.reference; });
-        } else {
-            const auto tokenLp = scored.tokenLogprobs.slice(0, 0, B);
-            const auto lengths = scored.mask.slice(0, 0, B).sum(1);
-            ce = (-tokenLp.sum(1) * weights).sum() / (lengths * weights).sum().clamp_min(1e-12);
-        }
+        else // y+ was scored in the pass above: its rows are the first B
+            ce = tokenCrossEntropy(scored.tokenLogprobs.slice(0, 0, B), scored.mask.slice(0, 0, B), weights);
         out.value = out.value + mLoss.lambda * ce;
     }
 
@@ -237,7 +229,7 @@ int64_t DistillTrainer::restore()
     return mStep;
 }
 
-std::string DistillTrainer::train(int64_t untilStep, JobContext *context, const std::function<void(const DistillStep &)> &onStep)
+TrainOutcome DistillTrainer::train(int64_t untilStep, JobContext *context, const std::function<void(const DistillStep &)> &onStep)
 {
     if (mOptions.threads > 0)
         configureThreads(mOptions.threads);
@@ -248,7 +240,7 @@ std::string DistillTrainer::train(int64_t untilStep, JobContext *context, const 
     const int64_t firstStep = mStep;
     while (mStep < untilStep) {
         if (context && context->isCancelled())
-            return "cancelled";
+            return {TrainStop::Cancelled, {}};
         const auto stepStart = std::chrono::steady_clock::now();
         const double lr = learningRateAt(mOptions, mStep);
         setLearningRate(optimizer, lr);
@@ -262,8 +254,9 @@ std::string DistillTrainer::train(int64_t untilStep, JobContext *context, const 
             const auto scaled = loss.value / static_cast<double>(mOptions.gradAccumulation);
             const double value = scaled.item<double>();
             if (!std::isfinite(value))
-                return "non-finite loss at step " + std::to_string(mStep + 1) + " (the loss is " + (std::isnan(value) ? "NaN" : "infinite")
-                       + "; try a lower learning_rate or max_grad_norm); the last checkpoint is kept";
+                return {TrainStop::NonFinite, "non-finite loss at step " + std::to_string(mStep + 1) + " (the loss is "
+                                                  + (std::isnan(value) ? "NaN" : "infinite")
+                                                  + "; try a lower learning_rate or max_grad_norm); the last checkpoint is kept"};
             scaled.backward();
             lossSum += value;
             tokens += loss.tokens;
@@ -301,7 +294,7 @@ std::string DistillTrainer::train(int64_t untilStep, JobContext *context, const 
         if (mOptions.checkpointEvery > 0 && mStep % mOptions.checkpointEvery == 0)
             checkpoint();
     }
-    return "completed";
+    return {TrainStop::Completed, {}};
 }
 
 } // namespace plad

@@ -3,7 +3,7 @@
 #include "common/jobcontext.h"
 #include "model/causallm.h"
 #include "plad/runconfig.h"
-#include "store/runstore.h"
+#include "store/records.h"
 #include "train/sfttrainer.h"
 #include "train/trainingoptions.h"
 
@@ -38,6 +38,33 @@ struct DistillStep
     std::vector<PairProgress> pairs;        ///< margin and loss of each pair the step trained on
 };
 
+/** Why DistillTrainer::train() returned. */
+enum class TrainStop {
+    Completed, ///< reached the requested step
+    Cancelled, ///< the job context was cancelled (no checkpoint saved yet)
+    NonFinite, ///< the loss became NaN or infinite; the last checkpoint is kept
+};
+
+struct TrainOutcome
+{
+    TrainStop stop = TrainStop::Completed;
+    std::string message;              ///< for NonFinite: what happened and what to try
+};
+
+/** What a DistillTrainer trains, on what, and where it keeps its checkpoint. */
+struct DistillTrainerOptions
+{
+    CausalLM student;                 ///< trained in place
+    CausalLM teacher;                 ///< word-kd only: the frozen local teacher (shared vocabulary)
+    DistillMethod method = DistillMethod::Plad;
+    LossConfig loss;
+    TrainingOptions training;
+    std::filesystem::path checkpointDirectory;
+    /** Called at every epoch start, so annotations made during a run apply from the next epoch. */
+    std::function<std::vector<DistillItem>()> loadItems;
+    std::vector<DistillItem> validation; ///< targets of the validation loss
+};
+
 /**
  * Trains the student with one of the methods (PLaD hinge or logistic with an optional CE
  * regulariser, continued SFT, SeqKD, word-level KD, DPO) with AdamW and the shared schedule.
@@ -50,20 +77,17 @@ struct DistillStep
 class DistillTrainer
 {
 public:
-    DistillTrainer(CausalLM student, CausalLM teacher, DistillMethod method, LossConfig loss, TrainingOptions options,
-                   std::filesystem::path checkpointDirectory, std::function<std::vector<DistillItem>()> loadItems,
-                   std::vector<DistillItem> validation);
+    explicit DistillTrainer(DistillTrainerOptions options);
     ~DistillTrainer();
 
     /** Restores the checkpoint when there is one; returns the step it continues from (0 without one). */
     int64_t restore();
     /**
-     * Trains until step `untilStep` (at most options.maxSteps), cancellation, or a non-finite
-     * loss. Returns "completed" (reached untilStep), "cancelled" or a message starting with
-     * "non-finite loss". Checkpoints every options.checkpointEvery steps; call checkpoint() to
-     * save at any other point.
+     * Trains until step `untilStep` (at most training.maxSteps), cancellation, or a non-finite
+     * loss. Checkpoints every training.checkpointEvery steps; call checkpoint() to save at any
+     * other point.
      */
-    std::string train(int64_t untilStep, JobContext *context, const std::function<void(const DistillStep &)> &onStep);
+    TrainOutcome train(int64_t untilStep, JobContext *context, const std::function<void(const DistillStep &)> &onStep);
     void checkpoint();
     /** Ends the epoch now: the items are loaded again (a refresh round just replaced the pairs). */
     void newEpoch();

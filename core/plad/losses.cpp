@@ -34,6 +34,18 @@ torch::Tensor weightedMean(const torch::Tensor &losses, const torch::Tensor &wei
     return (losses * weights).sum() / total.clamp_min(1e-12);
 }
 
+torch::Tensor tokenCrossEntropy(const torch::Tensor &tokenLogprobs, const torch::Tensor &mask, const torch::Tensor &weights)
+{
+    if (!tokenLogprobs.defined() || tokenLogprobs.dim() != 2 || !mask.defined() || mask.sizes() != tokenLogprobs.sizes())
+        throw Error("token cross-entropy: expects log-probs and a mask of the same shape [B, L]");
+    const auto w = weights.defined() ? weights : torch::ones({tokenLogprobs.size(0)}, tokenLogprobs.options());
+    if (w.dim() != 1 || w.size(0) != tokenLogprobs.size(0))
+        throw Error("token cross-entropy: expected one weight per sequence");
+    const auto perSequence = -tokenLogprobs.sum(1); // [B]
+    const auto lengths = mask.sum(1);               // [B]
+    return (perSequence * w).sum() / (lengths * w).sum().clamp_min(1e-12);
+}
+
 torch::Tensor rankingHingeLoss(const torch::Tensor &positiveScores, const torch::Tensor &negativeScores, double beta)
 {
     checkPairShapes(positiveScores, negativeScores, "ranking hinge loss");

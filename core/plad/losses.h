@@ -24,6 +24,14 @@ PairBatchStats pairBatchStats(const torch::Tensor &positiveScores, const torch::
 torch::Tensor weightedMean(const torch::Tensor &losses, const torch::Tensor &weights);
 
 /**
+ * Cross-entropy per token of target sequences, token-weighted, with each sequence's tokens
+ * scaled by its weight: sum_b w_b * (-sum_l logp[b, l]) / sum_b w_b * |y_b|. `tokenLogprobs`
+ * [B, L] is 0 past each sequence's end, `mask` [B, L] 1 on its tokens, `weights` [B] (undefined:
+ * all ones). The SFT and SeqKD objectives, and PLaD's lambda * CE regulariser.
+ */
+torch::Tensor tokenCrossEntropy(const torch::Tensor &tokenLogprobs, const torch::Tensor &mask, const torch::Tensor &weights);
+
+/**
  * PLaD ranking calibration loss (hinge), per pair [B]:
  * max(0, beta - s(y+|x) + s(y-|x)), where s is the student's sequence score [B].
  */

@@ -68,7 +68,7 @@ std::vector<PreflightFinding> preflightCheck(const nlohmann::json &doc, const fs
         add("error", "config", std::string("student: ") + e.what());
         return out;
     }
-    const bool localTeacher = c.teacher && c.teacher->type == "local";
+    const bool localTeacher = c.teacher && c.teacher->type == TeacherKind::Local;
     std::optional<ModelConfig> teacher;
     if (localTeacher) {
         try {
@@ -88,7 +88,7 @@ std::vector<PreflightFinding> preflightCheck(const nlohmann::json &doc, const fs
                 std::string(e.what()) + ". This rules out word-kd; plad, plad-logistic, seqkd, dpo and sft work on the teacher's text.");
         }
     } else if (c.teacher) {
-        add("info", "tokenizer", "the teacher is reached through its text (" + c.teacher->type + "): word-kd is ruled out, the other methods work");
+        add("info", "tokenizer", "the teacher is reached through its text (" + enumName<TeacherKind>(teacherKindNames, c.teacher->type) + "): word-kd is ruled out, the other methods work");
     }
 
     // Context: prompt and response budgets against the student's context, and the data's prompt lengths.

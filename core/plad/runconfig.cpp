@@ -9,9 +9,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr DistillMethod allMethods[] = {DistillMethod::Plad, DistillMethod::PladLogistic, DistillMethod::Sft,
-                                        DistillMethod::SeqKd, DistillMethod::WordKd, DistillMethod::Dpo};
-
 std::string absoluteText(const fs::path &p)
 {
     return p.empty() ? std::string() : fs::absolute(p).lexically_normal().string();
@@ -34,7 +31,7 @@ SideSampling readSide(const ConfigReader &r)
     try {
         validate(side.sampling);
     } catch (const ConfigError &e) {
-        throw ConfigError(r.location() + ": " + e.what());
+        throw ConfigError(r.location() + "." + e.what());
     }
     return side;
 }
@@ -46,73 +43,29 @@ nlohmann::json sideJson(const SideSampling &s)
             {"max_new_tokens", s.maxNewTokens}};
 }
 
-OpenAiEndpoint readEndpoint(const ConfigReader &r)
-{
-    OpenAiEndpoint e;
-    r.read("base_url", e.baseUrl);
-    r.read("model", e.model);
-    r.read("api_key_env", e.apiKeyEnv);
-    r.read("chat", e.chat);
-    r.read("concurrency", e.concurrency);
-    r.read("timeout_seconds", e.timeoutSeconds);
-    r.read("max_retries", e.maxRetries);
-    r.read("backoff_seconds", e.backoffSeconds);
-    if (!r.has("base_url"))
-        r.fail("base_url", "is required for an http endpoint (e.g. \"http://127.0.0.1:8000/v1\")");
-    e.validate(r.location());
-    return e;
-}
-
-LlmJudgeConfig readLlmJudge(const ConfigReader &llm)
-{
-    LlmJudgeConfig config;
-    llm.read("type", config.type);
-    llm.read("instructions", config.instructions);
-    if (config.type == "local") {
-        llm.allowOnly({"type", "model", "instructions"});
-        config.model = llm.path("model", true);
-    } else if (config.type == "http") {
-        llm.allowOnly({"type", "base_url", "model", "api_key_env", "chat", "concurrency", "timeout_seconds", "max_retries",
-                       "backoff_seconds", "instructions"});
-        config.endpoint = readEndpoint(llm);
-    } else {
-        llm.fail("type", "must be \"local\" or \"http\", found \"" + config.type + "\"");
-    }
-    for (const char *slot : {"{prompt}", "{a}", "{b}"})
-        if (config.instructions.find(slot) == std::string::npos)
-            llm.fail("instructions", std::string("must contain ") + slot);
-    return config;
-}
-
-nlohmann::json endpointJson(const OpenAiEndpoint &e)
-{
-    // The key itself is never stored: only the name of the variable that holds it.
-    return {{"base_url", e.baseUrl}, {"model", e.model}, {"api_key_env", e.apiKeyEnv}, {"chat", e.chat},
-            {"concurrency", e.concurrency}, {"timeout_seconds", e.timeoutSeconds}, {"max_retries", e.maxRetries},
-            {"backoff_seconds", e.backoffSeconds}};
-}
-
 TeacherConfig readTeacher(const ConfigReader &r)
 {
     TeacherConfig t;
-    r.read("type", t.type);
-    if (t.type == "local") {
+    t.type = parseEnum<TeacherKind>(teacherKindNames, r.get<std::string>("type", "local"), r.where("type"));
+    switch (t.type) {
+    case TeacherKind::Local:
         r.allowOnly({"type", "model", "template", "score_outputs"});
         t.model = r.path("model", true);
         r.read("score_outputs", t.scoreOutputs);
-    } else if (t.type == "http") {
+        break;
+    case TeacherKind::Http:
         r.allowOnly({"type", "base_url", "model", "api_key_env", "chat", "concurrency", "timeout_seconds", "max_retries",
                      "backoff_seconds", "template"});
-        t.endpoint = readEndpoint(r);
+        t.endpoint = OpenAiEndpoint::fromConfig(r);
         t.scoreOutputs = false;
-    } else if (t.type == "jsonl") {
+        break;
+    case TeacherKind::Jsonl:
         r.allowOnly({"type", "file", "id_field", "output_field"});
         t.file = r.path("file", true);
         r.read("id_field", t.idField);
         r.read("output_field", t.outputField);
         t.scoreOutputs = false;
-    } else {
-        r.fail("type", "must be \"local\", \"http\" or \"jsonl\", found \"" + t.type + "\"");
+        break;
     }
     if (r.has("template"))
         t.promptTemplate = PromptTemplate::fromJson(r.json()["template"], r.where("template"));
@@ -123,23 +76,12 @@ TeacherConfig readTeacher(const ConfigReader &r)
 
 std::string toString(DistillMethod method)
 {
-    switch (method) {
-    case DistillMethod::Plad: return "plad";
-    case DistillMethod::PladLogistic: return "plad-logistic";
-    case DistillMethod::Sft: return "sft";
-    case DistillMethod::SeqKd: return "seqkd";
-    case DistillMethod::WordKd: return "word-kd";
-    case DistillMethod::Dpo: return "dpo";
-    }
-    return "?";
+    return enumName<DistillMethod>(distillMethodNames, method);
 }
 
 DistillMethod parseDistillMethod(const std::string &name, const std::string &where)
 {
-    for (auto m : allMethods)
-        if (toString(m) == name)
-            return m;
-    throw ConfigError(where + ": unknown method \"" + name + "\" (plad, plad-logistic, sft, seqkd, word-kd or dpo)");
+    return parseEnum<DistillMethod>(distillMethodNames, name, where);
 }
 
 bool usesPairs(DistillMethod method)
@@ -177,9 +119,9 @@ RunConfig RunConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
         c.teacher = readTeacher(top.child("teacher"));
     else if (usesTeacherOutputs(c.method) || c.method == DistillMethod::WordKd)
         top.fail("teacher", "is required for method " + toString(c.method));
-    if (c.method == DistillMethod::WordKd && c.teacher && c.teacher->type != "local")
+    if (c.method == DistillMethod::WordKd && c.teacher && c.teacher->type != TeacherKind::Local)
         throw ConfigError("teacher.type: word-kd needs the teacher's token distributions, so the teacher must be \"local\" (found \""
-                          + c.teacher->type + "\"); seqkd and plad need only its text");
+                          + enumName<TeacherKind>(teacherKindNames, c.teacher->type) + "\"); seqkd and plad need only its text");
 
     if (!top.has("data"))
         top.fail("data", "is required");
@@ -201,46 +143,37 @@ RunConfig RunConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
 
     const ConfigReader labeling = top.child("labeling");
     labeling.allowOnly({"policy", "judge", "llm", "min_gap", "drop_identical"});
-    labeling.read("policy", c.labeling.policy);
-    labeling.read("judge", c.labeling.judge);
+    c.labeling.policy = parseEnum<LabelingPolicy>(labelingPolicyNames, labeling.get<std::string>("policy", "teacher-preferred"),
+                                                  labeling.where("policy"));
+    c.labeling.judge = parseEnum<JudgeKind>(judgeKindNames, labeling.get<std::string>("judge", "rouge-l"), labeling.where("judge"));
     labeling.read("min_gap", c.labeling.minGap);
     labeling.read("drop_identical", c.labeling.dropIdentical);
-    if (c.labeling.policy != "teacher-preferred" && c.labeling.policy != "judge")
-        labeling.fail("policy", "must be \"teacher-preferred\" or \"judge\", found \"" + c.labeling.policy + "\"");
-    if (c.labeling.judge != "rouge-l" && c.labeling.judge != "llm")
-        labeling.fail("judge", "must be \"rouge-l\" or \"llm\", found \"" + c.labeling.judge + "\"");
     if (c.labeling.minGap < 0)
         labeling.fail("min_gap", "must not be negative");
-    if (c.labeling.policy == "judge" && c.labeling.judge == "llm") {
+    if (c.labeling.usesLlmJudge()) {
         if (!labeling.has("llm"))
             labeling.fail("llm", "is required for judge \"llm\" ({\"type\": \"local\", \"model\": DIR} or an http endpoint)");
-        c.labeling.llm = readLlmJudge(labeling.child("llm"));
+        c.labeling.llm = LlmJudgeConfig::fromConfig(labeling.child("llm"));
     }
 
     const ConfigReader loss = top.child("loss");
     loss.allowOnly({"score", "beta", "gamma", "lambda", "ce_target", "temperature", "kl", "dpo_beta"});
-    loss.read("score", c.loss.score);
+    c.loss.score = parseEnum<ScoreKind>(scoreKindNames, loss.get<std::string>("score", "mean"), loss.where("score"));
     loss.read("beta", c.loss.beta);
     loss.read("gamma", c.loss.gamma);
     loss.read("lambda", c.loss.lambda);
-    loss.read("ce_target", c.loss.ceTarget);
+    c.loss.ceTarget = parseEnum<CeTarget>(ceTargetNames, loss.get<std::string>("ce_target", "chosen"), loss.where("ce_target"));
     loss.read("temperature", c.loss.temperature);
-    loss.read("kl", c.loss.kl);
+    c.loss.kl = parseEnum<KlDirection>(klDirectionNames, loss.get<std::string>("kl", "forward"), loss.where("kl"));
     loss.read("dpo_beta", c.loss.dpoBeta);
-    if (c.loss.score != "mean" && c.loss.score != "sum")
-        loss.fail("score", "must be \"mean\" (length-normalised) or \"sum\", found \"" + c.loss.score + "\"");
     if (c.loss.beta < 0)
         loss.fail("beta", "must not be negative");
     if (!(c.loss.gamma > 0))
         loss.fail("gamma", "must be positive");
     if (c.loss.lambda < 0)
         loss.fail("lambda", "must not be negative");
-    if (c.loss.ceTarget != "chosen" && c.loss.ceTarget != "reference")
-        loss.fail("ce_target", "must be \"chosen\" or \"reference\", found \"" + c.loss.ceTarget + "\"");
     if (!(c.loss.temperature > 0))
         loss.fail("temperature", "must be positive");
-    if (c.loss.kl != "forward" && c.loss.kl != "reverse")
-        loss.fail("kl", "must be \"forward\" or \"reverse\", found \"" + c.loss.kl + "\"");
     if (!(c.loss.dpoBeta > 0))
         loss.fail("dpo_beta", "must be positive");
 
@@ -304,44 +237,42 @@ nlohmann::json RunConfig::toJson() const
          {{"per_prompt", pairs.perPrompt}, {"prompts", pairs.prompts}, {"batch_size", pairs.batchSize},
           {"teacher", sideJson(pairs.teacher)}, {"student", sideJson(pairs.student)}}},
         {"labeling",
-         {{"policy", labeling.policy}, {"judge", labeling.judge}, {"min_gap", labeling.minGap}, {"drop_identical", labeling.dropIdentical}}},
+         {{"policy", enumName<LabelingPolicy>(labelingPolicyNames, labeling.policy)},
+          {"judge", enumName<JudgeKind>(judgeKindNames, labeling.judge)},
+          {"min_gap", labeling.minGap},
+          {"drop_identical", labeling.dropIdentical}}},
         {"loss",
-         {{"score", loss.score}, {"beta", loss.beta}, {"gamma", loss.gamma}, {"lambda", loss.lambda}, {"ce_target", loss.ceTarget},
-          {"temperature", loss.temperature}, {"kl", loss.kl}, {"dpo_beta", loss.dpoBeta}}},
+         {{"score", enumName<ScoreKind>(scoreKindNames, loss.score)}, {"beta", loss.beta}, {"gamma", loss.gamma}, {"lambda", loss.lambda},
+          {"ce_target", enumName<CeTarget>(ceTargetNames, loss.ceTarget)}, {"temperature", loss.temperature},
+          {"kl", enumName<KlDirection>(klDirectionNames, loss.kl)}, {"dpo_beta", loss.dpoBeta}}},
         {"refresh", {{"every", refreshEvery}}},
         {"eval",
          {{"every", eval.every}, {"prompts", eval.prompts}, {"samples", eval.samples}, {"sampling", sideJson(eval.sampling)},
           {"bins", eval.bins}}},
         {"train", train.toJson()}};
-    if (labeling.policy == "judge" && labeling.judge == "llm") {
-        nlohmann::json llm = labeling.llm.type == "local" ? nlohmann::json{{"model", absoluteText(labeling.llm.model)}}
-                                                          : endpointJson(labeling.llm.endpoint);
-        llm["type"] = labeling.llm.type;
-        llm["instructions"] = labeling.llm.instructions;
-        doc["labeling"]["llm"] = llm;
-    }
+    if (labeling.usesLlmJudge())
+        doc["labeling"]["llm"] = labeling.llm.toJson();
     if (teacher) {
-        nlohmann::json t = {{"type", teacher->type}};
-        if (teacher->type == "local") {
+        nlohmann::json t = {{"type", enumName<TeacherKind>(teacherKindNames, teacher->type)}};
+        switch (teacher->type) {
+        case TeacherKind::Local:
             t["model"] = absoluteText(teacher->model);
             t["score_outputs"] = teacher->scoreOutputs;
-        } else if (teacher->type == "http") {
-            t.update(endpointJson(teacher->endpoint));
-        } else {
+            break;
+        case TeacherKind::Http:
+            t.update(teacher->endpoint.toJson());
+            break;
+        case TeacherKind::Jsonl:
             t["file"] = absoluteText(teacher->file);
             t["id_field"] = teacher->idField;
             t["output_field"] = teacher->outputField;
+            break;
         }
         if (teacher->promptTemplate)
             t["template"] = teacher->promptTemplate->toJson();
         doc["teacher"] = t;
     }
     return doc;
-}
-
-LlmJudgeConfig LlmJudgeConfig::fromJson(const nlohmann::json &doc, const std::string &location, const fs::path &baseDirectory)
-{
-    return readLlmJudge(ConfigReader(doc, location, baseDirectory));
 }
 
 } // namespace plad

@@ -1,7 +1,10 @@
 #pragma once
 
+#include "common/enumnames.h"
+#include "eval/llmjudge.h"
 #include "model/modeltypes.h"
-#include "teacher/openaiclient.h"
+#include "openai/openaiclient.h"
+#include "plad/pairlabelling.h"
 #include "tokenizer/prompttemplate.h"
 #include "train/dataconfig.h"
 #include "train/trainingoptions.h"
@@ -24,6 +27,9 @@ enum class DistillMethod {
     WordKd,        ///< "word-kd": KL to a local teacher's token distributions (shared vocabulary)
     Dpo,           ///< "dpo": DPO (sigmoid) with the initial student as the frozen reference
 };
+inline constexpr EnumName<DistillMethod> distillMethodNames[] = {
+    {DistillMethod::Plad, "plad"}, {DistillMethod::PladLogistic, "plad-logistic"}, {DistillMethod::Sft, "sft"},
+    {DistillMethod::SeqKd, "seqkd"},  {DistillMethod::WordKd, "word-kd"},             {DistillMethod::Dpo, "dpo"}};
 std::string toString(DistillMethod method);
 /** Throws ConfigError naming `where` for an unknown name. */
 DistillMethod parseDistillMethod(const std::string &name, const std::string &where);
@@ -33,9 +39,16 @@ bool usesPairs(DistillMethod method);
 bool usesTeacherOutputs(DistillMethod method);
 
 /** Where the teacher's text comes from. */
+enum class TeacherKind {
+    Local, ///< "local": a Hugging Face checkpoint with its own tokenizer
+    Http,  ///< "http": an OpenAI-compatible endpoint
+    Jsonl, ///< "jsonl": outputs generated elsewhere, keyed by prompt id
+};
+inline constexpr EnumName<TeacherKind> teacherKindNames[] = {{TeacherKind::Local, "local"}, {TeacherKind::Http, "http"}, {TeacherKind::Jsonl, "jsonl"}};
+
 struct TeacherConfig
 {
-    std::string type = "local";          ///< "local", "http" or "jsonl"
+    TeacherKind type = TeacherKind::Local;
     std::filesystem::path model;         ///< local: Hugging Face directory (its own tokenizer.json)
     std::optional<PromptTemplate> promptTemplate; ///< local / http completions: how prompts are written for it
     OpenAiEndpoint endpoint;             ///< http
@@ -60,38 +73,40 @@ struct PairsConfig
     SideSampling teacher, student;
 };
 
-/** An LLM asked which of two outputs is better (twice, with the order swapped). */
-struct LlmJudgeConfig
-{
-    std::string type = "local";          ///< "local" or "http"
-    std::filesystem::path model;         ///< local
-    OpenAiEndpoint endpoint;             ///< http
-    std::string instructions = "Which response answers the task better?\n\nTask:\n{prompt}\n\nResponse A:\n{a}\n\nResponse B:\n{b}\n\nThe better response is";
-    /**
-     * Reads {"type": "local", "model": DIR} or an HTTP endpoint object (and "instructions");
-     * errors name fields under `location`, relative paths resolve against `baseDirectory`.
-     */
-    static LlmJudgeConfig fromJson(const nlohmann::json &doc, const std::string &location, const std::filesystem::path &baseDirectory);
+/** The judge of the judge policy. */
+enum class JudgeKind {
+    RougeL, ///< "rouge-l": ROUGE-L F1 against the reference
+    Llm,    ///< "llm": labeling.llm, asked in both orders
 };
+inline constexpr EnumName<JudgeKind> judgeKindNames[] = {{JudgeKind::RougeL, "rouge-l"}, {JudgeKind::Llm, "llm"}};
 
 struct LabelingConfig
 {
-    std::string policy = "teacher-preferred"; ///< or "judge"
-    std::string judge = "rouge-l";       ///< "rouge-l" (against the reference) or "llm"
+    LabelingPolicy policy = LabelingPolicy::TeacherPreferred;
+    JudgeKind judge = JudgeKind::RougeL;
     LlmJudgeConfig llm;
     double minGap = 0;                   ///< judge: drop pairs whose score difference is below this
     bool dropIdentical = true;           ///< drop pairs whose two texts are the same
+
+    bool usesLlmJudge() const { return policy == LabelingPolicy::Judge && judge == JudgeKind::Llm; }
 };
+
+/** What the cross-entropy regulariser of the PLaD losses imitates. */
+enum class CeTarget { Chosen, Reference };
+inline constexpr EnumName<CeTarget> ceTargetNames[] = {{CeTarget::Chosen, "chosen"}, {CeTarget::Reference, "reference"}};
+/** Word-level KD: KL(teacher || student) ("forward") or KL(student || teacher) ("reverse"). */
+enum class KlDirection { Forward, Reverse };
+inline constexpr EnumName<KlDirection> klDirectionNames[] = {{KlDirection::Forward, "forward"}, {KlDirection::Reverse, "reverse"}};
 
 struct LossConfig
 {
-    std::string score = "mean";          ///< s(y|x): "mean" (length-normalised) or "sum"
+    ScoreKind score = ScoreKind::Mean;   ///< s(y|x): length-normalised or summed
     double beta = 1.0;                   ///< hinge margin / logistic offset
     double gamma = 1.0;                  ///< logistic scale
     double lambda = 0.0;                 ///< weight of the cross-entropy regulariser
-    std::string ceTarget = "chosen";     ///< regulariser target: "chosen" (y+) or "reference"
+    CeTarget ceTarget = CeTarget::Chosen; ///< regulariser target: y+ or the reference
     double temperature = 2.0;            ///< word-kd
-    std::string kl = "forward";          ///< word-kd: "forward" or "reverse"
+    KlDirection kl = KlDirection::Forward; ///< word-kd
     double dpoBeta = 0.1;                ///< dpo
 };
 

@@ -2,7 +2,6 @@
 
 #include "common/error.h"
 #include "plad/distillrun.h"
-#include "store/runlookups.h"
 #include "tokenizer/tokenizer.h"
 
 #include <map>
@@ -21,24 +20,24 @@ PromptTemplate runPromptTemplate(const nlohmann::json &config)
     return PromptTemplate::loadFrom(config["student"]["model"].get<std::string>()).value_or(PromptTemplate{});
 }
 
-std::string trlPairsJsonl(RunStore &store, const std::string &runId, int64_t *written)
+std::string trlPairsJsonl(Workspace &store, const std::string &runId, int64_t *written)
 {
-    const auto run = store.requireRun(runId);
+    const auto run = store.runs().requireRun(runId);
     const PromptTemplate promptTemplate = runPromptTemplate(nlohmann::json::parse(run.configJson));
-    const auto prompts = promptsById(store, run.id);
-    const auto outputs = outputsById(store, run.id);
+    const auto prompts = store.pairs().promptsById(run.id);
+    const auto outputs = store.pairs().outputsById(run.id);
     int64_t round = 0;
-    const auto all = store.pairs(run.id);
+    const auto all = store.pairs().list(run.id);
     for (const auto &p : all)
         round = std::max(round, p.round);
     // Held-out (validation) pairs are for evaluation; the export holds the training pairs.
     std::string text;
     int64_t count = 0;
     for (const auto &p : all) {
-        if (p.round != round || (p.annotation && p.annotation->action == "discard") || prompts.at(p.promptId).split != "train")
+        if (p.round != round || (p.annotation && p.annotation->action == AnnotationAction::Discard) || prompts.at(p.promptId).split != "train")
             continue;
         std::string chosen = outputs.at(p.chosenOutput).text, rejected = outputs.at(p.rejectedOutput).text;
-        if (p.annotation && p.annotation->action == "flip")
+        if (p.annotation && p.annotation->action == AnnotationAction::Flip)
             std::swap(chosen, rejected);
         text += nlohmann::json{{"prompt", promptTemplate.render(prompts.at(p.promptId).prompt)}, {"chosen", chosen}, {"rejected", rejected}}.dump()
                 + "\n";
@@ -49,9 +48,9 @@ std::string trlPairsJsonl(RunStore &store, const std::string &runId, int64_t *wr
     return text;
 }
 
-ExportedStudent exportStudent(RunStore &store, const fs::path &workspace, const std::string &runId, const fs::path &target)
+ExportedStudent exportStudent(Workspace &store, const fs::path &workspace, const std::string &runId, const fs::path &target)
 {
-    const auto run = store.requireRun(runId);
+    const auto run = store.runs().requireRun(runId);
     const fs::path runDir = runDirectory(workspace, run.id);
     ExportedStudent out;
     fs::path source = runDir / "model";

@@ -3,7 +3,7 @@
 // What a run hands on: its pairs in TRL's preference format and its student in Hugging Face
 // layout. Shared by `plad pairs export`, `plad export-model` and the workbench's Report screen.
 
-#include "store/runstore.h"
+#include "store/workspace.h"
 #include "tokenizer/prompttemplate.h"
 
 #include <filesystem>
@@ -21,7 +21,7 @@ PromptTemplate runPromptTemplate(const nlohmann::json &runConfig);
  * flipped ones swapped), as JSONL lines {"prompt" (templated), "chosen", "rejected"}. Held-out
  * pairs are not exported. `written` receives the number of lines.
  */
-std::string trlPairsJsonl(RunStore &store, const std::string &runId, int64_t *written = nullptr);
+std::string trlPairsJsonl(Workspace &store, const std::string &runId, int64_t *written = nullptr);
 
 struct ExportedStudent
 {
@@ -30,7 +30,7 @@ struct ExportedStudent
 };
 
 /** Copies the run's student (weights, config, tokenizer files, prompt template) into `target`. */
-ExportedStudent exportStudent(RunStore &store, const std::filesystem::path &workspace, const std::string &runId,
+ExportedStudent exportStudent(Workspace &store, const std::filesystem::path &workspace, const std::string &runId,
                               const std::filesystem::path &target);
 
 } // namespace plad

@@ -3,11 +3,10 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/text.h"
-#include "eval/rouge.h"
-#include "model/generator.h"
 #include "model/modelloader.h"
+#include "model/sampling.h"
 #include "model/sequencescorer.h"
-#include "model/stoptokens.h"
+#include "tokenizer/tokenizer.h"
 #include "train/sftdata.h"
 
 #include <chrono>
@@ -240,220 +239,20 @@ private:
     std::unordered_map<std::string, std::vector<std::string>> mOutputs;
 };
 
-class RougeJudge : public Judge
-{
-public:
-    std::string name() const override { return "judge:rouge-l"; }
-    std::vector<JudgeVerdict> judge(const std::vector<JudgeCase> &cases, JobContext *) override
-    {
-        std::vector<JudgeVerdict> out;
-        for (const auto &c : cases) {
-            JudgeVerdict v;
-            v.firstScore = mScorer.score(c.reference, c.first).rougeL.f1;
-            v.secondScore = mScorer.score(c.reference, c.second).rougeL.f1;
-            const double diff = v.firstScore - v.secondScore;
-            v.preferred = std::abs(diff) <= 1e-12 ? 0 : (diff > 0 ? 1 : -1);
-            out.push_back(v);
-        }
-        return out;
-    }
-
-private:
-    RougeScorer mScorer{false};
-};
-
-std::string fillInstructions(const std::string &instructions, const JudgeCase &c, bool swapped)
-{
-    std::string out;
-    for (size_t i = 0; i < instructions.size();) {
-        if (instructions.compare(i, 8, "{prompt}") == 0) {
-            out += c.prompt;
-            i += 8;
-        } else if (instructions.compare(i, 3, "{a}") == 0) {
-            out += swapped ? c.second : c.first;
-            i += 3;
-        } else if (instructions.compare(i, 3, "{b}") == 0) {
-            out += swapped ? c.first : c.second;
-            i += 3;
-        } else {
-            out += instructions[i++];
-        }
-    }
-    return out;
-}
-
-class LocalLlmJudge : public Judge
-{
-public:
-    LocalLlmJudge(const LlmJudgeConfig &config, const std::string &device)
-        : mConfig(config)
-        , mTokenizer(Tokenizer::load(config.model))
-    {
-        LoadOptions options;
-        options.device = device;
-        mModel = loadModel(config.model, options).model;
-        mModel->eval();
-        mA = mTokenizer.encode(" A");
-        mB = mTokenizer.encode(" B");
-        if (mA.empty() || mB.empty() || mA == mB)
-            throw Error("labeling.llm.model: the judge's tokenizer cannot tell \" A\" from \" B\"");
-    }
-
-    std::string name() const override { return "judge:llm:" + mConfig.model.filename().string(); }
-
-    std::vector<JudgeVerdict> judge(const std::vector<JudgeCase> &cases, JobContext *) override
-    {
-        const int64_t context = mModel->config().maxPositions;
-        std::vector<ScoreRequest> requests;
-        for (const auto &c : cases)
-            for (const bool swapped : {false, true}) {
-                auto ids = mTokenizer.encode(fillInstructions(mConfig.instructions, c, swapped));
-                const auto room = static_cast<size_t>(std::max<int64_t>(1, context - 4));
-                if (ids.size() > room) // keep the end: the answer slot follows the question's last words
-                    ids.erase(ids.begin(), ids.end() - static_cast<long>(room));
-                requests.push_back({ids, mA});
-                requests.push_back({ids, mB});
-            }
-        const auto scores = scoreSequences(*mModel, requests, 16);
-        std::vector<JudgeVerdict> out;
-        for (size_t i = 0; i < cases.size(); ++i) {
-            auto shareOfA = [&](size_t order) {
-                const double a = scores[4 * i + 2 * order].sumLogprob, b = scores[4 * i + 2 * order + 1].sumLogprob;
-                return 1.0 / (1.0 + std::exp(b - a));
-            };
-            out.push_back(combineSwapped(shareOfA(0), 1.0 - shareOfA(1)));
-        }
-        return out;
-    }
-
-private:
-    LlmJudgeConfig mConfig;
-    Tokenizer mTokenizer;
-    CausalLM mModel;
-    std::vector<int64_t> mA, mB;
-};
-
-class HttpLlmJudge : public Judge
-{
-public:
-    explicit HttpLlmJudge(const LlmJudgeConfig &config)
-        : mConfig(config)
-    {}
-
-    std::string name() const override { return "judge:llm:" + mConfig.endpoint.model; }
-
-    std::vector<JudgeVerdict> judge(const std::vector<JudgeCase> &cases, JobContext *context) override
-    {
-        std::vector<std::string> prompts;
-        for (const auto &c : cases)
-            for (const bool swapped : {false, true})
-                prompts.push_back(fillInstructions(mConfig.instructions, c, swapped));
-        CompletionSettings settings;
-        settings.temperature = 0;
-        settings.maxTokens = 4;
-        std::vector<double> firstShown(prompts.size(), 0.5); // share of "A" in each answer; 0.5 = no answer
-        std::string lastError;
-        requestCompletions(
-            mConfig.endpoint, settings, prompts,
-            [&](const CompletionResult &r) {
-                if (!r.error.empty()) {
-                    lastError = r.error;
-                    return;
-                }
-                const auto pos = r.text.find_first_of("AB");
-                if (pos != std::string::npos)
-                    firstShown[r.index] = r.text[pos] == 'A' ? 1.0 : 0.0;
-            },
-            context);
-        if (!lastError.empty())
-            throw Error("the LLM judge at " + mConfig.endpoint.baseUrl + " failed: " + lastError);
-        std::vector<JudgeVerdict> out;
-        for (size_t i = 0; i < cases.size(); ++i)
-            out.push_back(combineSwapped(firstShown[2 * i], 1.0 - firstShown[2 * i + 1]));
-        return out;
-    }
-
-private:
-    LlmJudgeConfig mConfig;
-};
-
 } // namespace
-
-std::vector<std::vector<LocalSample>> sampleLocal(CausalLMImpl &model, const Tokenizer &tokenizer,
-                                                  const std::vector<std::vector<int64_t>> &prompts, const SamplingOptions &sampling,
-                                                  int64_t maxNewTokens, int64_t k, JobContext *context)
-{
-    std::vector<std::vector<LocalSample>> out(prompts.size());
-    if (prompts.empty())
-        return out;
-    GenerationOptions options;
-    options.maxNewTokens = maxNewTokens;
-    options.sampling = sampling;
-    options.eosTokenIds = stopTokenIds(model.config(), tokenizer);
-    torch::NoGradGuard noGrad;
-    const bool wasTraining = model.is_training();
-    model.eval();
-    for (int64_t s = 0; s < k; ++s) {
-        options.sampling.seed = sampling.seed + static_cast<uint64_t>(s);
-        const auto start = Clock::now();
-        const auto results = plad::generate(model, prompts, options, context);
-        const double seconds = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(prompts.size());
-        if (context && context->isCancelled()) {
-            if (wasTraining)
-                model.train();
-            return {};
-        }
-        for (size_t i = 0; i < results.size(); ++i) {
-            LocalSample sample;
-            sample.ids = results[i].ids;
-            std::vector<int64_t> textIds = sample.ids;
-            if (!textIds.empty() && std::find(options.eosTokenIds.begin(), options.eosTokenIds.end(), textIds.back()) != options.eosTokenIds.end())
-                textIds.pop_back();
-            sample.text = trimmed(tokenizer.decode(textIds, true));
-            sample.finishReason = toString(results[i].finishReason);
-            sample.seconds = seconds;
-            out[i].push_back(std::move(sample));
-        }
-    }
-    if (wasTraining)
-        model.train();
-    return out;
-}
 
 std::unique_ptr<TeacherSource> makeTeacher(const TeacherConfig &config, const SideSampling &side, int64_t maxNewTokens,
                                            const PromptTemplate &fallbackTemplate, const EncodingLimits &limits, const std::string &device)
 {
-    if (config.type == "local")
+    switch (config.type) {
+    case TeacherKind::Local:
         return std::make_unique<LocalTeacher>(config, side, maxNewTokens, fallbackTemplate, limits, device);
-    if (config.type == "http")
+    case TeacherKind::Http:
         return std::make_unique<HttpTeacher>(config, side, maxNewTokens, fallbackTemplate);
-    if (config.type == "jsonl")
-        return std::make_unique<JsonlTeacher>(config);
-    throw ConfigError("teacher.type: unknown type \"" + config.type + "\"");
-}
-
-std::unique_ptr<Judge> makeRougeJudge()
-{
-    return std::make_unique<RougeJudge>();
-}
-
-std::unique_ptr<Judge> makeLlmJudge(const LlmJudgeConfig &config, const std::string &device)
-{
-    if (config.type == "local")
-        return std::make_unique<LocalLlmJudge>(config, device);
-    return std::make_unique<HttpLlmJudge>(config);
-}
-
-JudgeVerdict combineSwapped(double firstWinsInOrder1, double firstWinsInOrder2)
-{
-    JudgeVerdict v;
-    v.firstScore = (firstWinsInOrder1 + firstWinsInOrder2) / 2;
-    v.secondScore = 1.0 - v.firstScore;
-    if (firstWinsInOrder1 > 0.5 && firstWinsInOrder2 > 0.5)
-        v.preferred = 1;
-    else if (firstWinsInOrder1 < 0.5 && firstWinsInOrder2 < 0.5)
-        v.preferred = -1;
-    return v;
+    case TeacherKind::Jsonl:
+        break;
+    }
+    return std::make_unique<JsonlTeacher>(config);
 }
 
 } // namespace plad

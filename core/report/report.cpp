@@ -4,7 +4,6 @@
 #include "common/fileio.h"
 #include "report/chartcatalog.h"
 #include "report/tokenhtml.h"
-#include "store/runlookups.h"
 #include "report/svgchart.h"
 #include "tokenizer/tokenizer.h"
 
@@ -46,9 +45,9 @@ struct Block
     std::string html;                           // gallery (HTML form)
 };
 
-std::vector<MetricPoint> series(RunStore &store, const std::string &run, const std::string &name)
+std::vector<MetricPoint> series(Workspace &store, const std::string &run, const std::string &name)
 {
-    return store.metrics(run, name);
+    return store.runs().metrics(run, name);
 }
 
 std::vector<std::pair<double, double>> points(const std::vector<MetricPoint> &metric)
@@ -182,12 +181,12 @@ std::string renderMarkdown(const std::vector<Block> &blocks, const fs::path &ass
     return md;
 }
 
-void writeCsv(RunStore &store, const std::string &run, const fs::path &out)
+void writeCsv(Workspace &store, const std::string &run, const fs::path &out)
 {
-    const auto names = store.metricNames(run);
+    const auto names = store.runs().metricNames(run);
     std::map<int64_t, std::map<std::string, double>> rows;
     for (const auto &name : names)
-        for (const auto &m : store.metrics(run, name))
+        for (const auto &m : store.runs().metrics(run, name))
             rows[m.step][name] = m.value;
     std::string csv = "step";
     for (const auto &n : names)
@@ -221,9 +220,9 @@ ReportFormat parseReportFormat(const std::string &name)
     throw ConfigError("--format: \"" + name + "\" is not one of html, md, csv");
 }
 
-fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat format, const fs::path &out)
+fs::path writeReport(Workspace &store, const std::string &runId, ReportFormat format, const fs::path &out)
 {
-    const RunRecord run = store.requireRun(runId);
+    const RunRecord run = store.runs().requireRun(runId);
     if (format == ReportFormat::Csv) {
         writeCsv(store, run.id, out);
         return out;
@@ -250,8 +249,8 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
     heading("Summary");
     table({{"", "value"},
            {"optimiser steps", std::to_string(std::max<int64_t>(0, loss.empty() ? 0 : loss.back().step))},
-           {"training pairs", std::to_string(store.pairCount(run.id, -1, "train"))},
-           {"held-out pairs", std::to_string(store.pairCount(run.id, 0, "validation"))},
+           {"training pairs", std::to_string(store.pairs().pairCount(run.id, -1, "train"))},
+           {"held-out pairs", std::to_string(store.pairs().pairCount(run.id, 0, "validation"))},
            {"final training loss", fixed(last(loss), 4)},
            {"held-out pair ranking accuracy, step 0 -> last", percent(first(pairAccuracy)) + " -> " + percent(last(pairAccuracy))},
            {"token ECE (15 bins), step 0 -> last", fixed(first(ece), 4) + " -> " + fixed(last(ece), 4)},
@@ -275,7 +274,7 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
     }
 
     // Reliability before / after.
-    const auto calibrations = store.evaluations(run.id, "calibration");
+    const auto calibrations = store.results().evaluations(run.id, "calibration");
     heading("Reliability diagrams");
     if (calibrations.size() >= 1) {
         const auto before = nlohmann::json::parse(calibrations.front().resultJson);
@@ -293,7 +292,7 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
 
     // Test evaluation.
     heading("Generation quality");
-    const auto tests = store.evaluations(run.id, "generation");
+    const auto tests = store.results().evaluations(run.id, "generation");
     if (tests.empty()) {
         paragraph("Not evaluated yet: plad eval " + run.id + " --workspace WORKSPACE --data FILE --against initial writes it into the run.");
     }
@@ -330,10 +329,10 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
     std::vector<std::vector<std::string>> others = {
         {"run", "method", "status", "steps", "held-out ranking accuracy", "token ECE", "Spearman", "first comparison (win rate, 95% interval)"}};
     LineChart overlay = makeChart("Held-out pair ranking accuracy by run", "optimiser step", "share of held-out pairs ranked right", {}, 0.0, 1.0);
-    for (const auto &r : store.runs()) {
+    for (const auto &r : store.runs().list()) {
         const auto acc = series(store, r.id, "eval_pair_accuracy");
         std::string comparison = "-";
-        if (const auto generation = store.evaluations(r.id, "generation"); !generation.empty()) {
+        if (const auto generation = store.results().evaluations(r.id, "generation"); !generation.empty()) {
             const auto g = nlohmann::json::parse(generation.back().resultJson);
             if (g.contains("head_to_head") && !g["head_to_head"].empty()) {
                 const auto &h = g["head_to_head"][0];
@@ -344,7 +343,7 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
             }
         }
         others.push_back({r.id + (r.id == run.id ? " (this run)" : ""), r.method, toString(r.status),
-                          std::to_string(std::max<int64_t>(0, store.lastMetricStep(r.id))), percent(last(acc)),
+                          std::to_string(std::max<int64_t>(0, store.runs().lastMetricStep(r.id))), percent(last(acc)),
                           fixed(last(series(store, r.id, "eval_ece")), 4), fixed(last(series(store, r.id, "eval_spearman"))), comparison});
         if (!acc.empty())
             overlay.series.push_back(line(r.id, methodColour(r.method), points(acc), r.id != run.id));
@@ -355,9 +354,9 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
 
     // Gallery: the pairs the student finds hardest now.
     heading("Pair gallery");
-    auto prompts = promptsById(store, run.id);
-    auto outputs = outputsById(store, run.id);
-    auto pairs = store.pairs(run.id);
+    auto prompts = store.pairs().promptsById(run.id);
+    auto outputs = store.pairs().outputsById(run.id);
+    auto pairs = store.pairs().list(run.id);
     std::erase_if(pairs, [&](const StoredPair &p) { return prompts[p.promptId].split != "train"; });
     std::stable_sort(pairs.begin(), pairs.end(), [](const StoredPair &a, const StoredPair &b) {
         return a.currentLoss.value_or(-1) > b.currentLoss.value_or(-1);
@@ -385,8 +384,8 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
             html += "<div class=\"pair\"><div><b>pair " + std::to_string(p.id) + "</b>, " + xmlEscape(p.labeller) + ", margin " + marginText
                     + (p.currentLoss ? ", loss " + fixed(*p.currentLoss) : "") + "</div><div class=\"prompt\">"
                     + xmlEscape(prompt.substr(0, 600)) + (prompt.size() > 600 ? "..." : "") + "</div><div class=\"sides\"><div class=\"side\"><b>"
-                    + xmlEscape(chosen.source) + " (chosen)</b><br>" + tintedTokensHtml(chosen, tokenizer ? &*tokenizer : nullptr)
-                    + "</div><div class=\"side\"><b>" + xmlEscape(rejected.source) + " (rejected)</b><br>"
+                    + toString(chosen.source) + " (chosen)</b><br>" + tintedTokensHtml(chosen, tokenizer ? &*tokenizer : nullptr)
+                    + "</div><div class=\"side\"><b>" + toString(rejected.source) + " (rejected)</b><br>"
                     + tintedTokensHtml(rejected, tokenizer ? &*tokenizer : nullptr) + "</div></div></div>\n";
             rows.push_back({std::to_string(p.id), prompt.substr(0, 160), chosen.text, rejected.text, marginText, p.labeller});
         }
@@ -399,7 +398,7 @@ fs::path writeReport(RunStore &store, const std::string &runId, ReportFormat for
     heading("Configuration");
     blocks.push_back({Block::Code, config.dump(2), {}, {}, {}});
     heading("Environment");
-    const auto environments = store.evaluations(run.id, "environment");
+    const auto environments = store.results().evaluations(run.id, "environment");
     if (environments.empty()) {
         paragraph("Not recorded.");
     } else {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "store/runstore.h"
+#include "store/workspace.h"
 
 #include <filesystem>
 #include <string>
@@ -22,6 +22,6 @@ ReportFormat parseReportFormat(const std::string &name);
  * its charts as SVG files into `<out stem>.assets/` beside it. CSV is one row per step and one
  * column per metric. Returns the path written.
  */
-std::filesystem::path writeReport(RunStore &store, const std::string &runId, ReportFormat format, const std::filesystem::path &out);
+std::filesystem::path writeReport(Workspace &store, const std::string &runId, ReportFormat format, const std::filesystem::path &out);
 
 } // namespace plad

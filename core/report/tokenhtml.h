@@ -3,7 +3,7 @@
 // How pair outputs are shown, in the report and in the workbench's pair inspector alike:
 // tokens tinted by the student's log-probability, and a word-level diff of two outputs.
 
-#include "store/runstore.h"
+#include "store/workspace.h"
 
 #include <string>
 

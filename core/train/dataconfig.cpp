@@ -10,7 +10,11 @@ DataConfig DataConfig::fromConfig(const ConfigReader &data)
     c.limits.contextLength = 0;
     data.allowOnly({"file", "format", "fields", "skip_bad_lines", "template", "split", "limits"});
     c.file = data.path("file", true);
-    c.import.format = parseDatasetFormat(data.get<std::string>("format", "jsonl"));
+    try {
+        c.import.format = parseDatasetFormat(data.get<std::string>("format", "jsonl"));
+    } catch (const ConfigError &e) {
+        data.fail("format", std::string("must be \"jsonl\", \"hh\", \"tldr\" or \"trl\" (") + e.what() + ")");
+    }
     data.read("skip_bad_lines", c.import.skipBadLines);
     const ConfigReader fields = data.child("fields");
     fields.allowOnly({"prompt", "response", "id", "group"});
@@ -32,21 +36,21 @@ DataConfig DataConfig::fromConfig(const ConfigReader &data)
     limits.read("context_length", c.limits.contextLength);
     limits.read("max_prompt_tokens", c.limits.maxPromptTokens);
     limits.read("max_response_tokens", c.limits.maxResponseTokens);
-    limits.read("prompt_keep", c.limits.promptKeep);
-    if (c.limits.maxPromptTokens <= 0 || c.limits.maxResponseTokens <= 0 || c.limits.contextLength < 0)
-        throw ConfigError(data.where("limits") + ": token limits must be positive");
-    if (c.limits.promptKeep != "start" && c.limits.promptKeep != "end")
-        limits.fail("prompt_keep", "must be \"start\" or \"end\"");
+    c.limits.promptKeep = parseEnum<PromptKeep>(promptKeepNames, limits.get<std::string>("prompt_keep", "start"), limits.where("prompt_keep"));
+    if (c.limits.contextLength < 0)
+        limits.fail("context_length", "must not be negative (0 = the model's context)");
+    if (c.limits.maxPromptTokens <= 0)
+        limits.fail("max_prompt_tokens", "must be positive");
+    if (c.limits.maxResponseTokens <= 0)
+        limits.fail("max_response_tokens", "must be positive");
     return c;
 }
 
 nlohmann::json DataConfig::toJson() const
 {
-    nlohmann::json fields = {{"prompt", import.fields.prompt}, {"response", import.fields.reference}};
-    if (!import.fields.id.empty())
-        fields["id"] = import.fields.id;
-    if (!import.fields.group.empty())
-        fields["group"] = import.fields.group;
+    // Empty id and group fields mean "the line number" and "the id".
+    const nlohmann::json fields = {{"prompt", import.fields.prompt}, {"response", import.fields.reference}, {"id", import.fields.id},
+                                   {"group", import.fields.group}};
     nlohmann::json doc = {
         {"file", std::filesystem::absolute(file).lexically_normal().string()},
         {"format", toString(import.format)},
@@ -55,7 +59,7 @@ nlohmann::json DataConfig::toJson() const
         {"split", {{"seed", split.seed}, {"validation", split.validationFraction}, {"test", split.testFraction}}},
         {"limits",
          {{"context_length", limits.contextLength}, {"max_prompt_tokens", limits.maxPromptTokens},
-          {"max_response_tokens", limits.maxResponseTokens}, {"prompt_keep", limits.promptKeep}}}};
+          {"max_response_tokens", limits.maxResponseTokens}, {"prompt_keep", enumName<PromptKeep>(promptKeepNames, limits.promptKeep)}}}};
     if (promptTemplate)
         doc["template"] = promptTemplate->toJson();
     return doc;

@@ -40,7 +40,7 @@ std::vector<int64_t> encodePromptWithin(const std::string &prompt, const Tokeniz
                           + std::to_string(limits.contextLength) + " tokens of context");
     const bool cut = static_cast<int64_t>(body.size()) > room;
     if (cut) {
-        if (limits.promptKeep == "end")
+        if (limits.promptKeep == PromptKeep::End)
             body.erase(body.begin(), body.end() - room);
         else
             body.resize(static_cast<size_t>(room));
@@ -56,8 +56,6 @@ std::vector<int64_t> encodePromptWithin(const std::string &prompt, const Tokeniz
 EncodedExamples encodeExamples(const std::vector<DatasetRecord> &records, const Tokenizer &tokenizer, const PromptTemplate &t,
                                const EncodingLimits &limits)
 {
-    if (limits.promptKeep != "start" && limits.promptKeep != "end")
-        throw ConfigError("prompt truncation must keep the \"start\" or the \"end\" of the prompt");
     if (limits.maxResponseTokens <= 0 || limits.maxPromptTokens <= 0 || limits.contextLength <= 1)
         throw ConfigError("token limits must be positive");
     EncodedExamples out;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "common/enumnames.h"
+
 #include "data/dataset.h"
 
 #include <cstdint>
@@ -24,14 +26,17 @@ struct SequencePair
  * Policy: the response is cut to maxResponseTokens (keeping its start; a cut response loses its
  * EOS). The prompt's text is then cut so that template + prompt + response fit in
  * contextLength and the prompt text has at most maxPromptTokens, keeping the start of the text
- * (promptKeep = "start") or its end ("end"); the template's own text is never cut.
+ * (PromptKeep::Start) or its end (PromptKeep::End); the template's own text is never cut.
  */
+enum class PromptKeep { Start, End };
+inline constexpr EnumName<PromptKeep> promptKeepNames[] = {{PromptKeep::Start, "start"}, {PromptKeep::End, "end"}};
+
 struct EncodingLimits
 {
     int64_t contextLength = 1024;
     int64_t maxPromptTokens = 768;
     int64_t maxResponseTokens = 256;
-    std::string promptKeep = "start";
+    PromptKeep promptKeep = PromptKeep::Start;
 };
 
 struct EncodedExamples

@@ -24,7 +24,7 @@ TrainingOptions TrainingOptions::fromJson(const nlohmann::json &doc, const std::
     r.read("beta2", o.beta2);
     r.read("epsilon", o.epsilon);
     r.read("warmup_steps", o.warmupSteps);
-    r.read("schedule", o.schedule);
+    o.schedule = parseEnum<LrSchedule>(lrScheduleNames, r.get<std::string>("schedule", "cosine"), r.where("schedule"));
     r.read("min_lr_ratio", o.minLrRatio);
     r.read("max_steps", o.maxSteps);
     r.read("batch_size", o.batchSize);
@@ -43,7 +43,7 @@ TrainingOptions TrainingOptions::fromJson(const nlohmann::json &doc, const std::
 nlohmann::json TrainingOptions::toJson() const
 {
     return {{"learning_rate", learningRate}, {"weight_decay", weightDecay}, {"beta1", beta1}, {"beta2", beta2},
-            {"epsilon", epsilon}, {"warmup_steps", warmupSteps}, {"schedule", schedule}, {"min_lr_ratio", minLrRatio},
+            {"epsilon", epsilon}, {"warmup_steps", warmupSteps}, {"schedule", enumName<LrSchedule>(lrScheduleNames, schedule)}, {"min_lr_ratio", minLrRatio},
             {"max_steps", maxSteps}, {"batch_size", batchSize}, {"grad_accumulation", gradAccumulation}, {"group_by_length", groupByLength},
             {"max_grad_norm", maxGradNorm}, {"eval_every", evalEvery}, {"eval_batches", evalBatches},
             {"checkpoint_every", checkpointEvery}, {"seed", seed}, {"threads", threads}};
@@ -64,8 +64,6 @@ void TrainingOptions::validate(const std::string &where) const
         fail("epsilon", "must be positive");
     if (warmupSteps < 0)
         fail("warmup_steps", "must not be negative");
-    if (schedule != "cosine" && schedule != "linear" && schedule != "constant")
-        fail("schedule", "must be \"cosine\", \"linear\" or \"constant\", found \"" + schedule + "\"");
     if (!(minLrRatio >= 0 && minLrRatio <= 1))
         fail("min_lr_ratio", "must be in [0, 1]");
     if (maxSteps <= 0)
@@ -90,11 +88,11 @@ double learningRateAt(const TrainingOptions &o, int64_t step)
 {
     if (step < o.warmupSteps)
         return o.learningRate * static_cast<double>(step + 1) / static_cast<double>(o.warmupSteps + 1);
-    if (o.schedule == "constant")
+    if (o.schedule == LrSchedule::Constant)
         return o.learningRate;
     const double span = static_cast<double>(std::max<int64_t>(1, o.maxSteps - o.warmupSteps));
     const double progress = std::min(1.0, static_cast<double>(step - o.warmupSteps) / span);
-    if (o.schedule == "linear")
+    if (o.schedule == LrSchedule::Linear)
         return o.learningRate * (1.0 - progress);
     const double floor = o.learningRate * o.minLrRatio;
     return floor + (o.learningRate - floor) * 0.5 * (1.0 + std::cos(std::numbers::pi * progress));

@@ -1,11 +1,21 @@
 #pragma once
 
+#include "common/enumnames.h"
+
 #include <cstdint>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
 namespace plad {
+
+/** The learning rate after warm-up. */
+enum class LrSchedule {
+    Cosine,   ///< "cosine": down to min_lr_ratio x the peak
+    Linear,   ///< "linear": down to 0
+    Constant, ///< "constant": the peak
+};
+inline constexpr EnumName<LrSchedule> lrScheduleNames[] = {{LrSchedule::Cosine, "cosine"}, {LrSchedule::Linear, "linear"}, {LrSchedule::Constant, "constant"}};
 
 /** Optimisation settings shared by SFT and the preference losses. Units are stated per field. */
 struct TrainingOptions
@@ -14,7 +24,7 @@ struct TrainingOptions
     double weightDecay = 0.1;     ///< AdamW decoupled decay, applied to matrices only (not norms, biases)
     double beta1 = 0.9, beta2 = 0.95, epsilon = 1e-8;
     int64_t warmupSteps = 100;    ///< linear warm-up from 0 to the peak
-    std::string schedule = "cosine"; ///< after warm-up: "cosine" (to minLrRatio x peak), "linear" (to 0) or "constant"
+    LrSchedule schedule = LrSchedule::Cosine;
     double minLrRatio = 0.1;
     int64_t maxSteps = 1000;      ///< optimiser steps
     int64_t batchSize = 16;       ///< sequences per micro-batch

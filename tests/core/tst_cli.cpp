@@ -1,5 +1,5 @@
 // The plad command line: exact spellings and JSON outputs that scripts rely on.
-#include "teacher/openaiclient.h"
+#include "openai/openaiclient.h"
 #include "testsupport.h"
 
 #include <QProcess>
@@ -125,7 +125,7 @@ private Q_SLOTS:
         QTest::newRow("id out of vocab") << QStringList{"model", "logits", model("gpt2"), "--ids", "3,999"} << "outside the model's vocabulary";
         QTest::newRow("greedy and temperature") << QStringList{"generate", model("gpt2"), "--ids", "1", "--greedy", "--temperature", "2"}
                                                 << "excludes";
-        QTest::newRow("bad top-p") << QStringList{"generate", model("gpt2"), "--ids", "1", "--top-p", "0"} << "top-p must be in (0, 1]";
+        QTest::newRow("bad top-p") << QStringList{"generate", model("gpt2"), "--ids", "1", "--top-p", "0"} << "top_p: must be in (0, 1]";
         QTest::newRow("unknown command") << QStringList{"frobnicate"} << "frobnicate";
     }
     void errorsGoToStderrWithNonZeroExit()

@@ -1,7 +1,9 @@
 // The OpenAI-compatible teacher client against a loopback server that misbehaves on purpose:
 // retries on 500/429/timeouts, clear errors on 401/404, concurrency, cancellation.
+#include "eval/judge.h"
+#include "eval/llmjudge.h"
 #include "plad/teachers.h"
-#include "teacher/openaiclient.h"
+#include "openai/openaiclient.h"
 #include "testsupport.h"
 
 #include <QtTest>
@@ -227,7 +229,7 @@ private Q_SLOTS:
     void llmJudgeOverHttpCancelsPositionBias()
     {
         LlmJudgeConfig config;
-        config.type = "http";
+        config.type = JudgeBackend::Http;
         config.endpoint = endpoint("/judge");
         config.instructions = "{prompt} A={a} B={b} Better:";
         auto judge = makeLlmJudge(config, "cpu");

@@ -191,10 +191,10 @@ private Q_SLOTS:
         test::expectError([&] { lm.generate({std::vector<int64_t>(60, 5)}, options); }, "context length is 64");
         options.sampling.greedy = false;
         options.sampling.topP = 1.5;
-        test::expectError([&] { lm.generate({{1}}, options); }, "top-p must be in (0, 1]");
+        test::expectError([&] { lm.generate({{1}}, options); }, "top_p: must be in (0, 1]");
         options.sampling.topP = 1.0;
         options.sampling.temperature = 0;
-        test::expectError([&] { lm.generate({{1}}, options); }, "temperature must be positive");
+        test::expectError([&] { lm.generate({{1}}, options); }, "temperature: must be positive");
     }
 
     void unknownDevice()

@@ -5,8 +5,10 @@
 #include "plad/distillrun.h"
 #include "plad/distilltrainer.h"
 #include "plad/runconfig.h"
+#include "eval/judge.h"
+#include "eval/llmjudge.h"
 #include "plad/teachers.h"
-#include "store/runstore.h"
+#include "store/workspace.h"
 #include "testsupport.h"
 #include "train/synthetictask.h"
 
@@ -71,6 +73,20 @@ double rankingAccuracy(CausalLMImpl &model, const std::vector<DistillItem> &item
 
 } // namespace
 
+DistillTrainerOptions trainerOptions(CausalLM student, CausalLM teacher, DistillMethod method, LossConfig loss, TrainingOptions training,
+                                     fs::path directory, std::function<std::vector<DistillItem>()> load)
+{
+    DistillTrainerOptions o;
+    o.student = std::move(student);
+    o.teacher = std::move(teacher);
+    o.method = method;
+    o.loss = std::move(loss);
+    o.training = std::move(training);
+    o.checkpointDirectory = std::move(directory);
+    o.loadItems = std::move(load);
+    return o;
+}
+
 class TestPlad : public QObject
 {
     Q_OBJECT
@@ -87,10 +103,10 @@ private Q_SLOTS:
         const auto c = RunConfig::fromJson(doc, "/base");
         QCOMPARE(toString(c.method), std::string("plad"));
         QCOMPARE(c.student, fs::path("/base/student"));
-        QCOMPARE(c.loss.score, std::string("mean"));
+        QCOMPARE(c.loss.score, ScoreKind::Mean);
         QCOMPARE(c.loss.beta, 1.0);
         QCOMPARE(c.pairs.perPrompt, int64_t(1));
-        QCOMPARE(c.labeling.policy, std::string("teacher-preferred"));
+        QCOMPARE(c.labeling.policy, LabelingPolicy::TeacherPreferred);
         QVERIFY(!c.pairs.student.sampling.greedy);
         const auto stored = c.toJson();
         // The effective config reads back to itself and holds the variable's name, never the key.
@@ -106,7 +122,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("patch");
         QTest::addColumn<QString>("message");
         QTest::newRow("unknown top field") << R"({"lr": 1})" << "lr: unknown field";
-        QTest::newRow("bad method") << R"({"method": "ppo"})" << "method: unknown method \"ppo\"";
+        QTest::newRow("bad method") << R"({"method": "ppo"})" << "method: must be \"plad\", \"plad-logistic\", \"sft\", \"seqkd\", \"word-kd\" or \"dpo\", found \"ppo\"";
         QTest::newRow("wrong type") << R"({"train": {"batch_size": "8"}})" << "train.batch_size: expected an integer";
         QTest::newRow("bad batch") << R"({"train": {"batch_size": 0}})" << "train.batch_size: must be positive";
         QTest::newRow("student missing") << R"({"student": null})" << "student: is required";
@@ -181,7 +197,7 @@ private Q_SLOTS:
         fs::create_directories(ws);
         {
             // A workspace written at schema version 1 (before the engine's tables) is migrated in place.
-            SqliteDatabase db(ws / RunStore::fileName, true);
+            SqliteDatabase db(ws / Workspace::fileName, true);
             db.execute("CREATE TABLE runs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, method TEXT "
                        "NOT NULL, status TEXT NOT NULL, config TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '[]', created_at TEXT NOT NULL, "
                        "updated_at TEXT NOT NULL, error TEXT NOT NULL DEFAULT '');"
@@ -193,24 +209,24 @@ private Q_SLOTS:
                        "'completed', '{}', 'then', 'then');"
                        "PRAGMA user_version=1;");
         }
-        auto store = RunStore::open(ws, false);
-        QCOMPARE(store.requireRun("r0001-sft").name, std::string("old"));
-        const auto run = store.createRun("plad", "{}");
-        store.addPrompts(run.id, {{"p1", 0, "train", "prompt one", "ref one"}, {"p2", 1, "train", "prompt two", "ref two"}});
-        store.addPrompts(run.id, {{"p1", 0, "train", "changed", "changed"}}); // kept as first stored
-        QCOMPARE(store.prompts(run.id)[0].prompt, std::string("prompt one"));
+        auto store = Workspace::open(ws, false);
+        QCOMPARE(store.runs().requireRun("r0001-sft").name, std::string("old"));
+        const auto run = store.runs().createRun("plad", "{}");
+        store.pairs().addPrompts(run.id, {{"p1", 0, "train", "prompt one", "ref one"}, {"p2", 1, "train", "prompt two", "ref two"}});
+        store.pairs().addPrompts(run.id, {{"p1", 0, "train", "changed", "changed"}}); // kept as first stored
+        QCOMPARE(store.pairs().prompts(run.id)[0].prompt, std::string("prompt one"));
 
         auto generated = [](const std::string &id, const std::string &teacherText) {
             GeneratedPrompt g;
             g.promptId = id;
             StoredOutput t;
-            t.source = "teacher";
+            t.source = OutputSource::Teacher;
             t.text = teacherText;
             t.tokenIds = {5, 6, 70000};
             t.studentLogprobs = {-1.5f, -0.25f, -2.0f};
             t.teacherLogprobs = std::vector<float>{-0.5f};
             StoredOutput s = t;
-            s.source = "student";
+            s.source = OutputSource::Student;
             s.text = "student";
             s.teacherLogprobs.reset();
             g.outputs = {t, s};
@@ -222,11 +238,11 @@ private Q_SLOTS:
             g.pairs = {pair};
             return g;
         };
-        store.saveGenerated(run.id, 0, {generated("p1", "first")});
-        store.saveGenerated(run.id, 0, {generated("p1", "second"), generated("p2", "other")}); // p1 again: skipped
-        QCOMPARE(store.pairCount(run.id), int64_t(2));
-        QCOMPARE(store.generatedPrompts(run.id, 0).size(), size_t(2));
-        const auto outputs = store.outputs(run.id);
+        store.pairs().saveGenerated(run.id, 0, {generated("p1", "first")});
+        store.pairs().saveGenerated(run.id, 0, {generated("p1", "second"), generated("p2", "other")}); // p1 again: skipped
+        QCOMPARE(store.pairs().pairCount(run.id), int64_t(2));
+        QCOMPARE(store.pairs().generatedPrompts(run.id, 0).size(), size_t(2));
+        const auto outputs = store.pairs().outputs(run.id);
         QCOMPARE(outputs.size(), size_t(4));
         QCOMPARE(outputs[0].text, std::string("first"));
         QCOMPARE(outputs[0].tokenIds, (std::vector<int64_t>{5, 6, 70000}));
@@ -234,26 +250,25 @@ private Q_SLOTS:
         QCOMPARE(outputs[0].teacherLogprobs->size(), size_t(1));
         QVERIFY(!outputs[1].teacherLogprobs);
 
-        auto pairs = store.pairs(run.id);
+        auto pairs = store.pairs().list(run.id);
         QCOMPARE(pairs[0].chosenOutput, outputs[0].id);
         QCOMPARE(pairs[0].rejectedOutput, outputs[1].id);
-        store.recordStep(run.id, 3, {{3, "loss", 0.25}}, {{pairs[0].id, 1.25, 0.0}});
-        store.annotate(run.id, {pairs[1].id, "weight", 2.5, "good pair", {}});
-        test::expectError([&] { store.annotate(run.id, {pairs[1].id, "maybe", 1, "", {}}); }, "unknown annotation action \"maybe\"");
-        test::expectError([&] { store.annotate(run.id, {pairs[1].id, "weight", -1, "", {}}); }, "non-negative");
-        test::expectError([&] { store.annotate(run.id, {9999, "flip", 1, "", {}}); }, "has no pair 9999");
-        pairs = store.pairs(run.id);
+        store.pairs().recordStep(run.id, 3, {{3, "loss", 0.25}}, {{pairs[0].id, 1.25, 0.0}});
+        store.pairs().annotate(run.id, {pairs[1].id, AnnotationAction::Weight, 2.5, "good pair", {}});
+        test::expectError([&] { store.pairs().annotate(run.id, {pairs[1].id, AnnotationAction::Weight, -1, "", {}}); }, "non-negative");
+        test::expectError([&] { store.pairs().annotate(run.id, {9999, AnnotationAction::Flip, 1, "", {}}); }, "has no pair 9999");
+        pairs = store.pairs().list(run.id);
         QCOMPARE(*pairs[0].currentMargin, 1.25);
         QCOMPARE(*pairs[0].updatedStep, int64_t(3));
         QCOMPARE(pairs[1].annotation->weight, 2.5);
         QCOMPARE(pairs[1].annotation->note, std::string("good pair"));
-        store.clearAnnotation(run.id, pairs[1].id);
-        QVERIFY(!store.requirePair(run.id, pairs[1].id).annotation);
-        QCOMPARE(store.metrics(run.id, "loss").size(), size_t(1));
+        store.pairs().clearAnnotation(run.id, pairs[1].id);
+        QVERIFY(!store.pairs().requirePair(run.id, pairs[1].id).annotation);
+        QCOMPARE(store.runs().metrics(run.id, "loss").size(), size_t(1));
         // Deleting the run removes its pairs and outputs too.
-        store.deleteRun(run.id);
-        QCOMPARE(store.pairCount(run.id), int64_t(0));
-        QCOMPARE(store.outputs(run.id).size(), size_t(0));
+        store.runs().deleteRun(run.id);
+        QCOMPARE(store.pairs().pairCount(run.id), int64_t(0));
+        QCOMPARE(store.pairs().outputs(run.id).size(), size_t(0));
         QCOMPARE(store.integrityCheck(), std::string("ok"));
     }
 
@@ -293,14 +308,13 @@ private Q_SLOTS:
         LossConfig loss;
         loss.lambda = 0.1;
         int loads = 0;
-        DistillTrainer trainer(student, nullptr, parseDistillMethod(method.toStdString(), "method"), loss, options,
-                               fs::path(mTmp.path().toStdString()) / ("ckpt-" + method.toStdString()), [&] {
-                                   ++loads;
-                                   return items;
-                               },
-                               {});
+        DistillTrainer trainer(trainerOptions(student, nullptr, parseDistillMethod(method.toStdString(), "method"), loss, options,
+                                              fs::path(mTmp.path().toStdString()) / ("ckpt-" + method.toStdString()), [&] {
+                                                  ++loads;
+                                                  return items;
+                                              }));
         std::vector<DistillStep> steps;
-        QCOMPARE(trainer.train(40, nullptr, [&](const DistillStep &s) { steps.push_back(s); }), std::string("completed"));
+        QVERIFY(trainer.train(40, nullptr, [&](const DistillStep &s) { steps.push_back(s); }).stop == TrainStop::Completed);
         QCOMPARE(steps.size(), size_t(40));
         QCOMPARE(steps.back().point.step, int64_t(40));
         QVERIFY(steps.front().rankingAccuracy && steps.front().meanMargin);
@@ -326,17 +340,17 @@ private Q_SLOTS:
         auto load = [&] { return items; };
         const fs::path dirA = fs::path(mTmp.path().toStdString()) / "resume-a", dirB = fs::path(mTmp.path().toStdString()) / "resume-b";
         auto a = tinyModel(5);
-        DistillTrainer straight(a, nullptr, DistillMethod::Plad, {}, options, dirA, load, {});
+        DistillTrainer straight(trainerOptions(a, nullptr, DistillMethod::Plad, {}, options, dirA, load));
         std::vector<double> lossesA, lossesB;
         straight.train(6, nullptr, [&](const DistillStep &s) { lossesA.push_back(s.point.loss); });
         {
             auto b = tinyModel(5);
-            DistillTrainer first(b, nullptr, DistillMethod::Plad, {}, options, dirB, load, {});
+            DistillTrainer first(trainerOptions(b, nullptr, DistillMethod::Plad, {}, options, dirB, load));
             first.train(3, nullptr, [&](const DistillStep &s) { lossesB.push_back(s.point.loss); });
             first.checkpoint();
         }
         auto b = tinyModel(99); // other weights: the checkpoint must replace them
-        DistillTrainer second(b, nullptr, DistillMethod::Plad, {}, options, dirB, load, {});
+        DistillTrainer second(trainerOptions(b, nullptr, DistillMethod::Plad, {}, options, dirB, load));
         QCOMPARE(second.restore(), int64_t(3));
         second.train(6, nullptr, [&](const DistillStep &s) { lossesB.push_back(s.point.loss); });
         QCOMPARE(lossesB.size(), size_t(6));
@@ -357,8 +371,8 @@ private Q_SLOTS:
         auto teacher = createModel(scratchModelConfig(spec), 1);
         test::expectError(
             [&] {
-                DistillTrainer(tinyModel(1), teacher, DistillMethod::WordKd, {}, TrainingOptions{},
-                               fs::path(mTmp.path().toStdString()) / "kd", [] { return fixedPairs(); }, {});
+                DistillTrainer(trainerOptions(tinyModel(1), teacher, DistillMethod::WordKd, {}, TrainingOptions{},
+                                              fs::path(mTmp.path().toStdString()) / "kd", [] { return fixedPairs(); }));
             },
             "word-kd needs one vocabulary: the teacher's has 48 entries, the student's 40");
     }

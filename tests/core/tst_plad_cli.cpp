@@ -1,7 +1,7 @@
 // plad run end to end on the synthetic task with tiny models, through the command line: pairs,
 // PLaD training, kill -9 and resume, the HTTP teacher served by plad serve, JSONL teachers,
 // exports, annotations, and the bad inputs users will hit.
-#include "store/runstore.h"
+#include "store/workspace.h"
 #include "testsupport.h"
 
 #include <QProcess>
@@ -151,11 +151,11 @@ private Q_SLOTS:
             artifacts.emplace_back(a["kind"].get<std::string>(), a["step"].get<int64_t>());
         QCOMPARE(artifacts, (std::vector<std::pair<std::string, int64_t>>{{"checkpoint", 4}, {"checkpoint", 8}, {"checkpoint", 12}, {"model", 12}}));
         {
-            auto store = RunStore::openReadOnly(ws);
-            const auto stored = store.pairs(run);
+            auto store = Workspace::openReadOnly(ws);
+            const auto stored = store.pairs().list(run);
             QCOMPARE(int64_t(stored.size()), pairs + heldOut);
             std::set<std::string> validation;
-            for (const auto &p : store.prompts(run, "validation"))
+            for (const auto &p : store.pairs().prompts(run, "validation"))
                 validation.insert(p.id);
             int trained = 0;
             for (const auto &p : stored) {
@@ -165,17 +165,17 @@ private Q_SLOTS:
                     QVERIFY(!p.currentMargin); // held-out pairs are never trained on
             }
             QVERIFY(trained > 0); // per-pair margins and losses, for sorting in the pair inspector
-            const auto outputs = store.outputs(run);
+            const auto outputs = store.pairs().outputs(run);
             QCOMPARE(outputs.size(), size_t((40 + 8) * 4)); // 2 teacher + 2 student per prompt, dropped pairs included
 
             // The diagnostics: curves at steps 0, 6 and 12, and the reliability diagram's data each time.
             for (const char *name : {"eval_pair_accuracy", "eval_margin", "eval_ece", "eval_spearman"}) {
                 std::vector<int64_t> steps;
-                for (const auto &m : store.metrics(run, name))
+                for (const auto &m : store.runs().metrics(run, name))
                     steps.push_back(m.step);
                 QVERIFY2(steps == (std::vector<int64_t>{0, 6, 12}), name);
             }
-            const auto evaluations = store.evaluations(run, "calibration");
+            const auto evaluations = store.results().evaluations(run, "calibration");
             QCOMPARE(evaluations.size(), size_t(3));
             const auto last = nlohmann::json::parse(evaluations.back().resultJson);
             QCOMPARE(last["token_calibration"]["bins"].size(), size_t(15));
@@ -185,7 +185,7 @@ private Q_SLOTS:
             for (const auto &o : outputs) {
                 QVERIFY(!o.tokenIds.empty());
                 QCOMPARE(o.studentLogprobs.size(), o.tokenIds.size());
-                if (o.source == "teacher")
+                if (o.source == OutputSource::Teacher)
                     QVERIFY(o.teacherLogprobs && !o.teacherLogprobs->empty());
             }
         }
@@ -214,14 +214,14 @@ private Q_SLOTS:
         }
 
         // Annotations: a bad line rejects the whole file; a good one discards and flips.
-        auto store = RunStore::openReadOnly(ws);
-        const auto stored = store.pairs(run);
+        auto store = Workspace::openReadOnly(ws);
+        const auto stored = store.pairs().list(run);
         test::writeBytes(mRoot / "bad.jsonl", "{\"pair_id\": " + std::to_string(stored[0].id) + ", \"action\": \"discard\"}\n{\"pair_id\": 99999, "
                                                                                                  "\"action\": \"flip\"}\n");
         r = runPlad({"pairs", "import-annotations", test::q(run), str(mRoot / "bad.jsonl"), "--workspace", str(ws)});
         QVERIFY(r.exitCode != 0);
         QVERIFY2(r.err.contains("bad.jsonl:2: run r0001-plad has no pair 99999"), r.err.constData());
-        QVERIFY(!RunStore::openReadOnly(ws).requirePair(run, stored[0].id).annotation); // nothing applied
+        QVERIFY(!Workspace::openReadOnly(ws).pairs().requirePair(run, stored[0].id).annotation); // nothing applied
         test::writeBytes(mRoot / "notes.jsonl", "{\"pair_id\": " + std::to_string(stored[0].id) + ", \"action\": \"discard\"}\n"
                                                     + "{\"pair_id\": " + std::to_string(stored[1].id)
                                                     + ", \"action\": \"flip\", \"note\": \"student is better\"}\n");
@@ -258,7 +258,7 @@ private Q_SLOTS:
             QCOMPARE(h["wins"].get<int64_t>() + h["losses"].get<int64_t>() + h["ties"].get<int64_t>(), int64_t(12));
         }
         QCOMPARE(evaluated["head_to_head"][1]["b"].get<std::string>(), std::string("teacher"));
-        QCOMPARE(RunStore::openReadOnly(ws).evaluations(run, "generation").size(), size_t(1));
+        QCOMPARE(Workspace::openReadOnly(ws).results().evaluations(run, "generation").size(), size_t(1));
 
         // The report, from the store: every section, charts that are well-formed SVG, nothing fetched from elsewhere.
         r = runPlad({"report", test::q(run), "--workspace", str(ws)});
@@ -362,20 +362,20 @@ private Q_SLOTS:
         QCOMPARE(j["status"].get<std::string>(), std::string("completed"));
         QCOMPARE(j["steps"].get<int64_t>(), int64_t(12));
         QCOMPARE(j["pairs"].get<int64_t>() > 0, hasPairs);
-        auto store = RunStore::openReadOnly(ws);
+        auto store = Workspace::openReadOnly(ws);
         const std::string run = j["run"].get<std::string>();
-        const auto pairs = store.pairs(run);
+        const auto pairs = store.pairs().list(run);
         if (QTest::currentDataTag() == QString("online refresh")) {
             // Steps 5 and 10 regenerated the student's side: rounds 1 and 2 exist.
-            QCOMPARE(store.generatedPrompts(run, 2).size(), size_t(40));
-            QVERIFY(!store.pairs(run, 2).empty());
+            QCOMPARE(store.pairs().generatedPrompts(run, 2).size(), size_t(40));
+            QVERIFY(!store.pairs().list(run, 2).empty());
         }
         if (patch.contains("judge"))
             for (const auto &p : pairs) {
                 QVERIFY2(p.labeller.rfind("judge:", 0) == 0, p.labeller.c_str());
                 QVERIFY(*p.chosenJudge > *p.rejectedJudge);
             }
-        QCOMPARE(store.metrics(run, "loss").size(), size_t(12));
+        QCOMPARE(store.runs().metrics(run, "loss").size(), size_t(12));
     }
 
     void httpTeacherThroughPladServe()
@@ -392,15 +392,15 @@ private Q_SLOTS:
         QVERIFY2(r.exitCode == 0, r.err.constData());
         QVERIFY(r.json()["pairs"].get<int64_t>() > 0);
         // The endpoint's greedy text is what the local teacher's greedy decoding writes.
-        auto store = RunStore::openReadOnly(mRoot / "ws-http");
-        const auto viaHttp = store.outputs(r.json()["run"].get<std::string>());
+        auto store = Workspace::openReadOnly(mRoot / "ws-http");
+        const auto viaHttp = store.pairs().outputs(r.json()["run"].get<std::string>());
         const auto local = runPlad({"run", str(writeConfig("greedy-local.json", {{"pairs", {{"teacher", {{"greedy", true}}}}}})), "--workspace",
                                  str(mRoot / "ws-http"), "--quiet"});
         QVERIFY2(local.exitCode == 0, local.err.constData());
-        const auto viaLocal = store.outputs(local.json()["run"].get<std::string>());
+        const auto viaLocal = store.pairs().outputs(local.json()["run"].get<std::string>());
         int compared = 0;
         for (size_t i = 0; i < viaHttp.size() && i < viaLocal.size(); ++i)
-            if (viaHttp[i].source == "teacher") {
+            if (viaHttp[i].source == OutputSource::Teacher) {
                 QCOMPARE(viaHttp[i].promptId, viaLocal[i].promptId);
                 QCOMPARE(viaHttp[i].text, viaLocal[i].text);
                 ++compared;
@@ -433,12 +433,12 @@ private Q_SLOTS:
                   "--workspace", str(ws), "--quiet"});
         QVERIFY(r.exitCode != 0);
         QVERIFY2(r.err.contains("partial.jsonl has no output for") && r.err.contains("first missing ids:"), r.err.constData());
-        auto store = RunStore::openReadOnly(ws);
-        const auto runs = store.runs();
+        auto store = Workspace::openReadOnly(ws);
+        const auto runs = store.runs().list();
         QCOMPARE(runs.size(), size_t(2));
         QCOMPARE(toString(runs[0].status), std::string("failed"));
         QVERIFY(runs[0].error.find("has no output for") != std::string::npos);
-        QCOMPARE(store.pairCount(runs[0].id), int64_t(0));
+        QCOMPARE(store.pairs().pairCount(runs[0].id), int64_t(0));
         QCOMPARE(toString(runs[1].status), std::string("completed"));
         QCOMPARE(store.integrityCheck(), std::string("ok"));
     }
@@ -456,10 +456,10 @@ private Q_SLOTS:
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
         while (reached < 60 && std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            if (!fs::exists(ws / RunStore::fileName))
+            if (!fs::exists(ws / Workspace::fileName))
                 continue;
             try {
-                reached = RunStore::openReadOnly(ws).lastMetricStep("r0001-plad");
+                reached = Workspace::openReadOnly(ws).runs().lastMetricStep("r0001-plad");
             } catch (const StoreError &) {
                 // the schema may still be being created
             }
@@ -475,11 +475,11 @@ private Q_SLOTS:
 
         int64_t pairsBefore = 0, killedAt = 0;
         {
-            auto store = RunStore::openReadOnly(ws);
+            auto store = Workspace::openReadOnly(ws);
             QCOMPARE(store.integrityCheck(), std::string("ok"));
-            pairsBefore = store.pairCount("r0001-plad");
-            killedAt = store.lastMetricStep("r0001-plad");
-            QCOMPARE(toString(store.requireRun("r0001-plad").status), std::string("running")); // what a killed process leaves
+            pairsBefore = store.pairs().pairCount("r0001-plad");
+            killedAt = store.runs().lastMetricStep("r0001-plad");
+            QCOMPARE(toString(store.runs().requireRun("r0001-plad").status), std::string("running")); // what a killed process leaves
         }
         QVERIFY(pairsBefore > 0);
 
@@ -487,7 +487,7 @@ private Q_SLOTS:
         std::set<int64_t> discarded;
         {
             std::string notes;
-            const auto stored = RunStore::openReadOnly(ws).pairs("r0001-plad");
+            const auto stored = Workspace::openReadOnly(ws).pairs().list("r0001-plad");
             for (size_t i = 0; i < stored.size(); i += 2) {
                 discarded.insert(stored[i].id);
                 notes += "{\"pair_id\": " + std::to_string(stored[i].id) + ", \"action\": \"discard\"}\n";
@@ -505,7 +505,7 @@ private Q_SLOTS:
         const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(240);
         while (now < killedAt + 30 && std::chrono::steady_clock::now() < deadline2) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            now = RunStore::openReadOnly(ws).lastMetricStep("r0001-plad");
+            now = Workspace::openReadOnly(ws).runs().lastMetricStep("r0001-plad");
         }
         resumed.terminate();
         QVERIFY(resumed.waitForFinished(30000));
@@ -515,17 +515,17 @@ private Q_SLOTS:
         const auto out = nlohmann::json::parse(resumed.readAllStandardOutput().toStdString());
         QCOMPARE(out["status"].get<std::string>(), std::string("cancelled"));
 
-        auto store = RunStore::openReadOnly(ws);
+        auto store = Workspace::openReadOnly(ws);
         QCOMPARE(store.integrityCheck(), std::string("ok"));
-        QCOMPARE(store.pairCount("r0001-plad"), pairsBefore);          // no pair lost, none generated twice
-        const auto losses = store.metrics("r0001-plad", "loss");
+        QCOMPARE(store.pairs().pairCount("r0001-plad"), pairsBefore);          // no pair lost, none generated twice
+        const auto losses = store.runs().metrics("r0001-plad", "loss");
         QVERIFY(losses.back().step > killedAt);
         for (size_t i = 0; i < losses.size(); ++i)
             QCOMPARE(losses[i].step, int64_t(i + 1));                  // steps continue without gaps
-        QCOMPARE(toString(store.requireRun("r0001-plad").status), std::string("cancelled"));
+        QCOMPARE(toString(store.runs().requireRun("r0001-plad").status), std::string("cancelled"));
         QCOMPARE(out["steps"].get<int64_t>(), losses.back().step);
         // Discarded pairs were not trained on after the resume; the others were (30+ steps of 4 cover them).
-        for (const auto &p : store.pairs("r0001-plad")) {
+        for (const auto &p : store.pairs().list("r0001-plad")) {
             QVERIFY(p.updatedStep.has_value());
             if (discarded.count(p.id))
                 QVERIFY2(*p.updatedStep <= killedAt, ("discarded pair " + std::to_string(p.id) + " trained at step " + std::to_string(*p.updatedStep)).c_str());
@@ -547,8 +547,8 @@ private Q_SLOTS:
         while (generated < 20 && std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             try {
-                if (fs::exists(ws / RunStore::fileName))
-                    generated = RunStore::openReadOnly(ws).generatedPrompts("r0001-plad", 0).size();
+                if (fs::exists(ws / Workspace::fileName))
+                    generated = Workspace::openReadOnly(ws).pairs().generatedPrompts("r0001-plad", 0).size();
             } catch (const StoreError &) {
             }
         }
@@ -562,19 +562,19 @@ private Q_SLOTS:
         std::map<int64_t, std::string> kept;
         size_t total = 0;
         {
-            auto store = RunStore::openReadOnly(ws);
-            total = store.prompts("r0001-plad", "train").size();
-            const auto done = store.generatedPrompts("r0001-plad", 0);
+            auto store = Workspace::openReadOnly(ws);
+            total = store.pairs().prompts("r0001-plad", "train").size();
+            const auto done = store.pairs().generatedPrompts("r0001-plad", 0);
             QVERIFY(done.size() >= 20 && done.size() < total);
-            for (const auto &o : store.outputs("r0001-plad"))
+            for (const auto &o : store.pairs().outputs("r0001-plad"))
                 kept[o.id] = o.text;
             QCOMPARE(kept.size(), done.size() * 8); // whole prompts only: 4 teacher + 4 student outputs each
         }
         const auto r = runPlad({"run", "--resume", "r0001-plad", "--workspace", str(ws), "--quiet"});
         QVERIFY2(r.exitCode == 0, r.err.constData());
-        auto store = RunStore::openReadOnly(ws);
-        QCOMPARE(store.generatedPrompts("r0001-plad", 0).size(), total);
-        const auto outputs = store.outputs("r0001-plad");
+        auto store = Workspace::openReadOnly(ws);
+        QCOMPARE(store.pairs().generatedPrompts("r0001-plad", 0).size(), total);
+        const auto outputs = store.pairs().outputs("r0001-plad");
         QCOMPARE(outputs.size(), total * 8);
         for (const auto &o : outputs)
             if (kept.count(o.id))
@@ -593,12 +593,12 @@ private Q_SLOTS:
         QVERIFY(out[1].startsWith("PLaD   win rate vs the initial student"));
         QVERIFY(out[2].startsWith("SeqKD  win rate"));
         QVERIFY(out[3].startsWith("DPO    win rate"));
-        auto store = RunStore::openReadOnly(ws);
-        const auto runs = store.runs();
+        auto store = Workspace::openReadOnly(ws);
+        const auto runs = store.runs().list();
         QCOMPARE(runs.size(), size_t(3));
         for (const auto &run : runs) {
             QCOMPARE(toString(run.status), std::string("completed"));
-            QCOMPARE(store.evaluations(run.id, "generation").size(), size_t(1));
+            QCOMPARE(store.results().evaluations(run.id, "generation").size(), size_t(1));
         }
         QVERIFY(fs::exists(ws / "configs" / "teacher-outputs.jsonl"));
         QCOMPARE(lines(ws / "configs" / "teacher-outputs.jsonl").size(), size_t(24 + 8)); // training and held-out prompts
@@ -611,7 +611,7 @@ private Q_SLOTS:
         auto r = runPlad({"run", str(writeConfig("bad.json", {{"loss", {{"beta", -1}}}})), "--workspace", str(ws)});
         QVERIFY(r.exitCode != 0);
         QVERIFY2(r.err.contains("bad.json: loss.beta: must not be negative"), r.err.constData());
-        QVERIFY(!fs::exists(ws / RunStore::fileName));
+        QVERIFY(!fs::exists(ws / Workspace::fileName));
 
         // An endpoint nobody listens on: a clear error after the retries, the run is marked failed.
         r = runPlad({"run",
@@ -642,11 +642,11 @@ private Q_SLOTS:
         const fs::path corrupt = mRoot / "ws-corrupt";
         fs::create_directories(corrupt);
         const std::string junk(8192, 'x');
-        test::writeBytes(corrupt / RunStore::fileName, junk);
+        test::writeBytes(corrupt / Workspace::fileName, junk);
         r = runPlad({"run", str(writeConfig("ok.json", {})), "--workspace", str(corrupt)});
         QVERIFY(r.exitCode != 0);
         QVERIFY2(r.err.contains("plad.sqlite: the file is not a PLaD workspace database or is corrupt"), r.err.constData());
-        std::ifstream in(corrupt / RunStore::fileName, std::ios::binary);
+        std::ifstream in(corrupt / Workspace::fileName, std::ios::binary);
         QCOMPARE(std::string(std::istreambuf_iterator<char>(in), {}), junk);
     }
 };

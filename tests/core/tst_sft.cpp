@@ -301,7 +301,7 @@ private Q_SLOTS:
         QVERIFY(std::abs(learningRateAt(o, 0) - o.learningRate / 11) < 1e-12);
         QVERIFY(std::abs(learningRateAt(o, 10) - o.learningRate) < 1e-12);
         QVERIFY(std::abs(learningRateAt(o, 110) - o.learningRate * o.minLrRatio) < 1e-12);
-        o.schedule = "linear";
+        o.schedule = LrSchedule::Linear;
         QVERIFY(std::abs(learningRateAt(o, 60) - o.learningRate * 0.5) < 1e-12);
     }
 
@@ -321,7 +321,7 @@ private Q_SLOTS:
         // The template's suffix survives the cut.
         const std::string text = mTokenizer->decode(e.prompt);
         QVERIFY(text.size() > 6 && text.substr(text.size() - 6) == "TL;DR:");
-        limits.promptKeep = "end";
+        limits.promptKeep = PromptKeep::End;
         const auto tail = encodeExamples(records, *mTokenizer, t, limits).examples.front();
         QVERIFY(mTokenizer->decode(tail.prompt).find("end\nTL;DR:") != std::string::npos);
     }

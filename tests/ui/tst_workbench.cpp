@@ -10,7 +10,7 @@
 #include "report/reportview.h"
 #include "runs/runsview.h"
 #include "setup/setupview.h"
-#include "store/runstore.h"
+#include "store/workspace.h"
 #include "testsupport.h"
 
 #include <QComboBox>
@@ -96,7 +96,7 @@ private:
 
     std::vector<RunRecord> runs()
     {
-        return RunStore::openReadOnly(mRoot / "ws").runs();
+        return Workspace::openReadOnly(mRoot / "ws").runs().list();
     }
 
 private Q_SLOTS:
@@ -181,7 +181,7 @@ private Q_SLOTS:
         QVERIFY(window.monitorView()->pointCount("calibration") >= 3);
 
         // The run as `plad run` would have stored it: the form's settings are in its config.
-        const auto stored = RunStore::openReadOnly(mRoot / "ws").requireRun(runId.toStdString());
+        const auto stored = Workspace::openReadOnly(mRoot / "ws").runs().requireRun(runId.toStdString());
         const auto config = nlohmann::json::parse(stored.configJson);
         QCOMPARE(config["train"]["max_steps"].get<int>(), 30);
         QCOMPARE(config["loss"]["lambda"].get<double>(), 0.1);
@@ -267,9 +267,9 @@ private Q_SLOTS:
         QSignalSpy annotated(pairs, &PairInspector::annotated);
         QTest::keyClick(pairs->table(), Qt::Key_D);
         QVERIFY(annotated.wait(10000));
-        const auto pair = RunStore::openReadOnly(mRoot / "ws").requirePair(runId, second);
+        const auto pair = Workspace::openReadOnly(mRoot / "ws").pairs().requirePair(runId, second);
         QVERIFY(pair.annotation.has_value());
-        QCOMPARE(pair.annotation->action, std::string("discard"));
+        QVERIFY(pair.annotation->action == AnnotationAction::Discard);
         // The "Annotated" quick filter finds exactly it.
         pairs->filter()->setQuick(PairFilterModel::Quick::Annotated);
         QCOMPARE(pairs->filter()->rowCount(), 1);
@@ -292,7 +292,7 @@ private Q_SLOTS:
         qInfo("stop returned control in %lld ms", static_cast<long long>(clock.elapsed()));
         QVERIFY2(clock.elapsed() < 1000, qPrintable(QStringLiteral("%1 ms").arg(clock.elapsed())));
         QCOMPARE(finished.first().at(1).toString(), QStringLiteral("cancelled"));
-        const auto run = RunStore::openReadOnly(mRoot / "ws").requireRun(finished.first().at(0).toString().toStdString());
+        const auto run = Workspace::openReadOnly(mRoot / "ws").runs().requireRun(finished.first().at(0).toString().toStdString());
         QCOMPARE(toString(run.status), std::string("cancelled"));
         QVERIFY(!window.jobs()->isRunning());
     }
@@ -359,7 +359,7 @@ private Q_SLOTS:
         delete window;
         const auto all = runs();
         QCOMPARE(toString(all.front().status), std::string("cancelled"));
-        QCOMPARE(RunStore::openReadOnly(mRoot / "ws").integrityCheck(), std::string("ok"));
+        QCOMPARE(Workspace::openReadOnly(mRoot / "ws").integrityCheck(), std::string("ok"));
     }
 };
 

@@ -3,7 +3,7 @@
 #include "common/error.h"
 #include "plad/distillrun.h"
 #include "plad/runconfig.h"
-#include "store/runstore.h"
+#include "store/workspace.h"
 
 #include <QMetaObject>
 
@@ -29,7 +29,7 @@ public:
             if (runId.isEmpty()) {
                 // A new run: validated and created here, so the GUI thread never waits on it.
                 const RunConfig config = RunConfig::fromJson(nlohmann::json::parse(configJson.toStdString()), baseDirectory.toStdString());
-                RunStore store = RunStore::open(ws);
+                Workspace store = Workspace::open(ws);
                 runId = QString::fromStdString(createDistillationRun(store, config).id);
             }
             post([c = mController, workspace, runId] {

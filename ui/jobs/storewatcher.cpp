@@ -1,6 +1,6 @@
 #include "jobs/storewatcher.h"
 
-#include "store/runstore.h"
+#include "store/workspace.h"
 
 #include <QMetaObject>
 #include <QTimer>
@@ -48,18 +48,18 @@ private:
             return;
         try {
             if (!mStore)
-                mStore.emplace(RunStore::openReadOnly(mWorkspace.toStdString()));
+                mStore.emplace(Workspace::openReadOnly(mWorkspace.toStdString()));
             const std::string run = mRunId.toStdString();
-            if (mMaxStep >= 0 && mStore->lastMetricStep(run) < mMaxStep) {
+            if (mMaxStep >= 0 && mStore->runs().lastMetricStep(run) < mMaxStep) {
                 // A resumed run cut the steps after its checkpoint: start the history again.
                 follow(mWorkspace, mRunId);
                 return;
             }
             QVector<MetricSample> samples;
-            for (const auto &name : mStore->metricNames(run)) {
+            for (const auto &name : mStore->runs().metricNames(run)) {
                 const auto it = mLastStep.find(name);
                 const int64_t after = it == mLastStep.end() ? -1 : it->second;
-                for (const auto &p : mStore->metrics(run, name, after)) {
+                for (const auto &p : mStore->runs().metrics(run, name, after)) {
                     samples.push_back({QString::fromStdString(name), p.step, p.value});
                     mLastStep[name] = p.step;
                     mMaxStep = std::max(mMaxStep, p.step);
@@ -67,7 +67,7 @@ private:
             }
             if (!samples.isEmpty())
                 post([w = mWatcher, id = mRunId, samples] { Q_EMIT w->metricsAppended(id, samples); });
-            const auto evaluations = mStore->evaluations(run, "calibration");
+            const auto evaluations = mStore->results().evaluations(run, "calibration");
             for (size_t i = mEvaluationsSeen; i < evaluations.size(); ++i) {
                 const auto &e = evaluations[i];
                 post([w = mWatcher, id = mRunId, step = e.step, json = QByteArray::fromStdString(e.resultJson)] {
@@ -94,7 +94,7 @@ private:
     StoreWatcher *mWatcher;
     int mInterval;
     QTimer *mTimer = nullptr;
-    std::optional<RunStore> mStore;
+    std::optional<Workspace> mStore;
     QString mWorkspace, mRunId;
     std::map<std::string, int64_t> mLastStep;
     size_t mEvaluationsSeen = 0;

@@ -2,7 +2,6 @@
 
 #include "jobs/backgroundtask.h"
 #include "report/tokenhtml.h"
-#include "store/runlookups.h"
 #include "tokenizer/tokenizer.h"
 
 #include <QComboBox>
@@ -40,8 +39,8 @@ QString annotationText(const std::optional<PairAnnotation> &a)
 {
     if (!a)
         return {};
-    QString text = QString::fromStdString(a->action);
-    if (a->action == "weight")
+    QString text = QString::fromStdString(toString(a->action));
+    if (a->action == AnnotationAction::Weight)
         text += QStringLiteral(" x%1").arg(a->weight, 0, 'g', 3);
     if (!a->note.empty())
         text += QStringLiteral(": ") + QString::fromStdString(a->note);
@@ -209,7 +208,7 @@ bool PairFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex &) const
         break;
     case Quick::JudgeDisagreements:
         // The judge preferred the student's output to the teacher's.
-        if (r.chosen.source != "student")
+        if (r.chosen.source != OutputSource::Student)
             return false;
         break;
     case Quick::Annotated:
@@ -299,19 +298,19 @@ PairInspector::PairInspector(QWidget *parent)
         actions->addWidget(b);
         return b;
     };
-    action(tr("Flip (F)"), tr("Train on this pair the other way round"), [this] { annotateCurrent("flip"); });
-    action(tr("Discard (D)"), tr("Leave this pair out of training"), [this] { annotateCurrent("discard"); });
+    action(tr("Flip (F)"), tr("Train on this pair the other way round"), [this] { annotateCurrent(AnnotationAction::Flip); });
+    action(tr("Discard (D)"), tr("Leave this pair out of training"), [this] { annotateCurrent(AnnotationAction::Discard); });
     auto *weightButton = action(tr("Weight... (W)"), tr("Scale this pair's loss"), [this] {
         bool ok = false;
         const double w = QInputDialog::getDouble(this, tr("Pair weight"), tr("Relative weight of the pair's loss:"), 1.0, 0.0, 100.0, 2, &ok);
         if (ok)
-            annotateCurrent("weight", w);
+            annotateCurrent(AnnotationAction::Weight, w);
     });
     auto *noteButton = action(tr("Note... (N)"), tr("Attach a note without changing training"), [this] {
         bool ok = false;
         const QString note = QInputDialog::getText(this, tr("Note"), tr("Note on this pair:"), QLineEdit::Normal, QString(), &ok);
         if (ok)
-            annotateCurrent("note", 1.0, note.toStdString());
+            annotateCurrent(AnnotationAction::Note, 1.0, note.toStdString());
     });
     action(tr("Clear (C)"), tr("Remove the annotation"), [this] { clearCurrentAnnotation(); });
     actions->addStretch();
@@ -331,8 +330,8 @@ PairInspector::PairInspector(QWidget *parent)
     };
     shortcut(Qt::Key_J, [this] { move(1); });
     shortcut(Qt::Key_K, [this] { move(-1); });
-    shortcut(Qt::Key_F, [this] { annotateCurrent("flip"); });
-    shortcut(Qt::Key_D, [this] { annotateCurrent("discard"); });
+    shortcut(Qt::Key_F, [this] { annotateCurrent(AnnotationAction::Flip); });
+    shortcut(Qt::Key_D, [this] { annotateCurrent(AnnotationAction::Discard); });
     shortcut(Qt::Key_C, [this] { clearCurrentAnnotation(); });
     shortcut(Qt::Key_W, [weightButton] { weightButton->click(); });
     shortcut(Qt::Key_N, [noteButton] { noteButton->click(); });
@@ -350,11 +349,11 @@ void PairInspector::showRun(const QString &workspace, const QString &runId)
     runInBackground<LoadedPairs>(
         this,
         [ws, id] {
-            RunStore store = RunStore::openReadOnly(ws);
+            Workspace store = Workspace::openReadOnly(ws);
             LoadedPairs loaded;
-            auto prompts = promptsById(store, id);
-            auto outputs = outputsById(store, id);
-            for (auto &p : store.pairs(id)) {
+            auto prompts = store.pairs().promptsById(id);
+            auto outputs = store.pairs().outputsById(id);
+            for (auto &p : store.pairs().list(id)) {
                 PairRow row;
                 const auto &prompt = prompts[p.promptId];
                 row.split = prompt.split;
@@ -366,7 +365,7 @@ void PairInspector::showRun(const QString &workspace, const QString &runId)
                 loaded.rows.push_back(std::move(row));
             }
             // The student's tokenizer, to show each output token by token.
-            const auto config = nlohmann::json::parse(store.requireRun(id).configJson);
+            const auto config = nlohmann::json::parse(store.runs().requireRun(id).configJson);
             const std::string student = config.value("student", nlohmann::json::object()).value("model", std::string());
             try {
                 if (!student.empty())
@@ -436,7 +435,7 @@ void PairInspector::showDetail()
         const double mean = o.studentLogprobs.empty() ? 0 : sum / static_cast<double>(o.studentLogprobs.size());
         return tr("<p><b>%1: %2</b> (sample %3, %4 tokens, initial student log p: sum %5, mean %6)</p>"
                   "<p style=\"font-size:large\">%7</p><p><i>Words the other output lacks:</i> %8</p>")
-            .arg(role, QString::fromStdString(o.source))
+            .arg(role, QString::fromStdString(toString(o.source)))
             .arg(o.sample)
             .arg(o.tokenIds.size())
             .arg(sum, 0, 'f', 2)
@@ -453,15 +452,15 @@ void PairInspector::showDetail()
     mStatus->setText(status);
 }
 
-void PairInspector::storeAnnotation(int64_t pairId, std::function<void(RunStore &)> write)
+void PairInspector::storeAnnotation(int64_t pairId, std::function<void(Workspace &)> write)
 {
     const std::string ws = mWorkspace.toStdString(), id = mRunId.toStdString();
     runInBackground<StoredPair>(
         this,
         [ws, id, pairId, write] {
-            RunStore store = RunStore::open(ws, false);
+            Workspace store = Workspace::open(ws, false);
             write(store);
-            return store.requirePair(id, pairId);
+            return store.pairs().requirePair(id, pairId);
         },
         [this, pairId](const TaskOutcome<StoredPair> &outcome) {
             if (!outcome.value) {
@@ -476,7 +475,7 @@ void PairInspector::storeAnnotation(int64_t pairId, std::function<void(RunStore 
         });
 }
 
-void PairInspector::annotateCurrent(const std::string &action, double weight, const std::string &note)
+void PairInspector::annotateCurrent(AnnotationAction action, double weight, const std::string &note)
 {
     const int64_t pairId = currentPairId();
     if (pairId < 0)
@@ -487,7 +486,7 @@ void PairInspector::annotateCurrent(const std::string &action, double weight, co
     a.weight = weight;
     a.note = note;
     const std::string run = mRunId.toStdString();
-    storeAnnotation(pairId, [run, a](RunStore &store) { store.annotate(run, a); });
+    storeAnnotation(pairId, [run, a](Workspace &store) { store.pairs().annotate(run, a); });
 }
 
 void PairInspector::clearCurrentAnnotation()
@@ -496,7 +495,7 @@ void PairInspector::clearCurrentAnnotation()
     if (pairId < 0)
         return;
     const std::string run = mRunId.toStdString();
-    storeAnnotation(pairId, [run, pairId](RunStore &store) { store.clearAnnotation(run, pairId); });
+    storeAnnotation(pairId, [run, pairId](Workspace &store) { store.pairs().clearAnnotation(run, pairId); });
 }
 
 void PairInspector::move(int delta)

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "store/runstore.h"
+#include "store/workspace.h"
 
 #include <QAbstractTableModel>
 #include <QSortFilterProxyModel>
@@ -99,7 +99,7 @@ public:
     bool selectPair(int64_t pairId);
     int64_t currentPairId() const;
     /** Saves an annotation of the current pair; emits annotated() when stored. */
-    void annotateCurrent(const std::string &action, double weight = 1.0, const std::string &note = {});
+    void annotateCurrent(AnnotationAction action, double weight = 1.0, const std::string &note = {});
     void clearCurrentAnnotation();
 
 Q_SIGNALS:
@@ -110,7 +110,7 @@ Q_SIGNALS:
 private:
     void showDetail();
     void move(int delta);
-    void storeAnnotation(int64_t pairId, std::function<void(RunStore &)> write);
+    void storeAnnotation(int64_t pairId, std::function<void(Workspace &)> write);
 
     QString mWorkspace, mRunId;
     std::shared_ptr<const Tokenizer> mTokenizer;

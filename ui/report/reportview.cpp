@@ -33,7 +33,7 @@ struct PreviewData
     std::string markdown;
     std::string method;
     std::map<std::string, std::vector<MetricPoint>> series;
-    std::vector<RunStore::EvaluationRecord> calibrations;
+    std::vector<EvaluationRecord> calibrations;
 };
 
 constexpr int chartWidth = 760, chartHeight = 400;
@@ -93,16 +93,16 @@ void ReportView::showRun(const QString &workspace, const QString &runId)
         this,
         [ws, id] {
             PreviewData data;
-            RunStore store = RunStore::openReadOnly(ws);
-            data.method = store.requireRun(id).method;
+            Workspace store = Workspace::openReadOnly(ws);
+            data.method = store.runs().requireRun(id).method;
             QTemporaryDir dir;
             const auto file = writeReport(store, id, ReportFormat::Markdown, (dir.path() + QStringLiteral("/report.md")).toStdString());
             data.markdown = readTextFile(file);
             for (const auto &chart : trainingCharts())
                 for (const auto &line : chart.lines)
                     if (!data.series.count(line.metric))
-                        data.series[line.metric] = store.metrics(id, line.metric);
-            data.calibrations = store.evaluations(id, "calibration");
+                        data.series[line.metric] = store.runs().metrics(id, line.metric);
+            data.calibrations = store.results().evaluations(id, "calibration");
             return data;
         },
         [this, runId](const TaskOutcome<PreviewData> &outcome) {
@@ -176,13 +176,13 @@ void ReportView::exportTo(const QString &kind, const QString &path)
         this,
         [ws, id, out, k] {
             if (k == "pairs") {
-                RunStore store = RunStore::openReadOnly(ws);
+                Workspace store = Workspace::openReadOnly(ws);
                 writeFileAtomically(out, trlPairsJsonl(store, id));
             } else if (k == "model") {
-                RunStore store = RunStore::openReadOnly(ws);
+                Workspace store = Workspace::openReadOnly(ws);
                 exportStudent(store, ws, id, out);
             } else {
-                RunStore store = RunStore::openReadOnly(ws);
+                Workspace store = Workspace::openReadOnly(ws);
                 writeReport(store, id, parseReportFormat(k), out);
             }
             return true;

@@ -142,15 +142,15 @@ void RunsView::refresh()
         this,
         [ws] {
             std::vector<RunSummary> rows;
-            if (!std::filesystem::exists(std::filesystem::path(ws) / RunStore::fileName))
+            if (!std::filesystem::exists(std::filesystem::path(ws) / Workspace::fileName))
                 return rows;
-            RunStore store = RunStore::openReadOnly(ws);
-            for (auto &r : store.runs()) {
+            Workspace store = Workspace::openReadOnly(ws);
+            for (auto &r : store.runs().list()) {
                 RunSummary s;
-                s.steps = std::max<int64_t>(0, store.lastMetricStep(r.id));
-                if (const auto acc = store.metrics(r.id, "eval_pair_accuracy"); !acc.empty())
+                s.steps = std::max<int64_t>(0, store.runs().lastMetricStep(r.id));
+                if (const auto acc = store.runs().metrics(r.id, "eval_pair_accuracy"); !acc.empty())
                     s.heldOutAccuracy = acc.back().value;
-                if (const auto ece = store.metrics(r.id, "eval_ece"); !ece.empty())
+                if (const auto ece = store.runs().metrics(r.id, "eval_ece"); !ece.empty())
                     s.ece = ece.back().value;
                 s.record = std::move(r);
                 rows.push_back(std::move(s));
@@ -258,16 +258,16 @@ void RunsView::compare(const QStringList &runIds)
     runInBackground<std::vector<OverlaySeries>>(
         this,
         [ws, ids] {
-            RunStore store = RunStore::openReadOnly(ws);
+            Workspace store = Workspace::openReadOnly(ws);
             std::vector<OverlaySeries> out;
             for (const auto &id : ids) {
                 OverlaySeries s;
                 s.runId = QString::fromStdString(id);
-                s.method = QString::fromStdString(store.requireRun(id).method);
-                for (const auto &p : store.metrics(id, "eval_pair_accuracy"))
+                s.method = QString::fromStdString(store.runs().requireRun(id).method);
+                for (const auto &p : store.runs().metrics(id, "eval_pair_accuracy"))
                     s.accuracy.emplace_back(static_cast<double>(p.step), p.value);
                 std::vector<std::pair<double, double>> loss;
-                for (const auto &p : store.metrics(id, "loss"))
+                for (const auto &p : store.runs().metrics(id, "loss"))
                     loss.emplace_back(static_cast<double>(p.step), p.value);
                 s.loss = smoothed(loss);
                 out.push_back(std::move(s));
@@ -301,11 +301,11 @@ QList<QStringList> RunsView::configDifferences() const
     return mDifferences;
 }
 
-void RunsView::writeInBackground(const QString &title, std::function<void(RunStore &)> write)
+void RunsView::writeInBackground(const QString &title, std::function<void(Workspace &)> write)
 {
     runInBackground<bool>(
         this, [ws = mWorkspace.toStdString(), write] {
-            RunStore store = RunStore::open(ws, false);
+            Workspace store = Workspace::open(ws, false);
             write(store);
             return true;
         },
@@ -325,7 +325,7 @@ void RunsView::rename()
     const QString name = QInputDialog::getText(this, tr("Rename run"), tr("Name of %1:").arg(ids.first()), QLineEdit::Normal, QString(), &ok);
     if (!ok)
         return;
-    writeInBackground(tr("Rename run"), [id = ids.first().toStdString(), text = name.toStdString()](RunStore &store) { store.rename(id, text); });
+    writeInBackground(tr("Rename run"), [id = ids.first().toStdString(), text = name.toStdString()](Workspace &store) { store.runs().rename(id, text); });
 }
 
 void RunsView::editTags()
@@ -341,7 +341,7 @@ void RunsView::editTags()
     for (const auto &t : text.split(QLatin1Char(','), Qt::SkipEmptyParts))
         if (!t.trimmed().isEmpty())
             tags.push_back(t.trimmed().toStdString());
-    writeInBackground(tr("Tags"), [id = ids.first().toStdString(), tags](RunStore &store) { store.setTags(id, tags); });
+    writeInBackground(tr("Tags"), [id = ids.first().toStdString(), tags](Workspace &store) { store.runs().setTags(id, tags); });
 }
 
 void RunsView::remove()
@@ -357,9 +357,9 @@ void RunsView::remove()
     std::vector<std::string> list;
     for (const auto &id : ids)
         list.push_back(id.toStdString());
-    writeInBackground(tr("Delete runs"), [list](RunStore &store) {
+    writeInBackground(tr("Delete runs"), [list](Workspace &store) {
         for (const auto &id : list)
-            store.deleteRun(id);
+            store.runs().deleteRun(id);
     });
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "store/runstore.h"
+#include "store/workspace.h"
 
 #include <QString>
 #include <QWidget>
@@ -61,7 +61,7 @@ Q_SIGNALS:
 private:
     QStringList selectedIds() const;
     /** Writes to the workspace in the background, then reloads the table; a failure is shown under `title`. */
-    void writeInBackground(const QString &title, std::function<void(RunStore &)> write);
+    void writeInBackground(const QString &title, std::function<void(Workspace &)> write);
     void rename();
     void editTags();
     void remove();

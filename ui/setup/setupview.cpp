@@ -6,7 +6,7 @@
 #include "jobs/backgroundtask.h"
 #include "plad/democonfig.h"
 #include "plad/preflight.h"
-#include "teacher/openaiclient.h"
+#include "openai/openaiclient.h"
 
 #include <QCheckBox>
 #include <QComboBox>

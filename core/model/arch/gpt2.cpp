@@ -1,4 +1,4 @@
-#include "model/gpt2.h"
+#include "model/arch/gpt2.h"
 
 #include "model/architectureregistry.h"
 

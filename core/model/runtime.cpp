@@ -1,4 +1,4 @@
-#include "common/runtime.h"
+#include "model/runtime.h"
 
 #include "common/error.h"
 

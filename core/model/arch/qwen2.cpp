@@ -1,6 +1,6 @@
 // Qwen2: Llama with biases on the q/k/v projections (never on the output projection).
 #include "model/architectureregistry.h"
-#include "model/llama.h"
+#include "model/arch/llama.h"
 
 namespace plad {
 

@@ -1,6 +1,6 @@
 // Mistral: Llama with an optional sliding attention window.
 #include "model/architectureregistry.h"
-#include "model/llama.h"
+#include "model/arch/llama.h"
 
 namespace plad {
 

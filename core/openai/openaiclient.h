@@ -3,6 +3,8 @@
 #include "common/error.h"
 #include "common/jobcontext.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -11,8 +13,10 @@
 
 namespace plad {
 
-/** An HTTP teacher failed in a way retrying will not fix (bad key, unknown model, bad request). */
-class HttpTeacherError : public Error
+class ConfigReader;
+
+/** An endpoint failed in a way retrying will not fix (bad key, unknown model, bad request). */
+class EndpointError : public Error
 {
 public:
     using Error::Error;
@@ -35,6 +39,15 @@ struct OpenAiEndpoint
 
     /** Throws ConfigError naming the field (`where`.field) when a value is unusable. */
     void validate(const std::string &where) const;
+
+    /**
+     * Reads base_url (required), model, api_key_env, chat, concurrency, timeout_seconds,
+     * max_retries and backoff_seconds from the reader's object and validates them; the caller
+     * decides which other fields the object may hold.
+     */
+    static OpenAiEndpoint fromConfig(const ConfigReader &reader);
+    /** The fields above (the key itself is never stored: only the name of its variable). */
+    nlohmann::json toJson() const;
 };
 
 /** Sampling settings sent with every request. */
@@ -63,7 +76,7 @@ struct CompletionResult
  * the calling thread as each prompt finishes (successfully or not), in completion order, so the
  * caller can store results at once. Cancellation through `context` stops sending new requests;
  * requests in flight finish first. A response that no retry can fix (401, 403, 404, other 4xx)
- * stops the whole call with HttpTeacherError after the finished results were delivered.
+ * stops the whole call with EndpointError after the finished results were delivered.
  */
 void requestCompletions(const OpenAiEndpoint &endpoint, const CompletionSettings &settings, const std::vector<std::string> &prompts,
                         const std::function<void(const CompletionResult &)> &onResult, JobContext *context = nullptr);

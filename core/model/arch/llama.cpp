@@ -1,4 +1,4 @@
-#include "model/llama.h"
+#include "model/arch/llama.h"
 
 #include "model/architectureregistry.h"
 

@@ -1,9 +1,9 @@
-// RunStore: the engine's records (prompts, outputs, pairs, annotations, stages, artifacts).
+#include "store/pairstore.h"
+
 #include "store/runstore.h"
 
 #include <cmath>
 #include <cstring>
-#include <set>
 
 namespace plad {
 
@@ -41,6 +41,14 @@ constexpr const char *pairColumns = "p.id, p.prompt_id, p.round, p.chosen_output
                                     "p.rejected_judge, p.initial_margin, p.current_margin, p.current_loss, p.updated_step, "
                                     "a.action, a.weight, a.note, a.updated_at";
 
+AnnotationAction parseAnnotationAction(const std::string &name)
+{
+    for (const auto &entry : annotationActionNames)
+        if (name == entry.name)
+            return entry.value;
+    return AnnotationAction::Note; // an action a newer version wrote: keep the pair and its note
+}
+
 StoredPair readPair(SqliteStatement &s)
 {
     StoredPair p;
@@ -58,19 +66,23 @@ StoredPair readPair(SqliteStatement &s)
     if (!s.isNull(11))
         p.updatedStep = s.integer(11);
     if (!s.isNull(12))
-        p.annotation = PairAnnotation{p.id, s.text(12), s.real(13), s.text(14), s.text(15)};
+        p.annotation = PairAnnotation{p.id, parseAnnotationAction(s.text(12)), s.real(13), s.text(14), s.text(15)};
     return p;
 }
 
-const std::set<std::string> annotationActions = {"flip", "discard", "weight", "note"};
 
 } // namespace
 
-void RunStore::addPrompts(const std::string &runId, const std::vector<PromptRecord> &prompts)
+PairStore::PairStore(SqliteDatabase &db, RunStore &runs)
+    : mDb(db)
+    , mRuns(runs)
+{}
+
+void PairStore::addPrompts(const std::string &runId, const std::vector<PromptRecord> &prompts)
 {
-    requireRun(runId);
-    mDb->transaction([&] {
-        auto s = mDb->prepare("INSERT OR IGNORE INTO prompts (run_id, prompt_id, idx, split, prompt, reference) VALUES (?,?,?,?,?,?)");
+    mRuns.requireRun(runId);
+    mDb.transaction([&] {
+        auto s = mDb.prepare("INSERT OR IGNORE INTO prompts (run_id, prompt_id, idx, split, prompt, reference) VALUES (?,?,?,?,?,?)");
         for (const auto &p : prompts) {
             s.bind(1, runId).bind(2, p.id).bind(3, p.index).bind(4, p.split).bind(5, p.prompt).bind(6, p.reference);
             s.run();
@@ -78,9 +90,9 @@ void RunStore::addPrompts(const std::string &runId, const std::vector<PromptReco
     });
 }
 
-std::vector<PromptRecord> RunStore::prompts(const std::string &runId, const std::string &split)
+std::vector<PromptRecord> PairStore::prompts(const std::string &runId, const std::string &split)
 {
-    auto s = mDb->prepare("SELECT prompt_id, idx, split, prompt, reference FROM prompts WHERE run_id = ? AND (? = '' OR split = ?) "
+    auto s = mDb.prepare("SELECT prompt_id, idx, split, prompt, reference FROM prompts WHERE run_id = ? AND (? = '' OR split = ?) "
                           "ORDER BY idx");
     s.bind(1, runId).bind(2, split).bind(3, split);
     std::vector<PromptRecord> out;
@@ -89,9 +101,9 @@ std::vector<PromptRecord> RunStore::prompts(const std::string &runId, const std:
     return out;
 }
 
-std::vector<std::string> RunStore::generatedPrompts(const std::string &runId, int64_t round)
+std::vector<std::string> PairStore::generatedPrompts(const std::string &runId, int64_t round)
 {
-    auto s = mDb->prepare("SELECT prompt_id FROM generated WHERE run_id = ? AND round = ?");
+    auto s = mDb.prepare("SELECT prompt_id FROM generated WHERE run_id = ? AND round = ?");
     s.bind(1, runId).bind(2, round);
     std::vector<std::string> out;
     while (s.step())
@@ -99,26 +111,26 @@ std::vector<std::string> RunStore::generatedPrompts(const std::string &runId, in
     return out;
 }
 
-void RunStore::saveGenerated(const std::string &runId, int64_t round, const std::vector<GeneratedPrompt> &prompts)
+void PairStore::saveGenerated(const std::string &runId, int64_t round, const std::vector<GeneratedPrompt> &prompts)
 {
     if (prompts.empty())
         return;
-    mDb->transaction([&] {
-        auto mark = mDb->prepare("INSERT OR IGNORE INTO generated (run_id, round, prompt_id, pairs, dropped) VALUES (?,?,?,?,?)");
-        auto output = mDb->prepare("INSERT INTO outputs (run_id, prompt_id, round, source, sample, text, token_ids, student_logprobs, "
+    mDb.transaction([&] {
+        auto mark = mDb.prepare("INSERT OR IGNORE INTO generated (run_id, round, prompt_id, pairs, dropped) VALUES (?,?,?,?,?)");
+        auto output = mDb.prepare("INSERT INTO outputs (run_id, prompt_id, round, source, sample, text, token_ids, student_logprobs, "
                                    "teacher_logprobs, seconds, finish_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
-        auto pair = mDb->prepare("INSERT INTO pairs (run_id, prompt_id, round, chosen_output, rejected_output, labeller, chosen_judge, "
+        auto pair = mDb.prepare("INSERT INTO pairs (run_id, prompt_id, round, chosen_output, rejected_output, labeller, chosen_judge, "
                                  "rejected_judge, initial_margin) VALUES (?,?,?,?,?,?,?,?,?)");
         for (const auto &g : prompts) {
             mark.bind(1, runId).bind(2, round).bind(3, g.promptId).bind(4, static_cast<int64_t>(g.pairs.size())).bind(5, g.dropped);
             mark.run();
-            if (mDb->changes() == 0)
+            if (mDb.changes() == 0)
                 continue; // generated before (a resumed run): keep the first result
             std::vector<int64_t> ids;
             for (const auto &o : g.outputs) {
                 const auto tokens = packAs<int32_t>(o.tokenIds);
                 const auto student = packAs<float>(o.studentLogprobs);
-                output.bind(1, runId).bind(2, g.promptId).bind(3, round).bind(4, o.source).bind(5, o.sample).bind(6, o.text);
+                output.bind(1, runId).bind(2, g.promptId).bind(3, round).bind(4, toString(o.source)).bind(5, o.sample).bind(6, o.text);
                 output.bindBlob(7, tokens.data(), tokens.size()).bindBlob(8, student.data(), student.size());
                 if (o.teacherLogprobs) {
                     const auto teacher = packAs<float>(*o.teacherLogprobs);
@@ -128,7 +140,7 @@ void RunStore::saveGenerated(const std::string &runId, int64_t round, const std:
                 }
                 output.bind(10, o.seconds).bind(11, o.finishReason);
                 output.run();
-                ids.push_back(mDb->lastInsertId());
+                ids.push_back(mDb.lastInsertId());
             }
             for (const auto &p : g.pairs) {
                 const auto chosen = p.chosenExisting ? static_cast<int64_t>(p.chosen) : ids.at(p.chosen);
@@ -141,9 +153,9 @@ void RunStore::saveGenerated(const std::string &runId, int64_t round, const std:
     });
 }
 
-std::vector<StoredOutput> RunStore::outputs(const std::string &runId, int64_t round)
+std::vector<StoredOutput> PairStore::outputs(const std::string &runId, int64_t round)
 {
-    auto s = mDb->prepare("SELECT id, prompt_id, round, source, sample, text, token_ids, student_logprobs, teacher_logprobs, seconds, "
+    auto s = mDb.prepare("SELECT id, prompt_id, round, source, sample, text, token_ids, student_logprobs, teacher_logprobs, seconds, "
                           "finish_reason FROM outputs WHERE run_id = ? AND (? < 0 OR round = ?) ORDER BY id");
     s.bind(1, runId).bind(2, round).bind(3, round);
     std::vector<StoredOutput> out;
@@ -152,7 +164,7 @@ std::vector<StoredOutput> RunStore::outputs(const std::string &runId, int64_t ro
         o.id = s.integer(0);
         o.promptId = s.text(1);
         o.round = s.integer(2);
-        o.source = s.text(3);
+        o.source = s.text(3) == "student" ? OutputSource::Student : OutputSource::Teacher;
         o.sample = s.integer(4);
         o.text = s.text(5);
         o.tokenIds = unpackAs<int32_t, int64_t>(s.blob(6));
@@ -166,9 +178,25 @@ std::vector<StoredOutput> RunStore::outputs(const std::string &runId, int64_t ro
     return out;
 }
 
-std::vector<StoredPair> RunStore::pairs(const std::string &runId, int64_t round)
+std::map<std::string, PromptRecord> PairStore::promptsById(const std::string &runId)
 {
-    auto s = mDb->prepare(std::string("SELECT ") + pairColumns
+    std::map<std::string, PromptRecord> byId;
+    for (auto &p : prompts(runId))
+        byId.emplace(p.id, std::move(p));
+    return byId;
+}
+
+std::map<int64_t, StoredOutput> PairStore::outputsById(const std::string &runId)
+{
+    std::map<int64_t, StoredOutput> byId;
+    for (auto &o : outputs(runId))
+        byId.emplace(o.id, std::move(o));
+    return byId;
+}
+
+std::vector<StoredPair> PairStore::list(const std::string &runId, int64_t round)
+{
+    auto s = mDb.prepare(std::string("SELECT ") + pairColumns
                           + " FROM pairs p LEFT JOIN annotations a ON a.pair_id = p.id WHERE p.run_id = ? AND (? < 0 OR p.round = ?) "
                             "ORDER BY p.id");
     s.bind(1, runId).bind(2, round).bind(3, round);
@@ -178,18 +206,18 @@ std::vector<StoredPair> RunStore::pairs(const std::string &runId, int64_t round)
     return out;
 }
 
-int64_t RunStore::pairCount(const std::string &runId, int64_t round, const std::string &split)
+int64_t PairStore::pairCount(const std::string &runId, int64_t round, const std::string &split)
 {
-    auto s = mDb->prepare("SELECT count(*) FROM pairs p JOIN prompts q ON q.run_id = p.run_id AND q.prompt_id = p.prompt_id "
+    auto s = mDb.prepare("SELECT count(*) FROM pairs p JOIN prompts q ON q.run_id = p.run_id AND q.prompt_id = p.prompt_id "
                           "WHERE p.run_id = ? AND (? < 0 OR p.round = ?) AND (? = '' OR q.split = ?)");
     s.bind(1, runId).bind(2, round).bind(3, round).bind(4, split).bind(5, split);
     s.step();
     return s.integer(0);
 }
 
-StoredPair RunStore::requirePair(const std::string &runId, int64_t pairId)
+StoredPair PairStore::requirePair(const std::string &runId, int64_t pairId)
 {
-    auto s = mDb->prepare(std::string("SELECT ") + pairColumns
+    auto s = mDb.prepare(std::string("SELECT ") + pairColumns
                           + " FROM pairs p LEFT JOIN annotations a ON a.pair_id = p.id WHERE p.run_id = ? AND p.id = ?");
     s.bind(1, runId).bind(2, pairId);
     if (!s.step())
@@ -197,111 +225,41 @@ StoredPair RunStore::requirePair(const std::string &runId, int64_t pairId)
     return readPair(s);
 }
 
-void RunStore::annotate(const std::string &runId, const PairAnnotation &annotation)
+void PairStore::annotate(const std::string &runId, const PairAnnotation &annotation)
 {
-    if (!annotationActions.count(annotation.action))
-        throw StoreError("pair " + std::to_string(annotation.pairId) + ": unknown annotation action \"" + annotation.action
-                         + "\" (flip, discard, weight or note)");
     if (!std::isfinite(annotation.weight) || annotation.weight < 0)
         throw StoreError("pair " + std::to_string(annotation.pairId) + ": the weight must be a non-negative number");
     requirePair(runId, annotation.pairId);
-    mDb->prepare("INSERT OR REPLACE INTO annotations (pair_id, run_id, action, weight, note, updated_at) VALUES (?,?,?,?,?,?)")
+    mDb.prepare("INSERT OR REPLACE INTO annotations (pair_id, run_id, action, weight, note, updated_at) VALUES (?,?,?,?,?,?)")
         .bind(1, annotation.pairId)
         .bind(2, runId)
-        .bind(3, annotation.action)
+        .bind(3, toString(annotation.action))
         .bind(4, annotation.weight)
         .bind(5, annotation.note)
         .bind(6, utcNow())
         .run();
 }
 
-void RunStore::clearAnnotation(const std::string &runId, int64_t pairId)
+void PairStore::clearAnnotation(const std::string &runId, int64_t pairId)
 {
-    mDb->prepare("DELETE FROM annotations WHERE run_id = ? AND pair_id = ?").bind(1, runId).bind(2, pairId).run();
+    mDb.prepare("DELETE FROM annotations WHERE run_id = ? AND pair_id = ?").bind(1, runId).bind(2, pairId).run();
 }
 
-void RunStore::recordStep(const std::string &runId, int64_t step, const std::vector<MetricPoint> &points,
+void PairStore::recordStep(const std::string &runId, int64_t step, const std::vector<MetricPoint> &points,
                           const std::vector<PairProgress> &pairs)
 {
-    mDb->transaction([&] {
-        auto metric = mDb->prepare("INSERT OR REPLACE INTO metrics (run_id, name, step, value) VALUES (?,?,?,?)");
+    mDb.transaction([&] {
+        auto metric = mDb.prepare("INSERT OR REPLACE INTO metrics (run_id, name, step, value) VALUES (?,?,?,?)");
         for (const auto &p : points) {
             metric.bind(1, runId).bind(2, p.name).bind(3, p.step).bind(4, p.value);
             metric.run();
         }
-        auto pair = mDb->prepare("UPDATE pairs SET current_margin = ?, current_loss = ?, updated_step = ? WHERE id = ? AND run_id = ?");
+        auto pair = mDb.prepare("UPDATE pairs SET current_margin = ?, current_loss = ?, updated_step = ? WHERE id = ? AND run_id = ?");
         for (const auto &p : pairs) {
             pair.bind(1, p.margin).bind(2, p.loss).bind(3, step).bind(4, p.pairId).bind(5, runId);
             pair.run();
         }
     });
-}
-
-void RunStore::setStage(const std::string &runId, const std::string &stage, const std::string &status, const std::string &detail)
-{
-    const auto now = utcNow();
-    mDb->prepare("INSERT INTO stages (run_id, stage, status, started_at, updated_at, detail) VALUES (?,?,?,?,?,?) "
-                 "ON CONFLICT (run_id, stage) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, "
-                 "detail = excluded.detail")
-        .bind(1, runId)
-        .bind(2, stage)
-        .bind(3, status)
-        .bind(4, now)
-        .bind(5, now)
-        .bind(6, detail)
-        .run();
-}
-
-std::vector<StageRecord> RunStore::stages(const std::string &runId)
-{
-    auto s = mDb->prepare("SELECT stage, status, started_at, updated_at, detail FROM stages WHERE run_id = ? ORDER BY started_at, stage");
-    s.bind(1, runId);
-    std::vector<StageRecord> out;
-    while (s.step())
-        out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.text(4)});
-    return out;
-}
-
-void RunStore::addArtifact(const std::string &runId, const std::string &kind, const std::string &path, int64_t step)
-{
-    mDb->prepare("INSERT INTO artifacts (run_id, kind, path, step, created_at) VALUES (?,?,?,?,?)")
-        .bind(1, runId)
-        .bind(2, kind)
-        .bind(3, path)
-        .bind(4, step)
-        .bind(5, utcNow())
-        .run();
-}
-
-std::vector<ArtifactRecord> RunStore::artifacts(const std::string &runId, const std::string &kind)
-{
-    auto s = mDb->prepare("SELECT kind, path, step, created_at FROM artifacts WHERE run_id = ? AND (? = '' OR kind = ?) ORDER BY id");
-    s.bind(1, runId).bind(2, kind).bind(3, kind);
-    std::vector<ArtifactRecord> out;
-    while (s.step())
-        out.push_back({s.text(0), s.text(1), s.integer(2), s.text(3)});
-    return out;
-}
-
-void RunStore::addEvaluation(const std::string &runId, int64_t step, const std::string &name, const std::string &resultJson)
-{
-    mDb->prepare("INSERT INTO evaluations (run_id, step, name, result, created_at) VALUES (?,?,?,?,?)")
-        .bind(1, runId)
-        .bind(2, step)
-        .bind(3, name)
-        .bind(4, resultJson)
-        .bind(5, utcNow())
-        .run();
-}
-
-std::vector<RunStore::EvaluationRecord> RunStore::evaluations(const std::string &runId, const std::string &name)
-{
-    auto s = mDb->prepare("SELECT step, name, result, created_at FROM evaluations WHERE run_id = ? AND (? = '' OR name = ?) ORDER BY step, id");
-    s.bind(1, runId).bind(2, name).bind(3, name);
-    std::vector<EvaluationRecord> out;
-    while (s.step())
-        out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3)});
-    return out;
 }
 
 } // namespace plad

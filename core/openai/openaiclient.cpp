@@ -1,4 +1,6 @@
-#include "teacher/openaiclient.h"
+#include "openai/openaiclient.h"
+
+#include "common/configreader.h"
 
 #include <algorithm>
 #include <atomic>
@@ -129,6 +131,29 @@ void OpenAiEndpoint::validate(const std::string &where) const
         throw ConfigError(where + ".backoff_seconds: must not be negative");
 }
 
+OpenAiEndpoint OpenAiEndpoint::fromConfig(const ConfigReader &r)
+{
+    OpenAiEndpoint e;
+    r.read("base_url", e.baseUrl);
+    r.read("model", e.model);
+    r.read("api_key_env", e.apiKeyEnv);
+    r.read("chat", e.chat);
+    r.read("concurrency", e.concurrency);
+    r.read("timeout_seconds", e.timeoutSeconds);
+    r.read("max_retries", e.maxRetries);
+    r.read("backoff_seconds", e.backoffSeconds);
+    if (!r.has("base_url"))
+        r.fail("base_url", "is required for an http endpoint (e.g. \"http://127.0.0.1:8000/v1\")");
+    e.validate(r.location());
+    return e;
+}
+
+nlohmann::json OpenAiEndpoint::toJson() const
+{
+    return {{"base_url", baseUrl}, {"model", model}, {"api_key_env", apiKeyEnv}, {"chat", chat}, {"concurrency", concurrency},
+            {"timeout_seconds", timeoutSeconds}, {"max_retries", maxRetries}, {"backoff_seconds", backoffSeconds}};
+}
+
 void requestCompletions(const OpenAiEndpoint &endpoint, const CompletionSettings &settings, const std::vector<std::string> &prompts,
                         const std::function<void(const CompletionResult &)> &onResult, JobContext *context)
 {
@@ -140,7 +165,7 @@ void requestCompletions(const OpenAiEndpoint &endpoint, const CompletionSettings
     if (!endpoint.apiKeyEnv.empty()) {
         const char *value = std::getenv(endpoint.apiKeyEnv.c_str());
         if (!value || !*value)
-            throw HttpTeacherError("the environment variable " + endpoint.apiKeyEnv + " is not set; it should hold the API key for "
+            throw EndpointError("the environment variable " + endpoint.apiKeyEnv + " is not set; it should hold the API key for "
                                    + endpoint.baseUrl);
         apiKey = value;
     }
@@ -269,7 +294,7 @@ void requestCompletions(const OpenAiEndpoint &endpoint, const CompletionSettings
     if (callbackError)
         std::rethrow_exception(callbackError);
     if (!fatalMessage.empty())
-        throw HttpTeacherError(fatalMessage);
+        throw EndpointError(fatalMessage);
 }
 
 } // namespace plad

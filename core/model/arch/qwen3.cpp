@@ -1,6 +1,6 @@
 // Qwen3: Llama with per-head RMSNorm on queries and keys and an explicit head_dim.
 #include "model/architectureregistry.h"
-#include "model/llama.h"
+#include "model/arch/llama.h"
 
 namespace plad {
 

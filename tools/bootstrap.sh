@@ -11,6 +11,25 @@ mode="${1:-demo}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+# Wall time of each stage, printed as it ends and summed at the end.
+started=$SECONDS
+stage_started=$SECONDS
+stage() {
+  local now=$SECONDS
+  if [ -n "${stage_name:-}" ]; then
+    printf '== %s took %d min %02d s\n' "$stage_name" $(((now - stage_started) / 60)) $(((now - stage_started) % 60))
+  fi
+  stage_name="$1"
+  stage_started=$now
+  [ -n "$1" ] && echo "== $1"
+  return 0
+}
+finish() {
+  stage ""
+  local total=$((SECONDS - started))
+  printf '== bootstrap %s: %d min %02d s in all\n' "$mode" $((total / 60)) $((total % 60))
+}
+
 # Why each package is needed is written in README.md ("Dependencies").
 packages=(
   g++ cmake ninja-build ccache pkg-config
@@ -33,7 +52,7 @@ for p in "${packages[@]}"; do
   fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "== installing ${missing[*]}"
+  stage "installing ${missing[*]}"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
@@ -49,7 +68,7 @@ for lib in libblas.so.3 liblapack.so.3; do
   fi
 done
 
-echo "== building (Release)"
+stage "building (Release)"
 cmake --preset release >/dev/null
 if [ "$mode" = demo ]; then
   cmake --build --preset release --target plad plad-workbench
@@ -68,19 +87,24 @@ case "$mode" in
       echo "== the workbench, with the demo's PLaD run (PLAD_HEADLESS=1 runs the whole demo on the terminal instead)"
       build/release/app/plad-workbench --threads "$(nproc)" --workspace build/demo-workspace --demo
     else
-      echo "== PLaD, SeqKD and DPO on the demo task (resources/demo), evaluated against the initial student"
+      stage "PLaD, SeqKD and DPO on the demo task (resources/demo), evaluated against the initial student"
       "$plad" --threads "$(nproc)" demo --workspace build/demo-workspace
     fi
+    finish
     ;;
   test)
-    echo "== tests (Release)"
-    ctest --preset release
+    stage "tests (Release)"
+    release_status=0
+    ctest --preset release || release_status=$?
     if [ "${PLAD_SKIP_SANITIZERS:-0}" != 1 ]; then
-      echo "== core tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+      stage "building the core unit tests with AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer"
       cmake --preset asan >/dev/null
-      cmake --build --preset asan
-      ctest --preset asan
+      cmake --build --preset asan --target plad_fast_tests
+      stage "core unit tests under the sanitizers"
+      ctest --preset asan || release_status=$?
     fi
+    finish
+    exit "$release_status"
     ;;
   bench)
     plad=build/release/app/plad

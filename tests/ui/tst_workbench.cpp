@@ -10,6 +10,8 @@
 #include "report/reportview.h"
 #include "runs/runsview.h"
 #include "setup/setupview.h"
+#include "plad/runconfig.h"
+#include "plad/runconfigschema.h"
 #include "store/workspace.h"
 #include "testsupport.h"
 
@@ -201,7 +203,9 @@ private Q_SLOTS:
         const auto saved = nlohmann::json::parse(in);
         QCOMPARE(saved["train"]["max_steps"].get<int>(), 77);
         QCOMPARE(saved["data"]["fields"]["response"].get<std::string>(), std::string("reference"));
-        QCOMPARE(saved["teacher"]["type"].get<std::string>(), std::string("local"));
+        // Only what was set is written; the rest is the schema's default, as `plad run` fills it in.
+        QVERIFY(!saved.contains("eval") || !saved["eval"].contains("every"));
+        QCOMPARE(effectiveRunConfig(saved, mRoot)["teacher"]["type"].get<std::string>(), std::string("local"));
         SetupView other;
         QSignalSpy loaded(&other, &SetupView::configFileDone);
         other.loadFile(str(mRoot / "form.json"));
@@ -214,6 +218,75 @@ private Q_SLOTS:
         QVERIFY(loaded.wait(10000));
         QVERIFY(!loaded.first().at(1).toString().isEmpty());
         QCOMPARE(other.document(), saved);
+    }
+
+    void setupRoundTripKeepsTheEffectiveConfig_data()
+    {
+        QTest::addColumn<QString>("file");
+        for (const auto &entry : fs::directory_iterator(fs::path(PLAD_SOURCE_DIR) / "docs" / "examples"))
+            if (entry.path().extension() == ".json")
+                QTest::newRow(entry.path().filename().string().c_str()) << str(entry.path());
+        const fs::path minimal = mRoot / "minimal-config.json";
+        test::writeBytes(minimal, R"({"student": {"model": "s"}, "teacher": {"model": "t"}, "data": {"file": "d.jsonl"}})");
+        QTest::newRow("minimal") << str(minimal);
+    }
+    void setupRoundTripKeepsTheEffectiveConfig()
+    {
+        // Load -> save without edits: the same document, so `plad run` stores the same effective
+        // config byte for byte; and the form launches exactly that config too.
+        QFETCH(QString, file);
+        const fs::path folder = mRoot / "roundtrip";
+        fs::create_directories(folder);
+        const fs::path copy = folder / fs::path(file.toStdString()).filename();
+        fs::copy_file(file.toStdString(), copy, fs::copy_options::overwrite_existing);
+        const auto original = nlohmann::json::parse(std::ifstream(copy));
+        const std::string expected = effectiveRunConfig(original, folder).dump(2);
+
+        SetupView setup;
+        QSignalSpy done(&setup, &SetupView::configFileDone);
+        setup.loadFile(str(copy));
+        QVERIFY(done.wait(10000));
+        QCOMPARE(done.takeFirst().at(1).toString(), QString());
+        QCOMPARE(effectiveRunConfig(setup.document(), setup.baseDirectory().toStdString()).dump(2), expected);
+
+        const fs::path saved = folder / ("saved-" + copy.filename().string());
+        setup.saveFile(str(saved));
+        QVERIFY(done.wait(10000));
+        QCOMPARE(done.takeFirst().at(1).toString(), QString());
+        auto written = nlohmann::json::parse(std::ifstream(saved));
+        QCOMPARE(effectiveRunConfig(written, folder).dump(2), expected);
+        // Nothing but the format version was added, nothing the file had was changed.
+        written.erase("version");
+        auto unversioned = original;
+        unversioned.erase("version");
+        QCOMPARE(written.dump(), unversioned.dump());
+
+        // Saved into another folder, relative paths become absolute and still mean the same files.
+        fs::create_directories(mRoot / "elsewhere");
+        setup.saveFile(str(mRoot / "elsewhere" / copy.filename()));
+        QVERIFY(done.wait(10000));
+        const auto moved = nlohmann::json::parse(std::ifstream(mRoot / "elsewhere" / copy.filename()));
+        QCOMPARE(effectiveRunConfig(moved, mRoot / "elsewhere").dump(2), expected);
+    }
+
+    void setupEditorsFollowTheSchema()
+    {
+        SetupView setup;
+        auto *lr = child<QDoubleSpinBox>(&setup, "learningRateSpin");
+        // Defaults and tooltips are the schema's: an empty form shows what `plad run` would use.
+        QCOMPARE(lr->value(), runConfigSchema().find("train.learning_rate")->defaultValue.get<double>());
+        QCOMPARE(child<QSpinBox>(&setup, "batchSpin")->value(), runConfigSchema().find("train.batch_size")->defaultValue.get<int>());
+        QVERIFY(lr->toolTip().contains("peak learning rate"));
+        QVERIFY(child<QSpinBox>(&setup, "stepsSpin")->toolTip().contains("train.max_steps"));
+        QCOMPARE(child<QComboBox>(&setup, "methodCombo")->count(), int(std::size(distillMethodNames)));
+        // A learning rate of any size survives the spin box.
+        lr->setValue(5e-7);
+        QCOMPARE(setup.document()["train"]["learning_rate"].get<double>(), 5e-7);
+        lr->setValue(3.25e-12);
+        QCOMPARE(setup.document()["train"]["learning_rate"].get<double>(), 3.25e-12);
+        QCOMPARE(lr->textFromValue(5e-7), QStringLiteral("5e-07"));
+        // A field nobody touched is not written.
+        QVERIFY(!setup.document().contains("train") || !setup.document()["train"].contains("batch_size"));
     }
 
     void droppingFilesFillsSetup()

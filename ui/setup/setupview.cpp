@@ -6,7 +6,9 @@
 #include "jobs/backgroundtask.h"
 #include "plad/democonfig.h"
 #include "plad/preflight.h"
+#include "plad/runconfigschema.h"
 #include "openai/openaiclient.h"
+#include "setup/schemaform.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -31,22 +33,6 @@
 
 namespace plad::ui {
 namespace {
-
-QDoubleSpinBox *doubleBox(QWidget *parent, double min, double max, double step, int decimals)
-{
-    auto *b = new QDoubleSpinBox(parent);
-    b->setRange(min, max);
-    b->setSingleStep(step);
-    b->setDecimals(decimals);
-    return b;
-}
-
-QSpinBox *intBox(QWidget *parent, int min, int max)
-{
-    auto *b = new QSpinBox(parent);
-    b->setRange(min, max);
-    return b;
-}
 
 /** A line edit with a "Browse..." button choosing a folder (or a file when `filter` is set). */
 QWidget *pathRow(QWidget *parent, QLineEdit *edit, const QString &title, const QString &filter = {})
@@ -78,6 +64,9 @@ SetupView::SetupView(QWidget *parent)
 {
     setObjectName(QStringLiteral("setup"));
     setAcceptDrops(true);
+    // Every editor below takes its range, choices, default and tooltip from the run-config
+    // schema (core), and the form writes back only what the user changed.
+    mForm = new SchemaForm(runConfigSchema(), this);
     auto *outer = new QVBoxLayout(this);
     auto *scroll = new QScrollArea(this);
     scroll->setWidgetResizable(true);
@@ -100,27 +89,26 @@ SetupView::SetupView(QWidget *parent)
     mWorkspace = new QLineEdit(page);
     mWorkspace->setObjectName(QStringLiteral("workspaceEdit"));
     run->addRow(tr("Workspace"), pathRow(page, mWorkspace, tr("Workspace folder")));
-    mName = new QLineEdit(page);
+    mName = mForm->text("name", page);
     mName->setPlaceholderText(tr("optional"));
     run->addRow(tr("Name"), mName);
-    mSeed = intBox(page, 0, 1000000);
+    mSeed = mForm->integer("seed", page);
     run->addRow(tr("Seed"), mSeed);
 
     auto *teacher = group(left, tr("Teacher"));
-    mTeacherType = new QComboBox(page);
-    mTeacherType->addItem(tr("Local model folder"), QStringLiteral("local"));
-    mTeacherType->addItem(tr("OpenAI-compatible endpoint"), QStringLiteral("http"));
-    mTeacherType->addItem(tr("JSONL file of outputs"), QStringLiteral("jsonl"));
+    mTeacherType = mForm->choice("teacher.type", page, {tr("Local model folder"), tr("OpenAI-compatible endpoint"), tr("JSONL file of outputs")});
+    mTeacherType->setObjectName(QStringLiteral("teacherTypeCombo"));
     teacher->addRow(tr("Source"), mTeacherType);
-    mTeacherPath = new QLineEdit(page);
+    mTeacherPath = mForm->text("teacher.model", page, "teacher.type=local");
+    mForm->bindText(mTeacherPath, "teacher.file", "teacher.type=jsonl");
     mTeacherPath->setObjectName(QStringLiteral("teacherEdit"));
     teacher->addRow(tr("Folder or file"), pathRow(page, mTeacherPath, tr("Teacher")));
-    mEndpoint = new QLineEdit(page);
+    mEndpoint = mForm->text("teacher.base_url", page, "teacher.type=http");
     mEndpoint->setPlaceholderText(QStringLiteral("http://127.0.0.1:8000/v1"));
     teacher->addRow(tr("Base URL"), mEndpoint);
-    mEndpointModel = new QLineEdit(page);
+    mEndpointModel = mForm->text("teacher.model", page, "teacher.type=http");
     teacher->addRow(tr("Model name"), mEndpointModel);
-    mApiKeyEnv = new QLineEdit(page);
+    mApiKeyEnv = mForm->text("teacher.api_key_env", page, "teacher.type=http");
     mApiKeyEnv->setPlaceholderText(tr("environment variable holding the key (optional)"));
     teacher->addRow(tr("API key from"), mApiKeyEnv);
     auto *test = new QPushButton(tr("Test connection"), page);
@@ -134,31 +122,32 @@ SetupView::SetupView(QWidget *parent)
     connect(mTeacherType, &QComboBox::currentIndexChanged, this, &SetupView::updateTeacherFields);
 
     auto *student = group(left, tr("Student"));
-    mStudent = new QLineEdit(page);
+    mStudent = mForm->text("student.model", page);
     mStudent->setObjectName(QStringLiteral("studentEdit"));
     student->addRow(tr("Model folder"), pathRow(page, mStudent, tr("Student model folder")));
 
     auto *data = group(left, tr("Data"));
-    mData = new QLineEdit(page);
+    mData = mForm->text("data.file", page);
     mData->setObjectName(QStringLiteral("dataEdit"));
     data->addRow(tr("Dataset"), pathRow(page, mData, tr("Dataset"), tr("JSONL (*.jsonl *.jsonl.lz4 *.lz4);;All files (*)")));
-    mPromptField = new QLineEdit(QStringLiteral("prompt"), page);
-    mResponseField = new QLineEdit(QStringLiteral("response"), page);
+    mPromptField = mForm->text("data.fields.prompt", page);
+    mResponseField = mForm->text("data.fields.response", page);
     mResponseField->setObjectName(QStringLiteral("responseFieldEdit"));
-    mIdField = new QLineEdit(page);
+    mIdField = mForm->text("data.fields.id", page);
     mIdField->setObjectName(QStringLiteral("idFieldEdit"));
     mIdField->setPlaceholderText(tr("line number"));
     data->addRow(tr("Prompt field"), mPromptField);
     data->addRow(tr("Reference field"), mResponseField);
     data->addRow(tr("Id field"), mIdField);
-    mTemplate = new QLineEdit(page);
+    mTemplate = mForm->text("data.template.format", page);
+    mTemplate->setToolTip(QString::fromStdString(runConfigSchema().find("data.template")->help));
     mTemplate->setPlaceholderText(tr("the student's prompt_template.json, e.g. {prompt}\\nSummary:"));
     data->addRow(tr("Prompt template"), mTemplate);
-    mMaxPrompt = intBox(page, 1, 1000000);
+    mMaxPrompt = mForm->integer("data.limits.max_prompt_tokens", page);
     mMaxPrompt->setObjectName(QStringLiteral("maxPromptSpin"));
     mMaxPrompt->setSuffix(tr(" tokens"));
     data->addRow(tr("Longest prompt"), mMaxPrompt);
-    mMaxResponse = intBox(page, 1, 1000000);
+    mMaxResponse = mForm->integer("data.limits.max_response_tokens", page);
     mMaxResponse->setObjectName(QStringLiteral("maxResponseSpin"));
     mMaxResponse->setSuffix(tr(" tokens"));
     data->addRow(tr("Longest response"), mMaxResponse);
@@ -173,42 +162,35 @@ SetupView::SetupView(QWidget *parent)
         connect(e, &QLineEdit::editingFinished, this, &SetupView::refreshPreview);
 
     auto *pairs = group(right, tr("Pairs and labelling"));
-    mPrompts = intBox(page, 0, 10000000);
+    mPrompts = mForm->integer("pairs.prompts", page);
     mPrompts->setObjectName(QStringLiteral("promptsSpin"));
     mPrompts->setSpecialValueText(tr("all training prompts"));
     pairs->addRow(tr("Prompts"), mPrompts);
-    mPerPrompt = intBox(page, 1, 16);
+    mPerPrompt = mForm->integer("pairs.per_prompt", page);
     pairs->addRow(tr("Outputs per side and prompt (k)"), mPerPrompt);
-    mTeacherTemperature = doubleBox(page, 0.05, 5, 0.05, 2);
+    mTeacherTemperature = mForm->number("pairs.teacher.temperature", page);
     pairs->addRow(tr("Teacher temperature"), mTeacherTemperature);
-    mStudentTemperature = doubleBox(page, 0.05, 5, 0.05, 2);
+    mStudentTemperature = mForm->number("pairs.student.temperature", page);
     pairs->addRow(tr("Student temperature"), mStudentTemperature);
-    mStudentGreedy = new QCheckBox(tr("greedy student outputs (its most likely answer)"), page);
+    mStudentGreedy = mForm->boolean("pairs.student.greedy", tr("greedy student outputs (its most likely answer)"), page);
     pairs->addRow(QString(), mStudentGreedy);
-    mPolicy = new QComboBox(page);
-    mPolicy->addItems({QStringLiteral("teacher-preferred"), QStringLiteral("judge")});
+    mPolicy = mForm->choice("labeling.policy", page);
     pairs->addRow(tr("Labelling"), mPolicy);
-    mJudge = new QComboBox(page);
-    mJudge->addItems({QStringLiteral("rouge-l"), QStringLiteral("llm")});
+    mJudge = mForm->choice("labeling.judge", page);
     pairs->addRow(tr("Judge"), mJudge);
 
     auto *loss = group(right, tr("Method and loss"));
-    mMethod = new QComboBox(page);
+    mMethod = mForm->choice("method", page);
     mMethod->setObjectName(QStringLiteral("methodCombo"));
-    mMethod->addItems({QStringLiteral("plad"), QStringLiteral("plad-logistic"), QStringLiteral("seqkd"), QStringLiteral("dpo"), QStringLiteral("word-kd"),
-                       QStringLiteral("sft")});
     loss->addRow(tr("Method"), mMethod);
-    mScore = new QComboBox(page);
-    mScore->addItem(tr("mean log-prob per token"), QStringLiteral("mean"));
-    mScore->addItem(tr("summed log-prob"), QStringLiteral("sum"));
+    mScore = mForm->choice("loss.score", page, {tr("mean log-prob per token"), tr("summed log-prob")});
     loss->addRow(tr("Score s(y|x)"), mScore);
-    mBeta = doubleBox(page, 0, 100, 0.05, 3);
+    mBeta = mForm->number("loss.beta", page);
     loss->addRow(tr("beta (margin)"), mBeta);
-    mLambda = doubleBox(page, 0, 100, 0.1, 3);
+    mLambda = mForm->number("loss.lambda", page);
     mLambda->setObjectName(QStringLiteral("lambdaSpin"));
     loss->addRow(tr("lambda (CE weight)"), mLambda);
-    mCeTarget = new QComboBox(page);
-    mCeTarget->addItems({QStringLiteral("chosen"), QStringLiteral("reference")});
+    mCeTarget = mForm->choice("loss.ce_target", page);
     loss->addRow(tr("CE target"), mCeTarget);
     mFormula = new QLabel(page);
     mFormula->setObjectName(QStringLiteral("lossFormula"));
@@ -221,21 +203,21 @@ SetupView::SetupView(QWidget *parent)
         connect(b, &QDoubleSpinBox::valueChanged, this, &SetupView::updateFormula);
 
     auto *train = group(right, tr("Training and evaluation"));
-    mLearningRate = doubleBox(page, 1e-7, 1, 1e-5, 6);
+    mLearningRate = mForm->number("train.learning_rate", page);
     mLearningRate->setObjectName(QStringLiteral("learningRateSpin"));
     train->addRow(tr("Learning rate"), mLearningRate);
-    mSteps = intBox(page, 1, 10000000);
+    mSteps = mForm->integer("train.max_steps", page);
     mSteps->setObjectName(QStringLiteral("stepsSpin"));
     train->addRow(tr("Optimiser steps"), mSteps);
-    mBatch = intBox(page, 1, 4096);
+    mBatch = mForm->integer("train.batch_size", page);
     mBatch->setObjectName(QStringLiteral("batchSpin"));
     train->addRow(tr("Batch size (pairs)"), mBatch);
-    mWarmup = intBox(page, 0, 1000000);
+    mWarmup = mForm->integer("train.warmup_steps", page);
     train->addRow(tr("Warm-up steps"), mWarmup);
-    mEvalPrompts = intBox(page, 0, 100000);
+    mEvalPrompts = mForm->integer("eval.prompts", page);
     mEvalPrompts->setObjectName(QStringLiteral("evalPromptsSpin"));
     train->addRow(tr("Diagnostic prompts (held out)"), mEvalPrompts);
-    mEvalEvery = intBox(page, 0, 1000000);
+    mEvalEvery = mForm->integer("eval.every", page);
     mEvalEvery->setObjectName(QStringLiteral("evalEverySpin"));
     mEvalEvery->setSpecialValueText(tr("start and end only"));
     train->addRow(tr("Diagnostics every (steps)"), mEvalEvery);
@@ -294,68 +276,13 @@ void SetupView::setWorkspace(const QString &workspace)
     mWorkspace->setText(workspace);
 }
 
-QString SetupView::absolute(const QString &path) const
-{
-    if (path.isEmpty() || QDir::isAbsolutePath(path) || mBase.isEmpty())
-        return path;
-    return QDir::cleanPath(QDir(mBase).absoluteFilePath(path));
-}
-
 void SetupView::setDocument(const nlohmann::json &doc, const QString &baseDirectory)
 {
     mBaseDoc = doc.is_object() ? doc : nlohmann::json::object();
     mBase = baseDirectory.isEmpty() ? QDir::currentPath() : baseDirectory;
-    const auto get = [&](std::initializer_list<const char *> path) -> nlohmann::json {
-        const nlohmann::json *node = &mBaseDoc;
-        for (const char *key : path) {
-            if (!node->is_object() || !node->contains(key))
-                return nullptr;
-            node = &(*node)[key];
-        }
-        return *node;
-    };
-    auto str = [&](std::initializer_list<const char *> path, const char *fallback) {
-        const auto v = get(path);
-        return QString::fromStdString(v.is_string() ? v.get<std::string>() : fallback);
-    };
-    auto num = [&](std::initializer_list<const char *> path, double fallback) {
-        const auto v = get(path);
-        return v.is_number() ? v.get<double>() : fallback;
-    };
-    mName->setText(str({"name"}, ""));
-    mSeed->setValue(static_cast<int>(num({"seed"}, 0)));
-    const QString teacherType = str({"teacher", "type"}, "local");
-    mTeacherType->setCurrentIndex(std::max(0, mTeacherType->findData(teacherType)));
-    mTeacherPath->setText(absolute(teacherType == QLatin1String("jsonl") ? str({"teacher", "file"}, "") : str({"teacher", "model"}, "")));
-    mEndpoint->setText(str({"teacher", "base_url"}, ""));
-    mEndpointModel->setText(teacherType == QLatin1String("http") ? str({"teacher", "model"}, "") : QString());
-    mApiKeyEnv->setText(str({"teacher", "api_key_env"}, ""));
-    mStudent->setText(absolute(str({"student", "model"}, "")));
-    mData->setText(absolute(str({"data", "file"}, "")));
-    mPromptField->setText(str({"data", "fields", "prompt"}, "prompt"));
-    mResponseField->setText(str({"data", "fields", "response"}, "response"));
-    mIdField->setText(str({"data", "fields", "id"}, ""));
-    mTemplate->setText(str({"data", "template", "format"}, ""));
-    mMaxPrompt->setValue(static_cast<int>(num({"data", "limits", "max_prompt_tokens"}, 768)));
-    mMaxResponse->setValue(static_cast<int>(num({"data", "limits", "max_response_tokens"}, 256)));
-    mPrompts->setValue(static_cast<int>(num({"pairs", "prompts"}, 0)));
-    mPerPrompt->setValue(static_cast<int>(num({"pairs", "per_prompt"}, 1)));
-    mTeacherTemperature->setValue(num({"pairs", "teacher", "temperature"}, 1.0));
-    mStudentTemperature->setValue(num({"pairs", "student", "temperature"}, 1.0));
-    mStudentGreedy->setChecked(get({"pairs", "student", "greedy"}) == true);
-    mPolicy->setCurrentText(str({"labeling", "policy"}, "teacher-preferred"));
-    mJudge->setCurrentText(str({"labeling", "judge"}, "rouge-l"));
-    mMethod->setCurrentText(str({"method"}, "plad"));
-    mScore->setCurrentIndex(std::max(0, mScore->findData(str({"loss", "score"}, "mean"))));
-    mBeta->setValue(num({"loss", "beta"}, 1.0));
-    mLambda->setValue(num({"loss", "lambda"}, 0.0));
-    mCeTarget->setCurrentText(str({"loss", "ce_target"}, "chosen"));
-    mLearningRate->setValue(num({"train", "learning_rate"}, 1e-4));
-    mSteps->setValue(static_cast<int>(num({"train", "max_steps"}, 1000)));
-    mBatch->setValue(static_cast<int>(num({"train", "batch_size"}, 8)));
-    mWarmup->setValue(static_cast<int>(num({"train", "warmup_steps"}, 0)));
-    mEvalPrompts->setValue(static_cast<int>(num({"eval", "prompts"}, 64)));
-    mEvalEvery->setValue(static_cast<int>(num({"eval", "every"}, 0)));
+    // The file over the schema's defaults: what the form shows is what `plad run` would use.
+    mForm->load(mBaseDoc, mBase);
+    mLoadedTeacherType = mForm->current("teacher.type");
     updateTeacherFields();
     updateFormula();
     refreshPreview();
@@ -364,54 +291,11 @@ void SetupView::setDocument(const nlohmann::json &doc, const QString &baseDirect
 nlohmann::json SetupView::document() const
 {
     nlohmann::json doc = mBaseDoc;
-    doc["version"] = 1;
-    if (!mName->text().trimmed().isEmpty())
-        doc["name"] = text(mName);
-    doc["seed"] = mSeed->value();
-    doc["method"] = mMethod->currentText().toStdString();
-    doc["student"]["model"] = text(mStudent);
-    const std::string type = mTeacherType->currentData().toString().toStdString();
-    nlohmann::json teacher = doc.value("teacher", nlohmann::json::object());
-    if (teacher.value("type", std::string("local")) != type)
-        teacher = nlohmann::json::object(); // another kind of teacher: its old fields do not apply
-    teacher["type"] = type;
-    if (type == "local") {
-        teacher["model"] = text(mTeacherPath);
-    } else if (type == "jsonl") {
-        teacher["file"] = text(mTeacherPath);
-    } else {
-        teacher["base_url"] = text(mEndpoint);
-        teacher["model"] = text(mEndpointModel);
-        if (!mApiKeyEnv->text().trimmed().isEmpty())
-            teacher["api_key_env"] = text(mApiKeyEnv);
-    }
-    doc["teacher"] = teacher;
-    doc["data"]["file"] = text(mData);
-    doc["data"]["fields"]["prompt"] = text(mPromptField);
-    doc["data"]["fields"]["response"] = text(mResponseField);
-    if (!mIdField->text().trimmed().isEmpty())
-        doc["data"]["fields"]["id"] = text(mIdField);
-    if (!mTemplate->text().trimmed().isEmpty())
-        doc["data"]["template"] = {{"format", mTemplate->text().toStdString()}};
-    doc["data"]["limits"]["max_prompt_tokens"] = mMaxPrompt->value();
-    doc["data"]["limits"]["max_response_tokens"] = mMaxResponse->value();
-    doc["pairs"]["prompts"] = mPrompts->value();
-    doc["pairs"]["per_prompt"] = mPerPrompt->value();
-    doc["pairs"]["teacher"]["temperature"] = mTeacherTemperature->value();
-    doc["pairs"]["student"]["temperature"] = mStudentTemperature->value();
-    doc["pairs"]["student"]["greedy"] = mStudentGreedy->isChecked();
-    doc["labeling"]["policy"] = mPolicy->currentText().toStdString();
-    doc["labeling"]["judge"] = mJudge->currentText().toStdString();
-    doc["loss"]["score"] = mScore->currentData().toString().toStdString();
-    doc["loss"]["beta"] = mBeta->value();
-    doc["loss"]["lambda"] = mLambda->value();
-    doc["loss"]["ce_target"] = mCeTarget->currentText().toStdString();
-    doc["train"]["learning_rate"] = mLearningRate->value();
-    doc["train"]["max_steps"] = mSteps->value();
-    doc["train"]["batch_size"] = mBatch->value();
-    doc["train"]["warmup_steps"] = mWarmup->value();
-    doc["eval"]["prompts"] = mEvalPrompts->value();
-    doc["eval"]["every"] = mEvalEvery->value();
+    if (mForm->current("teacher.type") != mLoadedTeacherType)
+        doc["teacher"] = nlohmann::json::object(); // another kind of teacher: the old one's fields do not apply
+    doc = mForm->write(doc);
+    if (!doc.contains("version"))
+        doc["version"] = 1;
     return doc;
 }
 
@@ -431,12 +315,28 @@ void SetupView::loadFile(const QString &file)
 void SetupView::saveFile(const QString &file)
 {
     runInBackground<bool>(
-        this, [path = file.toStdString(), text = document().dump(2) + "\n"] { writeFileAtomically(path, text); return true; },
+        this, [path = file.toStdString(), text = documentFor(file).dump(2) + "\n"] { writeFileAtomically(path, text); return true; },
         [this, file](const TaskOutcome<bool> &outcome) {
             if (!outcome.value)
                 mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(outcome.error.toHtmlEscaped()));
             Q_EMIT configFileDone(file, outcome.value ? QString() : outcome.error);
         });
+}
+
+nlohmann::json SetupView::documentFor(const QString &file) const
+{
+    nlohmann::json doc = document();
+    if (QFileInfo(file).absolutePath() == QDir(mBase).absolutePath())
+        return doc;
+    // Saved elsewhere: relative paths would resolve against the new folder, so make them absolute.
+    for (const auto &field : runConfigSchema().fields()) {
+        if (field.type != FieldType::Path || !runConfigSchema().applies(field, doc))
+            continue;
+        const auto value = valueAt(doc, field.path);
+        if (value.is_string() && !value.get<std::string>().empty())
+            setValueAt(doc, field.path, QDir::cleanPath(QDir(mBase).absoluteFilePath(QString::fromStdString(value.get<std::string>()))).toStdString());
+    }
+    return doc;
 }
 
 void SetupView::loadDemo(const QString &demoDirectory)

@@ -17,6 +17,8 @@ class QUrl;
 
 namespace plad::ui {
 
+class SchemaForm;
+
 /**
  * Experiment setup: teacher (local folder, OpenAI-compatible endpoint with a connection test,
  * or a JSONL of outputs), student, dataset with a preview of its first rows under the field
@@ -34,9 +36,12 @@ public:
 
     QString workspace() const;
     void setWorkspace(const QString &workspace);
-    /** The run config the form describes. */
+    /**
+     * The run config the form describes: the loaded document with only the fields the user
+     * changed written over it (relative paths resolve against baseDirectory()).
+     */
     nlohmann::json document() const;
-    /** Fills the form from a run config; relative paths resolve against `baseDirectory`. */
+    /** Fills the form from a run config over the schema's defaults; relative paths resolve against `baseDirectory`. */
     void setDocument(const nlohmann::json &doc, const QString &baseDirectory = {});
     QString baseDirectory() const { return mBase; }
     /** Reads a run config file in the background, then fills the form; configFileDone() reports it. */
@@ -76,9 +81,12 @@ private:
     void updateFormula();
     void refreshPreview();
     void testConnection();
-    QString absolute(const QString &path) const;
+    /** The document to save as `file`: paths made absolute when it goes to another folder. */
+    nlohmann::json documentFor(const QString &file) const;
 
+    SchemaForm *mForm = nullptr;
     nlohmann::json mBaseDoc;
+    nlohmann::json mLoadedTeacherType;
     QString mBase;
     QLineEdit *mWorkspace = nullptr;
     QLineEdit *mName = nullptr;

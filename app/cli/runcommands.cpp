@@ -5,7 +5,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "plad/distillrun.h"
-#include "plad/distilltrainer.h"
+#include "plad/distillstep.h"
 #include "plad/runexports.h"
 #include "report/report.h"
 #include "store/workspace.h"

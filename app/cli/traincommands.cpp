@@ -40,7 +40,7 @@ void addTrainCommands(CLI::App &app)
             std::cerr << line << std::endl;
         };
         const auto result = runSftJob(config, a->resume, nullptr, onPoint, log);
-        if (result.training.stopReason != "completed")
+        if (result.training.stop != TrainStop::Completed)
             throw Error(result.training.message);
         nlohmann::json out = {{"model", result.modelDirectory.string()},
                               {"steps", result.training.steps},

@@ -1,5 +1,5 @@
 // plad-workbench: the desktop application. Wiring only.
-#include "cli/demopaths.h"
+#include "plad/demostudy.h"
 #include "model/runtime.h"
 #include "mainwindow/mainwindow.h"
 #include "runs/runsview.h"
@@ -38,8 +38,7 @@ int main(int argc, char **argv)
     plad::configureThreads(parser.value(threads).toInt());
 
     plad::ui::MainWindow window;
-    const QByteArray demoEnv = qgetenv("PLAD_DEMO_DIR");
-    window.setDemoDirectory(demoEnv.isEmpty() ? QStringLiteral(PLAD_DEMO_DIR) : QString::fromLocal8Bit(demoEnv));
+    window.setDemoDirectory(QString::fromStdString(plad::defaultDemoDirectory().string()));
     if (parser.isSet(workspace))
         window.openWorkspace(parser.value(workspace));
     window.show();

@@ -3,6 +3,7 @@
 #include "common/jobcontext.h"
 #include "model/causallm.h"
 #include "plad/runconfig.h"
+#include "plad/distillstep.h"
 #include "store/records.h"
 #include "train/sfttrainer.h"
 #include "train/trainingoptions.h"
@@ -29,26 +30,11 @@ struct DistillItem
     double weight = 1;                ///< relative weight (a user's annotation)
 };
 
-/** What one optimiser step did. */
-struct DistillStep
-{
-    TrainingPoint point;
-    std::optional<double> rankingAccuracy;  ///< pair methods: share of pairs with s(y+) > s(y-) in the step
-    std::optional<double> meanMargin;       ///< pair methods: mean s(y+) - s(y-)
-    std::vector<PairProgress> pairs;        ///< margin and loss of each pair the step trained on
-};
-
-/** Why DistillTrainer::train() returned. */
-enum class TrainStop {
-    Completed, ///< reached the requested step
-    Cancelled, ///< the job context was cancelled (no checkpoint saved yet)
-    NonFinite, ///< the loss became NaN or infinite; the last checkpoint is kept
-};
-
+/** Why DistillTrainer::train() returned; the message says what happened (non-finite losses). */
 struct TrainOutcome
 {
     TrainStop stop = TrainStop::Completed;
-    std::string message;              ///< for NonFinite: what happened and what to try
+    std::string message;
 };
 
 /** What a DistillTrainer trains, on what, and where it keeps its checkpoint. */

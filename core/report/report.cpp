@@ -148,7 +148,7 @@ std::string mdCell(std::string text)
     return text;
 }
 
-std::string renderMarkdown(const std::vector<Block> &blocks, const fs::path &assets)
+std::string renderMarkdown(const std::vector<Block> &blocks, const std::string &assetsFolder, std::map<std::string, std::string> &assets)
 {
     std::string md;
     for (const auto &b : blocks) {
@@ -157,8 +157,8 @@ std::string renderMarkdown(const std::vector<Block> &blocks, const fs::path &ass
         case Block::Paragraph: md += b.text + "\n\n"; break;
         case Block::Code: md += "```json\n" + b.text + "\n```\n\n"; break;
         case Block::Chart:
-            writeFileAtomically(assets / b.text, b.svg);
-            md += "![" + b.text + "](" + assets.filename().string() + "/" + b.text + ")\n\n";
+            assets[b.text] = b.svg;
+            md += "![" + b.text + "](" + assetsFolder + "/" + b.text + ")\n\n";
             break;
         case Block::Gallery: break; // the Markdown gallery is the table that follows it
         case Block::Table:
@@ -181,7 +181,7 @@ std::string renderMarkdown(const std::vector<Block> &blocks, const fs::path &ass
     return md;
 }
 
-void writeCsv(Workspace &store, const std::string &run, const fs::path &out)
+std::string renderCsv(Workspace &store, const std::string &run)
 {
     const auto names = store.runs().metricNames(run);
     std::map<int64_t, std::map<std::string, double>> rows;
@@ -204,7 +204,7 @@ void writeCsv(Workspace &store, const std::string &run, const fs::path &out)
         }
         csv += "\n";
     }
-    writeFileAtomically(out, csv);
+    return csv;
 }
 
 } // namespace
@@ -220,12 +220,13 @@ ReportFormat parseReportFormat(const std::string &name)
     throw ConfigError("--format: \"" + name + "\" is not one of html, md, csv");
 }
 
-fs::path writeReport(Workspace &store, const std::string &runId, ReportFormat format, const fs::path &out)
+RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFormat format, const std::string &assetsFolder)
 {
     const RunRecord run = store.runs().requireRun(runId);
+    RenderedReport report;
     if (format == ReportFormat::Csv) {
-        writeCsv(store, run.id, out);
-        return out;
+        report.document = renderCsv(store, run.id);
+        return report;
     }
     const nlohmann::json config = nlohmann::json::parse(run.configJson);
     std::vector<Block> blocks;
@@ -409,18 +410,26 @@ fs::path writeReport(Workspace &store, const std::string &runId, ReportFormat fo
         table(rows);
     }
 
+    report.document = format == ReportFormat::Html ? renderHtml(title, blocks) : renderMarkdown(blocks, assetsFolder, report.assets);
+    return report;
+}
+
+fs::path writeReport(Workspace &store, const std::string &runId, ReportFormat format, const fs::path &out)
+{
+    const std::string assetsFolder = out.stem().string() + ".assets";
+    const RenderedReport report = renderReport(store, runId, format, assetsFolder);
     std::error_code ec;
     if (out.has_parent_path())
         fs::create_directories(out.parent_path(), ec);
-    if (format == ReportFormat::Html) {
-        writeFileAtomically(out, renderHtml(title, blocks));
-    } else {
-        const fs::path assets = out.parent_path() / (out.stem().string() + ".assets");
+    if (!report.assets.empty()) {
+        const fs::path assets = out.parent_path() / assetsFolder;
         fs::create_directories(assets, ec);
         if (ec)
             throw Error(assets.string() + ": cannot create the chart directory: " + ec.message());
-        writeFileAtomically(out, renderMarkdown(blocks, assets));
+        for (const auto &[name, content] : report.assets)
+            writeFileAtomically(assets / name, content);
     }
+    writeFileAtomically(out, report.document);
     return out;
 }
 

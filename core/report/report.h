@@ -3,6 +3,7 @@
 #include "store/workspace.h"
 
 #include <filesystem>
+#include <map>
 #include <string>
 
 namespace plad {
@@ -10,6 +11,19 @@ namespace plad {
 enum class ReportFormat { Html, Markdown, Csv };
 /** "html", "md", "csv"; throws ConfigError otherwise. */
 ReportFormat parseReportFormat(const std::string &name);
+
+/** A report as text: the document, and for Markdown its charts as SVG files by name. */
+struct RenderedReport
+{
+    std::string document;
+    std::map<std::string, std::string> assets; ///< file name (in `assetsFolder`) -> SVG text
+};
+
+/**
+ * Builds the report of a run (see writeReport) without touching the disk. Markdown refers to
+ * its charts as `assetsFolder/NAME.svg`; the SVG texts are in `assets`.
+ */
+RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFormat format, const std::string &assetsFolder = "report.assets");
 
 /**
  * Writes the report of a run, built from the run store alone (plus the student's tokenizer to

@@ -1,5 +1,7 @@
 #include "train/sftjob.h"
 
+#include "train/sfttrainer.h"
+
 #include "common/configreader.h"
 #include "common/error.h"
 #include "common/fileio.h"
@@ -119,7 +121,7 @@ SftJobResult runSftJob(const SftJobConfig &config, bool resume, JobContext *cont
 
     SftTrainer trainer(model, train.examples, validation.examples, config.train, config.output);
     result.training = trainer.run(context, onPoint, resume);
-    if (result.training.stopReason == "completed") {
+    if (result.training.stop == TrainStop::Completed) {
         result.modelDirectory = config.output / "model";
         saveModel(*model, result.modelDirectory);
         config.promptTemplate.saveTo(result.modelDirectory);

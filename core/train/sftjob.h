@@ -4,7 +4,7 @@
 #include "data/dataset.h"
 #include "tokenizer/prompttemplate.h"
 #include "train/sftdata.h"
-#include "train/sfttrainer.h"
+#include "train/trainingprogress.h"
 #include "train/synthetictask.h"
 #include "train/trainingoptions.h"
 

@@ -174,7 +174,7 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
         if (context && context->isCancelled()) {
             if (mOptions.saveCheckpoints)
                 saveCheckpoint(step);
-            result.stopReason = "cancelled";
+            result.stop = TrainStop::Cancelled;
             result.message = "cancelled at step " + std::to_string(step) + "; checkpoint saved, resume to continue";
             result.steps = step;
             return result;
@@ -198,7 +198,7 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
             auto loss = responseNll(*mModel, batch.examples) / static_cast<double>(responseTokens);
             const double value = loss.item<double>();
             if (!std::isfinite(value)) {
-                result.stopReason = "non-finite loss";
+                result.stop = TrainStop::NonFinite;
                 result.message = "training stopped at step " + std::to_string(step + 1) + ": the loss is "
                                  + (std::isnan(value) ? "NaN" : "infinite")
                                  + " (try a lower learning_rate or max_grad_norm); the last good checkpoint is kept in "
@@ -246,7 +246,7 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
     }
     mModel->eval();
     result.steps = step;
-    result.stopReason = "completed";
+    result.stop = TrainStop::Completed;
     return result;
 }
 

@@ -6,6 +6,7 @@
 #include "model/causallm.h"
 #include "train/sftdata.h"
 #include "train/trainingoptions.h"
+#include "train/trainingprogress.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -15,27 +16,6 @@
 #include <vector>
 
 namespace plad {
-
-/** One logged optimiser step. */
-struct TrainingPoint
-{
-    int64_t step = 0;              ///< 1-based optimiser step
-    double loss = 0;               ///< mean cross-entropy per response token (nats)
-    double learningRate = 0;
-    double gradNorm = 0;           ///< before clipping
-    double tokensPerSecond = 0;    ///< response + prompt tokens processed per second, this step
-    double etaSeconds = 0;
-    std::optional<double> validationLoss;
-};
-
-struct TrainingResult
-{
-    int64_t steps = 0;
-    std::string stopReason;        ///< "completed", "cancelled" or "non-finite loss"
-    std::string message;           ///< for a stop other than "completed": what happened and what was kept
-    std::optional<double> validationLoss;
-    std::vector<TrainingPoint> history;
-};
 
 /**
  * Trains `model` with AdamW on the response tokens of `train`, evaluating on `validation`.

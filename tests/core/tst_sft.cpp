@@ -90,7 +90,7 @@ private Q_SLOTS:
         const double before = trainer.evaluate();
         std::vector<double> losses;
         const auto result = trainer.run(nullptr, [&](const TrainingPoint &p) { losses.push_back(p.loss); });
-        QCOMPARE(result.stopReason, std::string("completed"));
+        QVERIFY(result.stop == TrainStop::Completed);
         QCOMPARE(result.steps, int64_t(250));
         QVERIFY(result.validationLoss.has_value());
         qInfo("validation loss per response token: %.3f before, %.3f after 250 steps", before, *result.validationLoss);
@@ -219,13 +219,13 @@ private Q_SLOTS:
             if (++seen == 7)
                 stop.request_stop();
         });
-        QCOMPARE(first.stopReason, std::string("cancelled"));
+        QVERIFY(first.stop == TrainStop::Cancelled);
         QCOMPARE(first.steps, int64_t(7));
 
         SftTrainer c(freshModel(99), mTrain.examples, mValidation.examples, opts, tmp("interrupted"));
         std::vector<double> resumed;
         const auto second = c.run(nullptr, [&](const TrainingPoint &p) { resumed.push_back(p.loss); }, /*resume=*/true);
-        QCOMPARE(second.stopReason, std::string("completed"));
+        QVERIFY(second.stop == TrainStop::Completed);
         QCOMPARE(resumed.size(), size_t(5)); // steps 8..12: the cancel saved a checkpoint at step 7
         for (size_t i = 0; i < resumed.size(); ++i)
             QCOMPARE(resumed[i], straight[7 + i]);
@@ -274,7 +274,7 @@ private Q_SLOTS:
                 model->parameters().front().fill_(std::nan(""));
             }
         });
-        QCOMPARE(result.stopReason, std::string("non-finite loss"));
+        QVERIFY(result.stop == TrainStop::NonFinite);
         QCOMPARE(result.steps, int64_t(3));
         QVERIFY(result.message.find("stopped at step 4: the loss is NaN") != std::string::npos);
         const auto state = nlohmann::json::parse(std::ifstream(trainer.checkpointDirectory() / "trainer_state.json"));

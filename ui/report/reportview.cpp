@@ -17,7 +17,6 @@
 #include <QPushButton>
 #include <QHash>
 #include <QImage>
-#include <QTemporaryDir>
 #include <QTextBrowser>
 #include <QVBoxLayout>
 
@@ -95,9 +94,8 @@ void ReportView::showRun(const QString &workspace, const QString &runId)
             PreviewData data;
             Workspace store = Workspace::openReadOnly(ws);
             data.method = store.runs().requireRun(id).method;
-            QTemporaryDir dir;
-            const auto file = writeReport(store, id, ReportFormat::Markdown, (dir.path() + QStringLiteral("/report.md")).toStdString());
-            data.markdown = readTextFile(file);
+            // The charts the Markdown refers to are drawn by the preview itself (below).
+            data.markdown = renderReport(store, id, ReportFormat::Markdown, "report.assets").document;
             for (const auto &chart : trainingCharts())
                 for (const auto &line : chart.lines)
                     if (!data.series.count(line.metric))

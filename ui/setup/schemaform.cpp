@@ -171,11 +171,9 @@ bool SchemaForm::holds(const std::string &when, const nlohmann::json &doc) const
             const auto v = editorValue(b);
             return v.is_string() && v.get<std::string>() == wanted;
         }
-    auto v = valueAt(doc, path);
-    if (v.is_null())
-        if (const ConfigField *f = mSchema.find(path, doc))
-            v = f->defaultValue;
-    return v.is_string() && v.get<std::string>() == wanted;
+    ConfigField condition;
+    condition.when = when;
+    return mSchema.applies(condition, doc);
 }
 
 void SchemaForm::load(const nlohmann::json &doc, const QString &baseDirectory)
@@ -186,17 +184,10 @@ void SchemaForm::load(const nlohmann::json &doc, const QString &baseDirectory)
         for (auto &b : mBindings) {
             if (b.when.empty() != (pass == 0))
                 continue;
-            if (!b.when.empty()) {
-                // The condition as the document states it (the form shows the document now).
-                const auto eq = b.when.find('=');
-                auto v = valueAt(doc, b.when.substr(0, eq));
-                if (v.is_null())
-                    if (const ConfigField *f = mSchema.find(b.when.substr(0, eq), doc))
-                        v = f->defaultValue;
-                if (!(v.is_string() && v.get<std::string>() == b.when.substr(eq + 1))) {
-                    b.shown.reset();
-                    continue;
-                }
+            if (b.field && !mSchema.applies(*b.field, doc)) {
+                // Not a field of this document (another teacher type): nothing is shown for it.
+                b.shown.reset();
+                continue;
             }
             const auto inFile = valueAt(doc, b.path);
             setEditorValue(b, inFile.is_null() && b.field ? b.field->defaultValue : inFile);

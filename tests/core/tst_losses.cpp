@@ -74,6 +74,26 @@ private Q_SLOTS:
         expectClose(pn.grad(), {0.023128507732812522, 0.025});
     }
 
+    void tokenCrossEntropyWeighsTokensAndSequences()
+    {
+        // Two sequences: 2 tokens (log-probs -1, -3) and 1 token (-2), padded with 0 past the end.
+        auto lp = torch::tensor(std::vector<double>{-1, -3, -2, 0}, torch::TensorOptions().dtype(torch::kFloat64).requires_grad(true)).view({2, 2});
+        const auto mask = torch::tensor(std::vector<double>{1, 1, 1, 0}, torch::kFloat64).view({2, 2});
+        // Unweighted: (1 + 3 + 2) / 3 tokens.
+        expectClose(tokenCrossEntropy(lp, mask, {}), {6.0 / 3});
+        // Weights 1 and 3: (1 * 4 + 3 * 2) / (1 * 2 + 3 * 1).
+        const auto w = vec({1, 3});
+        const auto loss = tokenCrossEntropy(lp, mask, w);
+        expectClose(loss, {10.0 / 5});
+        loss.backward();
+        // d loss / d logp[b, l] = -w_b / 5 on real tokens; the padding is 0 in the sum already.
+        expectClose(lp.grad(), {-1.0 / 5, -1.0 / 5, -3.0 / 5, -3.0 / 5});
+        // Every weight zero: no signal and no division by zero.
+        expectClose(tokenCrossEntropy(lp.detach(), mask, vec({0, 0})), {0.0});
+        test::expectError([&] { tokenCrossEntropy(lp, mask.view({4}), {}); }, "same shape [B, L]");
+        test::expectError([&] { tokenCrossEntropy(lp, mask, vec({1, 2, 3})); }, "one weight per sequence");
+    }
+
     void sftMixingAndWeights()
     {
         // PLaD + lambda * CE(y+): the two gradients add.

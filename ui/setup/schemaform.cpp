@@ -179,6 +179,10 @@ bool SchemaForm::holds(const std::string &when, const nlohmann::json &doc) const
 void SchemaForm::load(const nlohmann::json &doc, const QString &baseDirectory)
 {
     mBase = baseDirectory;
+    // Every editor back to its default first, so none keeps a value of the previous document
+    // (a teacher folder while this document's teacher is an endpoint).
+    for (auto &b : mBindings)
+        setEditorValue(b, b.field ? b.field->defaultValue : nlohmann::json());
     // Unconditional bindings first: they decide which conditional ones apply.
     for (int pass = 0; pass < 2; ++pass)
         for (auto &b : mBindings) {

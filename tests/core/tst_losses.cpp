@@ -77,7 +77,7 @@ private Q_SLOTS:
     void tokenCrossEntropyWeighsTokensAndSequences()
     {
         // Two sequences: 2 tokens (log-probs -1, -3) and 1 token (-2), padded with 0 past the end.
-        auto lp = torch::tensor(std::vector<double>{-1, -3, -2, 0}, torch::TensorOptions().dtype(torch::kFloat64).requires_grad(true)).view({2, 2});
+        auto lp = torch::tensor(std::vector<double>{-1, -3, -2, 0}, torch::kFloat64).view({2, 2}).clone().requires_grad_(true);
         const auto mask = torch::tensor(std::vector<double>{1, 1, 1, 0}, torch::kFloat64).view({2, 2});
         // Unweighted: (1 + 3 + 2) / 3 tokens.
         expectClose(tokenCrossEntropy(lp, mask, {}), {6.0 / 3});

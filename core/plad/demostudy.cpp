@@ -32,7 +32,8 @@ fs::path defaultDemoDirectory()
 }
 
 DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *context, const RunCallbacks &callbacks,
-                             const std::function<void(const std::string &)> &log)
+                             const std::function<void(const std::string &)> &log,
+                             const std::function<void(const std::string &runId)> &onRunCreated)
 {
     const auto start = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -53,6 +54,8 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
         const RunConfig config = RunConfig::fromJson(doc, {});
         const std::string id = createDistillationRun(store, config).id;
         say("== " + method + " (" + id + ")");
+        if (onRunCreated)
+            onRunCreated(id);
         const auto result = executeRun(options.workspace, id, context, callbacks);
         if (result.status != RunStatus::Completed)
             throw Error("the " + method + " run stopped: " + result.message);
@@ -85,6 +88,8 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
     evalOptions.maxNewTokens = 32;
     const PromptTemplate promptTemplate = PromptTemplate::loadFrom(demo / "student").value_or(PromptTemplate{});
     for (const auto &[name, method, id] : {std::tuple{"PLaD", "plad", pladRun}, {"SeqKD", "seqkd", seqkdRun}, {"DPO", "dpo", dpoRun}}) {
+        if (context && context->isCancelled())
+            throw Error("the demo study was stopped before evaluating " + id + "; its runs are complete and kept");
         say("== evaluating " + id + " on " + std::to_string(records.size()) + " test prompts");
         const auto comparison = compareModels({{id, runDirectory(options.workspace, id) / "model", promptTemplate, {}},
                                                {"initial", demo / "student", promptTemplate, {}}},

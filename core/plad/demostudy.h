@@ -49,10 +49,12 @@ struct DemoStudyResult
  * Runs the study: PLaD generates the pairs; SeqKD and DPO reuse its teacher outputs (a JSONL
  * teacher), so the three see the same teacher text and the teacher runs once. Each trained
  * student is compared with the initial student on the test prompts (ROUGE-L judge) and the
- * comparison is stored with its run. `log` receives milestones; runs report through
- * `callbacks` and `context`. Throws Error when a run stops before completing.
+ * comparison is stored with its run. `log` receives milestones, `onRunCreated` each run as it
+ * starts (on the calling thread); runs report through `callbacks` and `context`. Throws Error
+ * when a run stops before completing (a cancelled one included: it stays resumable).
  */
 DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *context, const RunCallbacks &callbacks,
-                             const std::function<void(const std::string &)> &log = {});
+                             const std::function<void(const std::string &)> &log = {},
+                             const std::function<void(const std::string &runId)> &onRunCreated = {});
 
 } // namespace plad

@@ -289,6 +289,32 @@ private Q_SLOTS:
         QVERIFY(!setup.document().contains("train") || !setup.document()["train"].contains("batch_size"));
     }
 
+    void demoStudyRunsFromTheWorkbench()
+    {
+        // The whole demo study (PLaD, SeqKD, DPO, each evaluated), on the shipped demo models
+        // with a tiny budget, started from the window as Run > Run the demo study does.
+        MainWindow window;
+        window.setConfirmClose(false);
+        window.setDemoDirectory(str(fs::path(PLAD_SOURCE_DIR) / "resources" / "demo"));
+        window.openWorkspace(str(mRoot / "ws-study"));
+        QSignalSpy created(window.jobs(), &RunJobController::runCreated);
+        QSignalSpy finished(window.jobs(), &RunJobController::finished);
+        QVERIFY(window.runDemoStudy(8, 2, 6, 4));
+        QVERIFY2(finished.wait(300000), qPrintable(window.logText()));
+        QCOMPARE(finished.first().at(1).toString(), QStringLiteral("completed"));
+        QVERIFY2(finished.first().at(2).toString().contains("win rate vs the initial student"), qPrintable(finished.first().at(2).toString()));
+        QCOMPARE(created.count(), 3);
+        auto ws = Workspace::openReadOnly(mRoot / "ws-study");
+        const auto runs = ws.runs().list();
+        QCOMPARE(runs.size(), size_t(3));
+        for (const auto &r : runs) {
+            QCOMPARE(toString(r.status), std::string("completed"));
+            const auto evaluations = ws.results().evaluations(r.id, "generation");
+            QCOMPARE(evaluations.size(), size_t(1));
+            QCOMPARE(nlohmann::json::parse(evaluations[0].resultJson)["prompts"].get<int>(), 6);
+        }
+    }
+
     void droppingFilesFillsSetup()
     {
         // Models, data and configs dropped over any area go to Setup: first model the student, then the teacher.

@@ -1,6 +1,7 @@
 #include "jobs/runjobcontroller.h"
 
 #include "common/error.h"
+#include "plad/demostudy.h"
 #include "plad/distillrun.h"
 #include "plad/runconfig.h"
 #include "store/workspace.h"
@@ -53,6 +54,39 @@ public:
             finish(runId, QStringLiteral("failed"), QStringLiteral("the configuration is not valid JSON: %1").arg(QString::fromUtf8(e.what())));
         } catch (const std::exception &e) {
             finish(runId, QStringLiteral("failed"), QString::fromUtf8(e.what()));
+        }
+    }
+
+    void study(QString workspace, QString demoDirectory, DemoBudget budget, qint64 testPrompts, std::stop_token stop)
+    {
+        QString current;
+        try {
+            JobContext context(stop, [this, &current](const JobProgress &p) {
+                JobStatus s{current, QString::fromStdString(p.stage), p.done, p.total, QString::fromStdString(p.unit), p.ratePerSecond, p.etaSeconds};
+                post([c = mController, s] { Q_EMIT c->progress(s); });
+            });
+            RunCallbacks callbacks;
+            callbacks.log = [this](const std::string &line) {
+                post([c = mController, text = QString::fromStdString(line)] { Q_EMIT c->logLine(text); });
+            };
+            DemoStudyOptions options;
+            options.demoDirectory = demoDirectory.toStdString();
+            options.workspace = workspace.toStdString();
+            options.budget = budget;
+            options.testPrompts = testPrompts;
+            const auto result = runDemoStudy(options, &context, callbacks, callbacks.log, [&](const std::string &runId) {
+                current = QString::fromStdString(runId);
+                post([c = mController, workspace, id = current] {
+                    c->mRunId = id;
+                    Q_EMIT c->runCreated(workspace, id);
+                });
+            });
+            QStringList lines;
+            for (const auto &m : result.methods)
+                lines << QString::fromStdString(m.summary);
+            finish(current, QStringLiteral("completed"), lines.join(QLatin1Char('\n')));
+        } catch (const std::exception &e) {
+            finish(current, stop.stop_requested() ? QStringLiteral("cancelled") : QStringLiteral("failed"), QString::fromUtf8(e.what()));
         }
     }
 
@@ -109,6 +143,30 @@ bool RunJobController::resume(const QString &workspace, const QString &runId, QS
         return false;
     }
     launch(workspace, runId, {}, {});
+    return true;
+}
+
+bool RunJobController::startDemoStudy(const QString &workspace, const QString &demoDirectory, qint64 prompts, qint64 steps, qint64 testPrompts,
+                                      qint64 evalPrompts, QString *error)
+{
+    if (mRunning) {
+        if (error)
+            *error = tr("A job is already running (%1); stop it first.").arg(mRunId);
+        return false;
+    }
+    mRunning = true;
+    mRunId.clear();
+    mStop = std::make_unique<std::stop_source>();
+    DemoBudget budget;
+    budget.prompts = prompts;
+    budget.steps = steps;
+    budget.evalPrompts = evalPrompts;
+    QMetaObject::invokeMethod(
+        mWorker,
+        [w = mWorker, workspace, demoDirectory, budget, testPrompts, token = mStop->get_token()] {
+            w->study(workspace, demoDirectory, budget, testPrompts, token);
+        },
+        Qt::QueuedConnection);
     return true;
 }
 

@@ -1,12 +1,19 @@
 #include "cli/clisupport.h"
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "data/dataset.h"
 
 #include <CLI/CLI.hpp>
 
 #include <charconv>
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <sstream>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace plad::cli {
 
@@ -52,6 +59,77 @@ void applyDatasetFormat(const std::string &format, ImportOptions &options)
 void printJson(const nlohmann::json &doc)
 {
     std::cout << doc.dump() << '\n';
+}
+
+namespace {
+
+std::string shellQuote(const std::string &text)
+{
+    std::string quoted = "'";
+    for (char c : text)
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+} // namespace
+
+PythonOutput runPythonScript(const std::string &python, const std::string &script, const std::string &argument)
+{
+    PythonOutput run;
+    const auto dir = std::filesystem::temp_directory_path();
+    const std::string stem = "plad-reference-" + std::to_string(::getpid());
+    const auto scriptFile = dir / (stem + ".py");
+    const auto errors = dir / (stem + ".err");
+    writeFileAtomically(scriptFile, script);
+    const std::string command = shellQuote(python) + " " + shellQuote(scriptFile.string()) + " " + shellQuote(argument) + " 2>" + shellQuote(errors.string());
+    std::string output;
+    if (FILE *pipe = ::popen(command.c_str(), "r")) {
+        char buffer[65536];
+        size_t n = 0;
+        while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
+            output.append(buffer, n);
+        const int status = ::pclose(pipe);
+        if (status != 0) {
+            std::string err = readTextFile(errors);
+            if (err.find("No module named 'torch'") != std::string::npos)
+                run.error = python + " has no torch module (install Debian's python3-torch)";
+            else
+                run.error = python + " failed (status " + std::to_string(WEXITSTATUS(status)) + "): "
+                            + (err.size() > 600 ? err.substr(err.size() - 600) : err);
+        }
+    } else {
+        run.error = "cannot run " + python;
+    }
+    std::error_code ec;
+    std::filesystem::remove(scriptFile, ec);
+    std::filesystem::remove(errors, ec);
+    if (!run.error.empty())
+        return run;
+    // The last line that starts with '{' (the script may print other lines before it).
+    size_t begin = std::string::npos;
+    for (size_t at = 0; at < output.size();) {
+        if (output[at] == '{')
+            begin = at;
+        const size_t eol = output.find('\n', at);
+        at = eol == std::string::npos ? output.size() : eol + 1;
+    }
+    try {
+        if (begin == std::string::npos)
+            throw std::runtime_error("no JSON object");
+        run.result = nlohmann::json::parse(output.substr(begin));
+    } catch (const std::exception &e) {
+        run.error = "unreadable output from the reference script (" + std::string(e.what()) + "): " + output.substr(0, 300);
+    }
+    return run;
+}
+
+std::string fixed(double value, int decimals)
+{
+    std::ostringstream out;
+    out.setf(std::ios::fixed);
+    out.precision(decimals);
+    out << value;
+    return out.str();
 }
 
 } // namespace plad::cli

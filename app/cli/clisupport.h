@@ -29,4 +29,21 @@ void applyDatasetFormat(const std::string &format, ImportOptions &options);
 /** Prints a JSON document on one line to stdout. */
 void printJson(const nlohmann::json &doc);
 
+/** What a reference Python script printed, or why it could not run. */
+struct PythonOutput
+{
+    nlohmann::json result; ///< the JSON object it printed (its last line starting with '{')
+    std::string error;     ///< non-empty: no result, and why
+};
+
+/**
+ * Runs `script` (the text of a Python program, written to a temporary file) with `python`,
+ * giving it `argument` as its only command-line argument, and reads the JSON object it prints.
+ * A missing torch module is reported as "install Debian's python3-torch".
+ */
+PythonOutput runPythonScript(const std::string &python, const std::string &script, const std::string &argument);
+
+/** `value` with `decimals` digits after the point. */
+std::string fixed(double value, int decimals);
+
 } // namespace plad::cli

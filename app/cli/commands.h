@@ -20,5 +20,9 @@ void addDemoCommand(CLI::App &app);
 void addTokenizerBenchmark(CLI::App &bench);
 /** Adds `sft` under the `bench` command. */
 void addSftBenchmark(CLI::App &bench);
+/** Adds `generate` under the `bench` command. */
+void addGenerationBenchmark(CLI::App &bench);
+/** Adds `pairs` under the `bench` command. */
+void addPairsBenchmark(CLI::App &bench);
 
 } // namespace plad::cli

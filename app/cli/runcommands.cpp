@@ -316,11 +316,10 @@ void addPairsCommands(CLI::App &app)
             try {
                 store.pairs().requirePair(i->run, a.pairId);
                 if (!clear) {
-                    const auto known = std::find_if(std::begin(annotationActionNames), std::end(annotationActionNames),
-                                                    [&](const auto &entry) { return action == entry.name; });
-                    if (known == std::end(annotationActionNames))
+                    const auto known = findEnum<AnnotationAction>(annotationActionNames, action);
+                    if (!known)
                         throw Error("unknown action \"" + action + "\" (flip, discard, weight, note or clear)");
-                    a.action = known->value;
+                    a.action = *known;
                 }
                 if (a.action == AnnotationAction::Weight && !(a.weight >= 0))
                     throw Error("the weight must be a non-negative number");

@@ -1,25 +1,18 @@
 // plad bench sft: SFT step throughput of our trainer beside a plain PyTorch script on the same shapes.
 #include "cli/clisupport.h"
 #include "cli/commands.h"
-#include "cli/sftstepscript.h"
+#include "cli/referencescripts.h"
 
 #include "bench/generationbenchmark.h"
 #include "bench/sftbenchmark.h"
 #include "common/error.h"
-#include "common/fileio.h"
 #include "model/runtime.h"
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <sstream>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace plad::cli {
 namespace {
@@ -31,53 +24,20 @@ struct PythonRun
     std::string error; ///< why there is no result
 };
 
-std::string shellQuote(const std::string &text)
-{
-    std::string quoted = "'";
-    for (char c : text)
-        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return quoted + "'";
-}
-
 /** Runs the embedded plain-PyTorch script for `c` and reads its JSON line. */
 PythonRun runPython(const std::string &python, const SftBenchmarkCase &c, int threads)
 {
     PythonRun run;
-    const auto dir = std::filesystem::temp_directory_path();
-    const auto script = dir / ("plad-sft-step-" + std::to_string(::getpid()) + ".py");
-    const auto errors = dir / ("plad-sft-step-" + std::to_string(::getpid()) + ".err");
-    writeFileAtomically(script, sftStepScript);
-    const std::string command = shellQuote(python) + " " + shellQuote(script.string()) + " " + shellQuote(pythonSpec(c, threads).dump())
-                                + " 2>" + shellQuote(errors.string());
-    std::string output;
-    if (FILE *pipe = ::popen(command.c_str(), "r")) {
-        char buffer[4096];
-        size_t n = 0;
-        while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
-            output.append(buffer, n);
-        const int status = ::pclose(pipe);
-        if (status != 0) {
-            std::string err = readTextFile(errors);
-            if (err.find("No module named 'torch'") != std::string::npos)
-                run.error = python + " has no torch module (install Debian's python3-torch)";
-            else
-                run.error = python + " failed (status " + std::to_string(WEXITSTATUS(status)) + "): "
-                            + (err.size() > 600 ? err.substr(err.size() - 600) : err);
-        }
-    } else {
-        run.error = "cannot run " + python;
-    }
-    std::error_code ec;
-    std::filesystem::remove(script, ec);
-    std::filesystem::remove(errors, ec);
-    if (!run.error.empty())
+    const PythonOutput out = runPythonScript(python, sftStepScript, pythonSpec(c, threads).dump());
+    if (!out.error.empty()) {
+        run.error = out.error;
         return run;
+    }
     try {
-        const auto doc = nlohmann::json::parse(output.substr(output.find('{')));
-        run.result = sftBenchmarkResult(c, doc.at("parameters").get<int64_t>(), doc.at("step_seconds").get<std::vector<double>>());
-        run.torchVersion = doc.value("torch", "");
+        run.result = sftBenchmarkResult(c, out.result.at("parameters").get<int64_t>(), out.result.at("step_seconds").get<std::vector<double>>());
+        run.torchVersion = out.result.value("torch", "");
     } catch (const std::exception &e) {
-        run.error = "unreadable output from the PyTorch script (" + std::string(e.what()) + "): " + output.substr(0, 300);
+        run.error = "unreadable output from the PyTorch script (" + std::string(e.what()) + ")";
     }
     return run;
 }
@@ -91,15 +51,6 @@ nlohmann::json toJson(const SftBenchmarkResult &r, double peakGflops)
             {"model_gflops_per_step", r.flopsPerStep / 1e9},
             {"achieved_gflops", r.achievedGflops},
             {"mfu", peakGflops > 0 ? r.achievedGflops / peakGflops : 0.0}};
-}
-
-std::string fixed(double value, int decimals)
-{
-    std::ostringstream out;
-    out.setf(std::ios::fixed);
-    out.precision(decimals);
-    out << value;
-    return out.str();
 }
 
 } // namespace

@@ -1,50 +1,68 @@
 #pragma once
 
+// `plad bench generate`: generation throughput on fixed cases, with where the time went and
+// how much of the machine's matmul rate the model's arithmetic used.
+
+#include "model/modelconfig.h"
+#include "model/modeltypes.h"
+
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 namespace plad {
 
-/** One measured configuration of `plad bench generate`. */
-struct GenerationBenchmarkRow
+/** A case: a model, its prompts as token ids and how to generate from them. */
+struct GenerationBenchmarkCase
+{
+    std::string name;                    ///< "demo-teacher", "gpt2-small"
+    std::string description;
+    std::filesystem::path modelDirectory; ///< a Hugging Face directory (a scratch one for random weights)
+    std::vector<std::vector<int64_t>> prompts;
+    std::vector<int64_t> eosTokenIds;    ///< empty: every row runs to maxNewTokens
+    int64_t maxNewTokens = 32;
+    std::vector<int64_t> batchSizes{32};
+    std::string dtype = "float32";
+};
+
+/**
+ * The demo teacher on the first `prompts` test prompts of the embedded demo (formatted with its
+ * template, as the demo does), greedy, up to 32 new tokens, batches of 32.
+ */
+GenerationBenchmarkCase demoTeacherGenerationCase(const std::filesystem::path &demoDirectory, int64_t prompts = 256);
+
+/**
+ * A GPT-2-small-shaped model (124M parameters) with random weights, saved as a checkpoint
+ * under `scratch`; 32-token prompts, 128 new tokens with no EOS, batches of 1 and 8.
+ */
+GenerationBenchmarkCase gpt2SmallGenerationCase(const std::filesystem::path &scratch);
+
+/** Model FLOPs of generating `generated` tokens after each prompt: real tokens only, no padding. */
+double generationFlops(const ModelConfig &config, const std::vector<int64_t> &promptLengths, const std::vector<int64_t> &generated);
+
+struct GenerationBenchmarkRun
 {
     int64_t batchSize = 0;
-    bool kvCache = true;
-    int64_t newTokens = 0;      ///< per row
     double seconds = 0;
-    double tokensPerSecond = 0; ///< new tokens over all rows per second
+    int64_t prompts = 0;
+    int64_t newTokens = 0;
+    double promptsPerSecond = 0;
+    double tokensPerSecond = 0;   ///< new tokens per second
+    double modelGflops = 0;       ///< arithmetic of the real tokens
+    double achievedGflops = 0;
+    GenerationProfile profile;
+    std::vector<std::vector<int64_t>> outputs;
 };
 
-struct GenerationBenchmarkOptions
-{
-    int64_t promptTokens = 32;
-    int64_t newTokens = 128;
-    std::vector<int64_t> batchSizes{1, 8};
-    bool includeRecompute = true;
-    int64_t matmulSize = 2048;
-};
-
-struct GenerationBenchmarkReport
-{
-    std::string model;          ///< description of the benchmark model
-    int64_t parameters = 0;
-    int threads = 0;
-    std::string blas;
-    double matmulGflops = 0;    ///< float32 square matmul of matmulSize
-    std::vector<GenerationBenchmarkRow> rows;
-};
+/** Runs the case at `batchSize` with plad's generator (after a warm-up batch). */
+GenerationBenchmarkRun runGenerationBenchmark(const GenerationBenchmarkCase &c, int64_t batchSize);
 
 /** Float32 GFLOPS of an n x n matmul on the current Torch threads, timed over about a second. */
 double measureMatmulGflops(int64_t n);
 
-/**
- * Measures greedy generation on a randomly initialised GPT-2-small-shaped model (124M
- * parameters): tokens/s with the KV cache and with full recomputation, at each batch size,
- * plus the machine's matmul GFLOPS. `log` receives a line per finished measurement.
- */
-GenerationBenchmarkReport runGenerationBenchmark(const GenerationBenchmarkOptions &options,
-                                                 const std::function<void(const std::string &)> &log = {});
+/** How many of `a`'s outputs equal `b`'s, row by row. */
+int64_t identicalOutputs(const std::vector<std::vector<int64_t>> &a, const std::vector<std::vector<int64_t>> &b);
 
 } // namespace plad

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,6 +54,16 @@ std::vector<std::string> enumNames(std::span<const EnumName<E>> table)
     return names;
 }
 
+/** The value named `name`, or nothing when the table has no such name. */
+template<typename E>
+std::optional<E> findEnum(std::span<const EnumName<E>> table, std::string_view name)
+{
+    for (const auto &entry : table)
+        if (name == entry.name)
+            return entry.value;
+    return std::nullopt;
+}
+
 /**
  * The value named `name`; a ConfigError "WHERE: must be "a", "b" or "c", found "x"" otherwise.
  * `where` is the dotted field (or the column) the text came from.
@@ -60,9 +71,8 @@ std::vector<std::string> enumNames(std::span<const EnumName<E>> table)
 template<typename E>
 E parseEnum(std::span<const EnumName<E>> table, std::string_view name, const std::string &where)
 {
-    for (const auto &entry : table)
-        if (name == entry.name)
-            return entry.value;
+    if (const auto value = findEnum(table, name))
+        return *value;
     throw ConfigError(where + ": must be " + enumChoices(table) + ", found \"" + std::string(name) + "\"");
 }
 

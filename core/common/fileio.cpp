@@ -114,4 +114,9 @@ void writeFileAtomically(const std::filesystem::path &path, const std::string &t
     writer.commit();
 }
 
+std::string absolutePathText(const std::filesystem::path &path)
+{
+    return path.empty() ? std::string() : std::filesystem::absolute(path).lexically_normal().string();
+}
+
 } // namespace plad

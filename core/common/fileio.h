@@ -11,6 +11,9 @@ namespace plad {
 /** Reads a JSON file; a syntax error names the file, line and column. */
 nlohmann::json readJsonFile(const std::filesystem::path &path);
 
+/** `path` made absolute and normal, as configs store paths; empty stays empty. */
+std::string absolutePathText(const std::filesystem::path &path);
+
 /** Reads a whole file as bytes; throws Error naming the file when it cannot. */
 std::string readTextFile(const std::filesystem::path &path);
 

@@ -77,28 +77,27 @@ SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &to
     if (samples < 2)
         throw ConfigError("sequence calibration: at least 2 samples per prompt are needed for a rank correlation");
     SequenceCalibration out;
-    const auto drawn = sampleLocal(model, tokenizer, prompts, sampling, maxNewTokens, samples, context);
+    // Each sample's score is the log-probs the model gave its own tokens while drawing them.
+    LocalSampling draw;
+    draw.sampling = sampling;
+    draw.maxNewTokens = maxNewTokens;
+    draw.samples = samples;
+    draw.batchSize = 32;
+    draw.logprobs = true;
+    const auto drawn = sampleLocal(model, tokenizer, prompts, draw, context);
     if (drawn.empty())
         return out; // cancelled
-    std::vector<ScoreRequest> requests;
-    for (size_t i = 0; i < drawn.size(); ++i)
-        for (const auto &s : drawn[i])
-            if (!s.ids.empty())
-                requests.push_back({prompts[i], s.ids});
-    const bool wasTraining = model.is_training();
-    model.eval();
-    const auto scores = scoreSequences(model, requests, 16);
-    if (wasTraining)
-        model.train();
     const RougeScorer rouge;
-    size_t next = 0;
     double sum = 0;
     for (size_t i = 0; i < drawn.size(); ++i) {
         SampledSequences p;
         for (const auto &s : drawn[i]) {
             if (s.ids.empty())
                 continue;
-            p.meanLogprob.push_back(scores[next++].meanLogprob);
+            double total = 0;
+            for (const float lp : s.logprobs)
+                total += lp;
+            p.meanLogprob.push_back(total / static_cast<double>(s.logprobs.size()));
             p.quality.push_back(rouge.score(references[i], s.text).rougeL.f1);
         }
         const double rho = spearman(p.meanLogprob, p.quality);

@@ -31,7 +31,11 @@ public:
     virtual ~Judge() = default;
     /** Recorded as the pair's labeller: "judge:rouge-l", "judge:llm:NAME". */
     virtual std::string name() const = 0;
-    /** One verdict per case, in order. Runs on the calling thread; cancellation is polled where the judge waits. */
+    /**
+     * One verdict per case, in order, or fewer (none) when cancelled part way: a verdict is never
+     * made up for a case the judge did not finish. Runs on the calling thread; cancellation is
+     * polled where the judge waits.
+     */
     virtual std::vector<JudgeVerdict> judge(const std::vector<JudgeCase> &cases, JobContext *context) = 0;
 };
 

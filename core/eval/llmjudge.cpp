@@ -1,6 +1,7 @@
 #include "eval/llmjudge.h"
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "model/modelloader.h"
 #include "model/sequencescorer.h"
 #include "tokenizer/tokenizer.h"
@@ -119,6 +120,8 @@ public:
                     firstShown[r.index] = r.text[pos] == 'A' ? 1.0 : 0.0;
             },
             context);
+        if (context && context->isCancelled())
+            return {}; // unanswered requests are not ties
         if (!lastError.empty())
             throw Error("the LLM judge at " + mConfig.endpoint.baseUrl + " failed: " + lastError);
         std::vector<JudgeVerdict> out;
@@ -163,7 +166,7 @@ LlmJudgeConfig LlmJudgeConfig::fromJson(const nlohmann::json &doc, const std::st
 nlohmann::json LlmJudgeConfig::toJson() const
 {
     nlohmann::json doc = type == JudgeBackend::Local
-                             ? nlohmann::json{{"model", model.empty() ? std::string() : fs::absolute(model).lexically_normal().string()}}
+                             ? nlohmann::json{{"model", absolutePathText(model)}}
                              : endpoint.toJson();
     doc["type"] = enumName<JudgeBackend>(judgeBackendNames, type);
     doc["instructions"] = instructions;

@@ -11,13 +11,17 @@
 namespace plad {
 
 /**
- * Generates continuations of `prompts` as one left-padded batch with a KV cache, so each step
- * runs the model on one new token per row. Rows finish independently; the batch ends when all
- * are done or `maxNewTokens` is reached. Cancellation is polled once per step; a cancelled call
- * returns what was generated so far with FinishReason::Cancelled. Progress (unit "tokens") is
- * reported through `context` on the calling thread.
+ * Generates continuations of `prompts` (results in prompt order). Prompts run in left-padded
+ * batches of `options.batchSize` (all at once when 0), bucketed longest first, with a KV cache
+ * allocated once per batch, so each step runs the model on one new token per row. Rows finish
+ * independently and finished rows leave the batch. Sampled rows draw from their own seed
+ * (`options.rowSeeds`), so the outputs do not depend on the batching. Cancellation is polled
+ * once per step; a cancelled call returns what was generated so far with
+ * FinishReason::Cancelled. Progress (unit "tokens" of the budget, maxNewTokens per prompt; a
+ * row that stops early uses up its rest) is reported through `context` on the calling thread; `profile`, when given, accumulates where the time went.
  */
 std::vector<GenerationResult> generate(CausalLMImpl &model, const std::vector<std::vector<int64_t>> &prompts,
-                                       const GenerationOptions &options, JobContext *context = nullptr);
+                                       const GenerationOptions &options, JobContext *context = nullptr,
+                                       GenerationProfile *profile = nullptr);
 
 } // namespace plad

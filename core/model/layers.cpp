@@ -22,7 +22,7 @@ std::pair<torch::Tensor, torch::Tensor> KVCache::append(int64_t layer, const tor
     const int64_t t = k.size(2);
     const int64_t needed = mLength + t;
     if (!keys.defined() || keys.size(2) < needed) {
-        const int64_t capacity = std::max<int64_t>({needed, 64, keys.defined() ? 2 * keys.size(2) : 0});
+        const int64_t capacity = std::max<int64_t>({needed, keys.defined() ? 2 * keys.size(2) : std::max<int64_t>(mReserved, 64)});
         auto grownK = torch::empty({k.size(0), k.size(1), capacity, k.size(3)}, k.options()); // [B, K, cap, D]
         auto grownV = torch::empty({v.size(0), v.size(1), capacity, v.size(3)}, v.options());
         if (keys.defined() && mLength > 0) {
@@ -37,42 +37,14 @@ std::pair<torch::Tensor, torch::Tensor> KVCache::append(int64_t layer, const tor
     return {keys.narrow(2, 0, needed), values.narrow(2, 0, needed)}; // [B, K, S, D]
 }
 
-torch::Tensor buildAttentionBias(int64_t newTokens, int64_t past, const torch::Tensor &keyMask,
-                                 std::optional<int64_t> slidingWindow, torch::ScalarType dtype,
-                                 torch::Device device)
+void KVCache::keepRows(const torch::Tensor &rows)
 {
-    const int64_t S = past + newTokens;
-    const auto idx = torch::TensorOptions().dtype(torch::kInt64).device(device);
-    auto query = torch::arange(past, S, idx).unsqueeze(1); // [T, 1] absolute indices
-    auto key = torch::arange(0, S, idx).unsqueeze(0);      // [1, S]
-    auto allowed = key <= query;                           // [T, S]
-    if (slidingWindow)
-        allowed = allowed & (key > query - *slidingWindow);
-    allowed = allowed.unsqueeze(0).unsqueeze(0); // [1, 1, T, S]
-    if (keyMask.defined()) {
-        TORCH_CHECK(keyMask.size(1) == S, "key mask covers ", keyMask.size(1), " positions, expected ", S);
-        allowed = allowed & keyMask.to(device).to(torch::kBool).unsqueeze(1).unsqueeze(2); // [B, 1, T, S]
+    for (size_t layer = 0; layer < mKeys.size(); ++layer) {
+        if (!mKeys[layer].defined())
+            continue;
+        mKeys[layer] = mKeys[layer].index_select(0, rows);
+        mValues[layer] = mValues[layer].index_select(0, rows);
     }
-    // A finite lowest value instead of -inf keeps fully masked rows (left padding) finite.
-    auto bias = torch::zeros(allowed.sizes(), torch::TensorOptions().dtype(dtype).device(device));
-    return bias.masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());
-}
-
-torch::Tensor groupedAttention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
-                               const torch::Tensor &bias, double scale)
-{
-    const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
-    const int64_t K = k.size(1), S = k.size(2);
-    const int64_t G = H / K;
-    // Query heads sharing a key/value head are adjacent, so [B, H, T, D] regroups to
-    // [B, K, G*T, D] without copying keys G times.
-    auto qg = q.reshape({B, K, G * T, D});
-    auto scores = torch::matmul(qg, k.transpose(2, 3)).mul_(scale); // [B, K, G*T, S]
-    scores = scores.view({B, H, T, S}).to(torch::kFloat32);
-    scores = scores + bias;                                          // [B, H, T, S]
-    auto probs = torch::softmax(scores, -1).to(v.scalar_type());
-    auto out = torch::matmul(probs.view({B, K, G * T, S}), v); // [B, K, G*T, D]
-    return out.view({B, H, T, D});
 }
 
 torch::Tensor linearRows(const torch::Tensor &x, const torch::Tensor &weight, const torch::Tensor &bias)
@@ -197,7 +169,7 @@ RotaryAttentionImpl::RotaryAttentionImpl(const RotaryAttentionOptions &o)
 }
 
 torch::Tensor RotaryAttentionImpl::forward(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin,
-                                           const torch::Tensor &bias, KVCache *cache, int64_t layer)
+                                           const AttentionMask &mask, KVCache *cache, int64_t layer)
 {
     const int64_t B = x.size(0), T = x.size(1);
     const int64_t H = options.heads, K = options.kvHeads, D = options.headDim;
@@ -212,7 +184,7 @@ torch::Tensor RotaryAttentionImpl::forward(const torch::Tensor &x, const torch::
     k = RotaryEmbedding::apply(k.transpose(1, 2), cos, sin); // [B, K, T, D]
     if (cache)
         std::tie(k, v) = cache->append(layer, k, v); // [B, K, S, D]
-    auto out = groupedAttention(q, k, v, bias, 1.0 / std::sqrt(static_cast<double>(D))); // [B, H, T, D]
+    auto out = attention(q, k, v, mask, 1.0 / std::sqrt(static_cast<double>(D))); // [B, H, T, D]
     return linearRows(o_proj, out.transpose(1, 2).reshape({B, T, H * D}));
 }
 

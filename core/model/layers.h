@@ -5,6 +5,7 @@
 // Shape vocabulary: B batch, T new tokens in this call, S keys attended to (cached + new),
 // C channels, V vocab, H query heads, K key/value heads, D head dim, F MLP width.
 
+#include "model/attention.h"
 #include "model/modelconfig.h"
 
 #include <optional>
@@ -20,8 +21,8 @@ namespace plad {
 
 /**
  * Keys and values of every layer for the tokens seen so far, so decoding never recomputes the
- * prefix. Storage is preallocated and grows by doubling; each layer appends during a forward
- * call and the model calls advance() once the call is done.
+ * prefix. Storage is allocated once for reserve()'s length (and grows by doubling past it); each
+ * layer appends during a forward call and the model calls advance() once the call is done.
  */
 class KVCache
 {
@@ -33,29 +34,17 @@ public:
     /** Tokens committed so far (S before this call). */
     int64_t length() const { return mLength; }
     void advance(int64_t tokens) { mLength += tokens; }
+    /** Allocates room for `tokens` in total at the first append, so a generation that knows its length never regrows. */
+    void reserve(int64_t tokens) { mReserved = tokens; }
+    /** Keeps only the batch rows `rows` (int64 indices, in that order) of every layer. */
+    void keepRows(const torch::Tensor &rows);
 
 private:
     std::vector<torch::Tensor> mKeys;   // [B, K, capacity, D]
     std::vector<torch::Tensor> mValues; // [B, K, capacity, D]
     int64_t mLength = 0;
+    int64_t mReserved = 0;
 };
-
-/**
- * Additive attention bias [B or 1, 1, T, S]: 0 where query t (absolute index past + t) may see
- * key s, the dtype's lowest value elsewhere. Combines causality, key padding (`keyMask`
- * [B, S], nonzero = real token; undefined = no padding) and an optional sliding window.
- */
-torch::Tensor buildAttentionBias(int64_t newTokens, int64_t past, const torch::Tensor &keyMask,
-                                 std::optional<int64_t> slidingWindow, torch::ScalarType dtype,
-                                 torch::Device device);
-
-/**
- * softmax(q k^T * scale + bias) v with grouped-query attention: q [B, H, T, D], k and v
- * [B, K, S, D] with H a multiple of K (query head h reads key/value head h / (H/K)), bias
- * [B|1, 1, T, S]. Softmax runs in float32 whatever the compute dtype. Returns [B, H, T, D].
- */
-torch::Tensor groupedAttention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
-                               const torch::Tensor &bias, double scale);
 
 /**
  * x @ weight^T + bias for weight [out, in] (torch::nn::Linear's layout); `bias` may be
@@ -122,9 +111,9 @@ struct RotaryAttentionOptions
 struct RotaryAttentionImpl : torch::nn::Module
 {
     explicit RotaryAttentionImpl(const RotaryAttentionOptions &options);
-    /** x [B, T, C]; cos/sin from RotaryEmbedding; bias [B|1, 1, T, S]. Returns [B, T, C]. */
+    /** x [B, T, C]; cos/sin from RotaryEmbedding. Returns [B, T, C]. */
     torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin,
-                          const torch::Tensor &bias, KVCache *cache, int64_t layer);
+                          const AttentionMask &mask, KVCache *cache, int64_t layer);
 
     RotaryAttentionOptions options;
     torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};

@@ -37,7 +37,7 @@ struct SamplingOptions
     int64_t topK = 0;                ///< 0 = off
     double topP = 1.0;               ///< (0, 1]; 1 = off
     double repetitionPenalty = 1.0;  ///< >= 1 discourages tokens already in the sequence; applies to greedy too
-    uint64_t seed = 0;               ///< same seed, prompts and options => same samples
+    uint64_t seed = 0;               ///< same seed, prompts and options => same samples, whatever the batching
 };
 
 struct GenerationOptions
@@ -47,6 +47,49 @@ struct GenerationOptions
     std::vector<int64_t> eosTokenIds;               ///< generation of a row stops after one of these
     std::vector<std::vector<int64_t>> stopSequences; ///< ...or after one of these token sequences
     bool useCache = true;                            ///< false recomputes the whole prefix each step (for checks and benchmarks)
+    /**
+     * The seed of each prompt's draws, one per prompt; empty: deriveSeed(sampling.seed, row
+     * index in the call). A row's draws depend only on its seed, so outputs do not change with
+     * the batch size, the bucketing or the other rows of the batch.
+     */
+    std::vector<uint64_t> rowSeeds;
+    bool logprobs = false;        ///< also return each new token's log-probability under the model (before penalty, temperature, top-k/p)
+    int64_t batchSize = 0;        ///< rows run together, prompts bucketed by length (longest first); 0 = all in one batch
+    bool dropFinishedRows = true; ///< finished rows leave the batch (changes only the speed, not the outputs)
+};
+
+/**
+ * Where generation spent its time. Stages are wall-clock seconds on the calling thread; token
+ * counts say how much work was real and how much was padding.
+ */
+struct GenerationProfile
+{
+    double prefillSeconds = 0;    ///< model forward over the prompts
+    double decodeSeconds = 0;     ///< model forward over one new token per row
+    double samplingSeconds = 0;   ///< logits processing, choosing tokens, log-probs, stop checks
+    double compactSeconds = 0;    ///< dropping finished rows from the batch and its KV cache
+    int64_t batches = 0;
+    int64_t rows = 0;
+    int64_t promptTokens = 0;       ///< real prompt tokens run through the model
+    int64_t paddedPromptTokens = 0; ///< prompt positions computed, padding included
+    int64_t decodeRowSteps = 0;     ///< rows run in decode steps, finished-but-not-yet-dropped rows included
+    int64_t newTokens = 0;          ///< tokens generated (kept in the outputs)
+
+    double seconds() const { return prefillSeconds + decodeSeconds + samplingSeconds + compactSeconds; }
+    GenerationProfile &operator+=(const GenerationProfile &o)
+    {
+        prefillSeconds += o.prefillSeconds;
+        decodeSeconds += o.decodeSeconds;
+        samplingSeconds += o.samplingSeconds;
+        compactSeconds += o.compactSeconds;
+        batches += o.batches;
+        rows += o.rows;
+        promptTokens += o.promptTokens;
+        paddedPromptTokens += o.paddedPromptTokens;
+        decodeRowSteps += o.decodeRowSteps;
+        newTokens += o.newTokens;
+        return *this;
+    }
 };
 
 /** Why a row stopped. */
@@ -57,6 +100,7 @@ struct GenerationResult
 {
     std::vector<int64_t> ids;  ///< new tokens only, including the EOS or stop sequence that ended the row
     FinishReason finishReason = FinishReason::Length;
+    std::vector<float> logprobs; ///< with GenerationOptions::logprobs: log p(token | prefix) of each id, under the raw model
 };
 
 /** Throws ConfigError naming the option when sampling options are out of range. */

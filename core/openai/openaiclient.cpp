@@ -199,7 +199,9 @@ void requestCompletions(const OpenAiEndpoint &endpoint, const CompletionSettings
                 body["messages"] = {{{"role", "user"}, {"content", prompts[index]}}};
             else
                 body["prompt"] = prompts[index];
-            if (settings.seed)
+            if (index < settings.seeds.size())
+                body["seed"] = settings.seeds[index];
+            else if (settings.seed)
                 body["seed"] = *settings.seed;
             if (!settings.stop.empty())
                 body["stop"] = settings.stop;

@@ -57,6 +57,7 @@ struct CompletionSettings
     double temperature = 1.0;
     double topP = 1.0;
     std::optional<uint64_t> seed;   ///< sent as "seed" (servers that support it become repeatable)
+    std::vector<uint64_t> seeds;    ///< one per prompt, sent instead of `seed` when given
     std::vector<std::string> stop;
 };
 

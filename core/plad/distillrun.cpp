@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <numeric>
 #include <set>
 
 #include <fstream>
@@ -58,11 +57,6 @@ std::vector<int64_t> truncated(std::vector<int64_t> ids, int64_t limit)
     if (static_cast<int64_t>(ids.size()) > limit)
         ids.resize(static_cast<size_t>(limit));
     return ids;
-}
-
-double sumOf(const std::vector<float> &values)
-{
-    return std::accumulate(values.begin(), values.end(), 0.0);
 }
 
 /**
@@ -219,8 +213,8 @@ std::vector<DistillItem> loadItems(RunState &s)
         item.rejected = rejected->tokenIds;
         if (s.config.loss.lambda > 0 && s.config.loss.ceTarget == CeTarget::Reference)
             item.reference = s.responseIds(byId.at(pair.promptId)->reference);
-        item.referenceChosen = sumOf(chosen->studentLogprobs);
-        item.referenceRejected = sumOf(rejected->studentLogprobs);
+        item.referenceChosen = sequenceScore(chosen->studentLogprobs, ScoreKind::Sum);
+        item.referenceRejected = sequenceScore(rejected->studentLogprobs, ScoreKind::Sum);
         item.weight = weight;
         items.push_back(std::move(item));
     }

@@ -1,13 +1,20 @@
 #include "plad/pairgeneration.h"
 
 #include "common/error.h"
+#include "common/seeds.h"
 #include "model/sampling.h"
 #include "model/sequencescorer.h"
 #include "train/sftdata.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <map>
+#include <mutex>
+#include <numeric>
 #include <set>
+#include <thread>
 
 namespace plad {
 
@@ -15,15 +22,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-uint64_t batchSeed(int64_t round, int64_t firstIndex)
+double secondsSince(Clock::time_point start)
 {
-    return static_cast<uint64_t>(round) * 1000003ull + static_cast<uint64_t>(firstIndex) * 7919ull;
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/** The seed of a prompt's samples in a round: who it is, not where it ran. */
+uint64_t promptSeed(const RunConfig &config, int64_t round, const PromptRecord &prompt)
+{
+    return deriveSeed(static_cast<uint64_t>(config.seed), {static_cast<uint64_t>(round), static_cast<uint64_t>(prompt.index)});
 }
 
 /** One prompt's outputs as collected: its ids in the student's tokens and every output, scored. */
 struct CollectedPrompt
 {
-    const PromptRecord *prompt = nullptr;
+    PromptRecord prompt;
     std::vector<int64_t> promptIds;
     std::vector<CollectedOutput> outputs;
 
@@ -36,39 +49,52 @@ struct CollectedPrompt
 /**
  * Collection: k teacher outputs (new ones from the teacher, or round 0's on a refresh) and k
  * student outputs per prompt, every output in the student's tokens with the initial student's
- * per-token log-probs. Empty when cancelled.
+ * per-token log-probs. `promptIds` are the prompts encoded for the student. Empty when cancelled.
  */
-std::vector<CollectedPrompt> collectOutputs(const std::vector<PromptRecord> &batch, const PairGenerationSetup &setup, int64_t round,
-                                            const std::map<std::string, std::vector<StoredOutput>> &round0Teacher, JobContext *context)
+std::vector<CollectedPrompt> collectOutputs(const std::vector<PromptRecord> &batch, const std::vector<std::vector<int64_t>> &promptIds,
+                                            const PairGenerationSetup &setup, int64_t round,
+                                            const std::map<std::string, std::vector<StoredOutput>> &round0Teacher, JobContext *context,
+                                            PairGenerationProfile &profile)
 {
     const RunConfig &config = *setup.config;
     const int64_t k = config.pairs.perPrompt;
     const int64_t maxResponse = config.data.limits.maxResponseTokens;
-    const int64_t teacherTokens = config.pairs.teacher.maxNewTokens > 0 ? config.pairs.teacher.maxNewTokens : maxResponse;
     const int64_t studentTokens = config.pairs.student.maxNewTokens > 0 ? config.pairs.student.maxNewTokens : maxResponse;
-    const uint64_t seed = batchSeed(round, batch.front().index);
+    std::vector<uint64_t> seeds;
+    for (const auto &p : batch)
+        seeds.push_back(promptSeed(config, round, p));
 
     std::vector<CollectedPrompt> collected(batch.size());
-    std::vector<std::vector<int64_t>> promptIds;
     for (size_t i = 0; i < batch.size(); ++i) {
-        collected[i].prompt = &batch[i];
-        collected[i].promptIds = encodePromptWithin(batch[i].prompt, *setup.tokenizer, setup.promptTemplate, setup.limits,
-                                                    std::max(teacherTokens, studentTokens));
-        promptIds.push_back(collected[i].promptIds);
+        collected[i].prompt = batch[i];
+        collected[i].promptIds = promptIds[i];
     }
 
     std::vector<std::vector<TeacherText>> teacherTexts;
+    auto start = Clock::now();
     if (setup.teacher)
-        teacherTexts = setup.teacher->generate(batch, k, seed, context);
+        teacherTexts = setup.teacher->generate(batch, k, seeds, context, &profile.teacher);
+    profile.teacherSeconds += secondsSince(start);
+    // The initial student scores its own outputs while generating them; a refreshed student's
+    // outputs are scored by the initial one afterwards.
+    const bool studentScoresItself = setup.student == setup.scorer;
     std::vector<std::vector<LocalSample>> studentSamples;
     if (setup.makePairs && !(context && context->isCancelled())) {
-        SamplingOptions sampling = config.pairs.student.sampling;
-        sampling.seed += seed;
-        studentSamples = sampleLocal(*setup.student, *setup.tokenizer, promptIds, sampling, studentTokens, k, context);
+        LocalSampling draw;
+        draw.sampling = config.pairs.student.sampling;
+        draw.maxNewTokens = studentTokens;
+        draw.samples = k;
+        draw.logprobs = studentScoresItself;
+        for (const uint64_t seed : seeds)
+            draw.promptSeeds.push_back(deriveSeed(config.pairs.student.sampling.seed, seed));
+        start = Clock::now();
+        studentSamples = sampleLocal(*setup.student, *setup.tokenizer, promptIds, draw, context, &profile.student);
+        profile.studentSeconds += secondsSince(start);
     }
     if (context && context->isCancelled())
         return {};
 
+    start = Clock::now();
     for (size_t i = 0; i < batch.size(); ++i) {
         auto &c = collected[i];
         if (setup.teacher) {
@@ -107,29 +133,35 @@ std::vector<CollectedPrompt> collectOutputs(const std::vector<PromptRecord> &bat
                 o.sample = s;
                 o.text = sample.text;
                 o.tokenIds = sample.ids;
+                if (studentScoresItself)
+                    o.studentLogprobs = sample.logprobs;
                 o.seconds = sample.seconds;
                 o.finishReason = sample.finishReason;
                 c.outputs.push_back(std::move(out));
             }
     }
+    profile.encodeSeconds += secondsSince(start);
 
-    // The initial student's log-probs of every new output, in one batched pass (an existing
-    // output of round 0 has them already).
+    // The initial student's log-probs of the new outputs it did not generate itself (the
+    // teacher's, a refreshed student's), in one batched pass.
     std::vector<ScoreRequest> requests;
     std::vector<StoredOutput *> owners;
     for (auto &c : collected) {
         if (c.failed())
             continue;
         for (auto &o : c.outputs)
-            if (!o.existing && !o.output.tokenIds.empty()) {
+            if (!o.existing && !o.output.tokenIds.empty() && o.output.studentLogprobs.empty()) {
                 requests.push_back({c.promptIds, o.output.tokenIds});
                 owners.push_back(&o.output);
             }
     }
     if (!requests.empty()) {
-        const auto scores = scoreSequences(*setup.scorer, requests, 16);
+        start = Clock::now();
+        const auto scores = scoreSequences(*setup.scorer, requests, 32);
         for (size_t r = 0; r < scores.size(); ++r)
             owners[r]->studentLogprobs.assign(scores[r].tokenLogprobs.begin(), scores[r].tokenLogprobs.end());
+        profile.crossScoreSeconds += secondsSince(start);
+        profile.crossScoredOutputs += static_cast<int64_t>(requests.size());
     }
     return collected;
 }
@@ -148,7 +180,7 @@ std::vector<std::vector<JudgeVerdict>> judgeCandidates(const std::vector<Collect
         for (size_t n = 0; n < candidates.size(); ++n) {
             if (screenCandidate(c.outputs, candidates[n], options))
                 continue; // dropped before judging: no need to ask
-            cases.push_back({c.prompt->prompt, c.prompt->reference, c.outputs[candidates[n].teacher].output.text,
+            cases.push_back({c.prompt.prompt, c.prompt.reference, c.outputs[candidates[n].teacher].output.text,
                              c.outputs[candidates[n].student].output.text});
             owner.emplace_back(i, n);
         }
@@ -156,7 +188,9 @@ std::vector<std::vector<JudgeVerdict>> judgeCandidates(const std::vector<Collect
     if (cases.empty())
         return verdicts;
     const auto answers = judge.judge(cases, context);
-    for (size_t j = 0; j < answers.size() && j < owner.size(); ++j)
+    if (answers.size() < cases.size())
+        return {}; // cancelled part way
+    for (size_t j = 0; j < owner.size(); ++j)
         verdicts[owner[j].first][owner[j].second] = answers[j];
     return verdicts;
 }
@@ -165,7 +199,7 @@ std::vector<std::vector<JudgeVerdict>> judgeCandidates(const std::vector<Collect
 GeneratedPrompt storedPrompt(const CollectedPrompt &c, const PromptLabelling &labelling)
 {
     GeneratedPrompt g;
-    g.promptId = c.prompt->id;
+    g.promptId = c.prompt.id;
     std::vector<size_t> storedIndex(c.outputs.size(), 0);
     for (size_t j = 0; j < c.outputs.size(); ++j)
         if (!c.outputs[j].existing) {
@@ -189,6 +223,143 @@ GeneratedPrompt storedPrompt(const CollectedPrompt &c, const PromptLabelling &la
     return g;
 }
 
+/**
+ * The writer thread: judges, labels and saves each collected batch (one transaction per
+ * batch) while the calling thread generates the next. The queue holds at most two batches, so
+ * generation never runs far ahead of what is saved.
+ */
+class PairWriter
+{
+public:
+    PairWriter(Workspace &store, const std::string &runId, int64_t round, const LabellingOptions &labelling, Judge *judge,
+               bool makePairs, JobContext *context)
+        : mStore(store)
+        , mRunId(runId)
+        , mRound(round)
+        , mLabelling(labelling)
+        , mJudge(judge)
+        , mMakePairs(makePairs)
+        , mContext(context ? context->silent() : JobContext())
+        , mHasContext(context != nullptr)
+        , mThread([this] { loop(); })
+    {}
+
+    ~PairWriter() { finish(); }
+
+    /** Queues a batch; waits while two are queued. Rethrows the writer's error. */
+    void push(std::vector<CollectedPrompt> batch, double &waitSeconds)
+    {
+        const auto start = Clock::now();
+        std::unique_lock lock(mMutex);
+        mSpace.wait(lock, [this] { return mQueue.size() < 2 || mError; });
+        waitSeconds += secondsSince(start);
+        if (mError)
+            std::rethrow_exception(mError);
+        mQueue.push_back(std::move(batch));
+        mWork.notify_one();
+    }
+
+    /** Saves what is queued, stops the thread, and rethrows its error if it had one. */
+    void finish()
+    {
+        {
+            std::lock_guard lock(mMutex);
+            if (mClosed)
+                return;
+            mClosed = true;
+            mWork.notify_one();
+        }
+        mThread.join();
+        if (mError)
+            std::rethrow_exception(mError);
+    }
+
+    /** Prompts saved so far (safe to call from the generating thread). */
+    int64_t saved()
+    {
+        std::lock_guard lock(mMutex);
+        return mSaved;
+    }
+
+    /** Counts and times; read them after finish(). */
+    int64_t pairs = 0;
+    int64_t unsavedBatches = 0; ///< batches whose judging was cancelled: not saved, generated again on resume
+    DropCounts drops;
+    double judgeSeconds = 0, labelSeconds = 0, storeSeconds = 0;
+
+private:
+    void loop()
+    {
+        try {
+            for (;;) {
+                std::vector<CollectedPrompt> batch;
+                {
+                    std::unique_lock lock(mMutex);
+                    mWork.wait(lock, [this] { return !mQueue.empty() || mClosed; });
+                    if (mQueue.empty())
+                        return;
+                    batch = std::move(mQueue.front());
+                    mQueue.pop_front();
+                }
+                const int64_t n = write(batch);
+                std::lock_guard lock(mMutex);
+                mSaved += n;
+                mSpace.notify_one();
+            }
+        } catch (...) {
+            std::lock_guard lock(mMutex);
+            mError = std::current_exception();
+            mSpace.notify_all();
+        }
+    }
+
+    int64_t write(const std::vector<CollectedPrompt> &batch)
+    {
+        auto start = Clock::now();
+        std::vector<std::vector<JudgeVerdict>> verdicts(batch.size());
+        if (mMakePairs && mLabelling.policy == LabelingPolicy::Judge) {
+            verdicts = judgeCandidates(batch, mLabelling, *mJudge, mHasContext ? &mContext : nullptr);
+            if (verdicts.empty()) {
+                ++unsavedBatches; // the judge was cancelled part way: no pair is labelled without its verdict
+                return 0;
+            }
+        }
+        judgeSeconds += secondsSince(start);
+
+        start = Clock::now();
+        std::vector<GeneratedPrompt> finished;
+        for (size_t i = 0; i < batch.size(); ++i) {
+            const PromptLabelling labelled = mMakePairs ? labelPairs(batch[i].outputs, verdicts[i], mLabelling) : PromptLabelling{};
+            for (const auto &d : labelled.dropped)
+                drops.add(d.reason);
+            pairs += static_cast<int64_t>(labelled.pairs.size());
+            finished.push_back(storedPrompt(batch[i], labelled));
+        }
+        labelSeconds += secondsSince(start);
+
+        start = Clock::now();
+        mStore.pairs().saveGenerated(mRunId, mRound, finished);
+        storeSeconds += secondsSince(start);
+        return static_cast<int64_t>(finished.size());
+    }
+
+    Workspace &mStore;
+    const std::string mRunId;
+    const int64_t mRound;
+    const LabellingOptions mLabelling;
+    Judge *mJudge;
+    const bool mMakePairs;
+    JobContext mContext;
+    const bool mHasContext;
+    std::mutex mMutex;
+    std::condition_variable mWork, mSpace;
+    std::deque<std::vector<CollectedPrompt>> mQueue;
+    bool mClosed = false;
+    int64_t mSaved = 0;
+    std::exception_ptr mError;
+    std::thread mThread; // last: started once every member above is ready
+};
+
 } // namespace
 
 PairGenerationReport generatePairs(Workspace &store, const std::string &runId, int64_t round, const PairGenerationSetup &setup,
@@ -210,6 +381,7 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
     }
 
     PairGenerationReport report;
+    PairGenerationProfile &profile = report.profile;
     const auto start = Clock::now();
     auto all = store.pairs().prompts(runId, setup.split);
     if (setup.maxPrompts > 0 && static_cast<int64_t>(all.size()) > setup.maxPrompts)
@@ -233,64 +405,91 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
             if (o.source == OutputSource::Teacher)
                 round0Teacher[o.promptId].push_back(std::move(o));
 
+    // Buckets: the longest prompts first, so a batch's rows need little padding. The samples do
+    // not depend on the order (each prompt has its own seed).
+    const int64_t maxResponse = config.data.limits.maxResponseTokens;
+    const int64_t longestOutput = std::max(config.pairs.teacher.maxNewTokens > 0 ? config.pairs.teacher.maxNewTokens : maxResponse,
+                                           config.pairs.student.maxNewTokens > 0 ? config.pairs.student.maxNewTokens : maxResponse);
+    auto encodeStart = Clock::now();
+    std::vector<std::vector<int64_t>> encoded;
+    encoded.reserve(todo.size());
+    for (const auto &p : todo)
+        encoded.push_back(encodePromptWithin(p.prompt, *setup.tokenizer, setup.promptTemplate, setup.limits, longestOutput));
+    std::vector<size_t> order(todo.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return encoded[a].size() > encoded[b].size(); });
+    profile.encodeSeconds += secondsSince(encodeStart);
+
     // Inner generation reports per token; this function reports per prompt.
     JobContext innerContext = context ? context->silent() : JobContext();
     JobContext *inner = context ? &innerContext : nullptr;
     const auto batchSize = static_cast<size_t>(config.pairs.batchSize);
+    int64_t collectedPrompts = 0;
+    PairWriter writer(store, runId, round, labelling, setup.judge, setup.makePairs, context);
+    auto reportProgress = [&](bool last) {
+        if (!context)
+            return;
+        const int64_t saved = writer.saved();
+        const double elapsed = secondsSince(start);
+        const double rate = static_cast<double>(saved + report.failed) / std::max(elapsed, 1e-9);
+        const double left = static_cast<double>(static_cast<int64_t>(todo.size()) - saved - report.failed);
+        context->report({round == 0 ? "generate" : "refresh", report.skipped + saved, static_cast<int64_t>(all.size()), "prompts", rate,
+                         rate > 0 ? left / rate : -1.0},
+                        last);
+    };
     for (size_t first = 0; first < todo.size(); first += batchSize) {
         if (context && context->isCancelled()) {
             report.cancelled = true;
             break;
         }
-        const std::vector<PromptRecord> batch(todo.begin() + static_cast<long>(first),
-                                              todo.begin() + static_cast<long>(std::min(todo.size(), first + batchSize)));
-        const auto collected = collectOutputs(batch, setup, round, round0Teacher, inner);
+        std::vector<PromptRecord> batch;
+        std::vector<std::vector<int64_t>> batchIds;
+        for (size_t j = first; j < std::min(todo.size(), first + batchSize); ++j) {
+            batch.push_back(todo[order[j]]);
+            batchIds.push_back(encoded[order[j]]);
+        }
+        auto collected = collectOutputs(batch, batchIds, setup, round, round0Teacher, inner, profile);
         if (collected.empty()) {
             report.cancelled = true; // the unfinished batch is not saved; it is generated again on resume
             break;
         }
-        std::vector<std::vector<JudgeVerdict>> verdicts(collected.size());
-        if (setup.makePairs && labelling.policy == LabelingPolicy::Judge)
-            verdicts = judgeCandidates(collected, labelling, *setup.judge, inner);
-
-        std::vector<GeneratedPrompt> finished;
-        for (size_t i = 0; i < collected.size(); ++i) {
-            const auto &c = collected[i];
-            if (c.failed()) {
-                // Not saved: the prompt is generated again on resume.
-                ++report.failed;
-                if (report.firstError.empty())
-                    for (const auto &o : c.outputs)
-                        if (!o.error.empty()) {
-                            report.firstError = "prompt " + c.prompt->id + ": " + o.error;
-                            break;
-                        }
+        std::vector<CollectedPrompt> complete;
+        for (auto &c : collected) {
+            if (!c.failed()) {
+                complete.push_back(std::move(c));
                 continue;
             }
-            const PromptLabelling labelled = setup.makePairs ? labelPairs(c.outputs, verdicts[i], labelling) : PromptLabelling{};
-            for (const auto &d : labelled.dropped)
-                report.drops.add(d.reason);
-            report.pairs += static_cast<int64_t>(labelled.pairs.size());
-            finished.push_back(storedPrompt(c, labelled));
+            // Not saved: the prompt is generated again on resume.
+            ++report.failed;
+            if (report.firstError.empty())
+                for (const auto &o : c.outputs)
+                    if (!o.error.empty()) {
+                        report.firstError = "prompt " + c.prompt.id + ": " + o.error;
+                        break;
+                    }
         }
-        report.dropped = report.drops.total();
-        store.pairs().saveGenerated(runId, round, finished);
-        report.prompts += static_cast<int64_t>(finished.size());
-
-        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-        const int64_t handled = report.prompts + report.failed;
-        const double rate = static_cast<double>(handled) / std::max(elapsed, 1e-9);
-        if (context)
-            context->report({round == 0 ? "generate" : "refresh", report.skipped + handled, static_cast<int64_t>(all.size()), "prompts", rate,
-                             static_cast<double>(todo.size() - static_cast<size_t>(handled)) / std::max(rate, 1e-9)},
-                            first + batchSize >= todo.size());
-        if (report.failed > 0 && report.prompts == 0)
+        collectedPrompts += static_cast<int64_t>(complete.size());
+        writer.push(std::move(complete), profile.waitSeconds);
+        reportProgress(false);
+        if (report.failed > 0 && collectedPrompts == 0) {
+            writer.finish();
             throw Error("the teacher (" + setup.teacher->describe() + ") returned no output: " + report.firstError);
+        }
     }
-    report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    writer.finish();
+    report.prompts = writer.saved();
+    report.pairs = writer.pairs;
+    report.drops = writer.drops;
+    if (writer.unsavedBatches > 0)
+        report.cancelled = true;
+    profile.judgeSeconds = writer.judgeSeconds;
+    profile.labelSeconds = writer.labelSeconds;
+    profile.storeSeconds = writer.storeSeconds;
+    reportProgress(true);
+    report.seconds = profile.totalSeconds = secondsSince(start);
     if (log)
         log("round " + std::to_string(round) + ": " + std::to_string(report.prompts) + " prompts, " + std::to_string(report.pairs)
-            + " pairs kept, " + std::to_string(report.dropped) + " dropped (" + report.drops.describe() + "), " + std::to_string(report.failed)
+            + " pairs kept, " + std::to_string(report.drops.total()) + " dropped (" + report.drops.describe() + "), " + std::to_string(report.failed)
             + " failed in " + std::to_string(static_cast<int64_t>(report.seconds)) + " s");
     return report;
 }

@@ -34,25 +34,51 @@ struct PairGenerationSetup
     bool makePairs = true;             ///< sample the student and label pairs (false: teacher outputs only, for SeqKD)
 };
 
+/** Where pair generation spent its time (seconds of wall time, per thread). */
+struct PairGenerationProfile
+{
+    GenerationProfile teacher;      ///< a local teacher's generation (its prefill, decode, sampling)
+    GenerationProfile student;      ///< the student's generation
+    double teacherSeconds = 0;      ///< the whole teacher call (generation, or waiting for an endpoint or file)
+    double studentSeconds = 0;      ///< the whole student call
+    double encodeSeconds = 0;       ///< tokenizing prompts and teacher texts
+    double crossScoreSeconds = 0;   ///< the initial student's log-probs of outputs it did not generate itself
+    int64_t crossScoredOutputs = 0;
+    double judgeSeconds = 0;        ///< writer thread: the judge
+    double labelSeconds = 0;        ///< writer thread: labelling
+    double storeSeconds = 0;        ///< writer thread: saving prompts, outputs and pairs
+    double waitSeconds = 0;         ///< generation waiting for the writer (a full queue)
+    double totalSeconds = 0;
+};
+
 struct PairGenerationReport
 {
     int64_t prompts = 0;     ///< prompts finished in this call
     int64_t skipped = 0;     ///< prompts already generated earlier (resumed)
     int64_t failed = 0;      ///< prompts left for a later resume (an output could not be obtained)
     int64_t pairs = 0;
-    int64_t dropped = 0;     ///< candidate pairs not kept; `drops` says why
-    DropCounts drops;
+    DropCounts drops;        ///< candidate pairs not kept, by reason
     double seconds = 0;
     bool cancelled = false;
     std::string firstError;
+    PairGenerationProfile profile;
 };
 
 /**
  * Generates round `round` of the run's training prompts: k teacher outputs and k student
- * outputs per prompt, labelled into pairs, each prompt saved with its outputs and pairs in one
- * transaction. Prompts already saved for the round are skipped, so a second call after a kill
- * or a cancel continues where the first stopped. Cancellation is polled per generated token;
- * finished prompts are kept. Progress (unit "prompts") goes through `context`.
+ * outputs per prompt, labelled into pairs, each batch of prompts saved with its outputs and
+ * pairs in one transaction. Prompts run longest first in batches of `pairs.batch_size`; every
+ * sample has its own seed (the run's seed, the round, the prompt's index and the sample), so
+ * the pairs do not depend on the batching or on where a resumed run restarted. A model's
+ * scores of its own outputs come from generating them; only the initial student's scores of
+ * the teacher's outputs take a second (batched) pass.
+ *
+ * Judging, labelling and saving run on a writer thread while the next batch generates. A
+ * prompt is finished once its transaction commits, so a kill loses only unsaved batches;
+ * prompts already saved for the round are skipped, and a second call after a kill or a cancel
+ * continues where the first stopped. Cancellation is polled per generated token; batches
+ * already generated are saved before returning. Progress (unit "prompts", saved ones) goes
+ * through `context` on the calling thread.
  */
 PairGenerationReport generatePairs(Workspace &store, const std::string &runId, int64_t round, const PairGenerationSetup &setup,
                                    JobContext *context, const std::function<void(const std::string &)> &log = {});

@@ -9,11 +9,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string absoluteText(const fs::path &p)
-{
-    return p.empty() ? std::string() : fs::absolute(p).lexically_normal().string();
-}
-
 SideSampling readSide(const ConfigReader &r)
 {
     r.allowOnly({"greedy", "temperature", "top_p", "top_k", "repetition_penalty", "seed", "max_new_tokens"});
@@ -222,7 +217,7 @@ RunConfig RunConfig::load(const fs::path &file)
 
 nlohmann::json RunConfig::toJson() const
 {
-    nlohmann::json student = {{"model", absoluteText(this->student)}};
+    nlohmann::json student = {{"model", absolutePathText(this->student)}};
     if (studentTemplate)
         student["template"] = studentTemplate->toJson();
     nlohmann::json doc = {
@@ -256,14 +251,14 @@ nlohmann::json RunConfig::toJson() const
         nlohmann::json t = {{"type", enumName<TeacherKind>(teacherKindNames, teacher->type)}};
         switch (teacher->type) {
         case TeacherKind::Local:
-            t["model"] = absoluteText(teacher->model);
+            t["model"] = absolutePathText(teacher->model);
             t["score_outputs"] = teacher->scoreOutputs;
             break;
         case TeacherKind::Http:
             t.update(teacher->endpoint.toJson());
             break;
         case TeacherKind::Jsonl:
-            t["file"] = absoluteText(teacher->file);
+            t["file"] = absolutePathText(teacher->file);
             t["id_field"] = teacher->idField;
             t["output_field"] = teacher->outputField;
             break;

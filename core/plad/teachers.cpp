@@ -2,10 +2,10 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "common/seeds.h"
 #include "common/text.h"
 #include "model/modelloader.h"
 #include "model/sampling.h"
-#include "model/sequencescorer.h"
 #include "tokenizer/tokenizer.h"
 #include "train/sftdata.h"
 
@@ -58,33 +58,28 @@ public:
 
     std::string describe() const override { return "local model " + mDirectory.string(); }
 
-    std::vector<std::vector<TeacherText>> generate(const std::vector<PromptRecord> &prompts, int64_t k, uint64_t seed,
-                                                   JobContext *context) override
+    std::vector<std::vector<TeacherText>> generate(const std::vector<PromptRecord> &prompts, int64_t k, const std::vector<uint64_t> &promptSeeds,
+                                                   JobContext *context, GenerationProfile *profile) override
     {
         std::vector<std::vector<int64_t>> encoded;
         for (const auto &p : prompts)
             encoded.push_back(encodePromptWithin(p.prompt, mTokenizer, mTemplate, mLimits, mMaxNewTokens));
-        SamplingOptions sampling = mSide.sampling;
-        sampling.seed += seed;
-        const auto samples = sampleLocal(*mModel, mTokenizer, encoded, sampling, mMaxNewTokens, k, context);
+        LocalSampling draw;
+        draw.sampling = mSide.sampling;
+        draw.maxNewTokens = mMaxNewTokens;
+        draw.samples = k;
+        draw.logprobs = mScore; // the teacher's own log-probs come with its tokens: no second pass
+        for (const uint64_t seed : promptSeeds)
+            draw.promptSeeds.push_back(deriveSeed(mSide.sampling.seed, seed));
+        const auto samples = sampleLocal(*mModel, mTokenizer, encoded, draw, context, profile);
         std::vector<std::vector<TeacherText>> out(samples.size());
-        std::vector<ScoreRequest> requests;
         for (size_t i = 0; i < samples.size(); ++i)
             for (const auto &s : samples[i]) {
-                out[i].push_back({s.text, std::nullopt, s.finishReason, s.seconds, {}});
+                std::optional<std::vector<float>> logprobs;
                 if (mScore && !s.ids.empty())
-                    requests.push_back({encoded[i], s.ids});
+                    logprobs = s.logprobs;
+                out[i].push_back({s.text, std::move(logprobs), s.finishReason, s.seconds, {}});
             }
-        if (mScore && !requests.empty()) {
-            const auto scores = scoreSequences(*mModel, requests, 16);
-            size_t next = 0;
-            for (size_t i = 0; i < samples.size(); ++i)
-                for (size_t j = 0; j < samples[i].size(); ++j)
-                    if (!samples[i][j].ids.empty()) {
-                        const auto &lp = scores[next++].tokenLogprobs;
-                        out[i][j].logprobs = std::vector<float>(lp.begin(), lp.end());
-                    }
-        }
         return out;
     }
 
@@ -116,8 +111,8 @@ public:
 
     std::string describe() const override { return "http model \"" + mEndpoint.model + "\" at " + mEndpoint.baseUrl; }
 
-    std::vector<std::vector<TeacherText>> generate(const std::vector<PromptRecord> &prompts, int64_t k, uint64_t seed,
-                                                   JobContext *context) override
+    std::vector<std::vector<TeacherText>> generate(const std::vector<PromptRecord> &prompts, int64_t k, const std::vector<uint64_t> &promptSeeds,
+                                                   JobContext *context, GenerationProfile *) override
     {
         std::vector<std::vector<TeacherText>> out(prompts.size(), std::vector<TeacherText>(static_cast<size_t>(k)));
         for (int64_t s = 0; s < k; ++s) {
@@ -126,7 +121,8 @@ public:
                 texts.push_back(mEndpoint.chat ? p.prompt : mTemplate.render(p.prompt));
             CompletionSettings settings = mSettings;
             if (!mGreedy)
-                settings.seed = mBaseSeed + seed + static_cast<uint64_t>(s);
+                for (size_t i = 0; i < prompts.size(); ++i) // 31 bits: what every server accepts as an integer seed
+                    settings.seeds.push_back(deriveSeed(deriveSeed(mBaseSeed, promptSeeds.at(i)), static_cast<uint64_t>(s)) & 0x7fffffffu);
             for (auto &row : out)
                 row[static_cast<size_t>(s)].error = "not requested (cancelled)";
             requestCompletions(
@@ -221,7 +217,8 @@ public:
                         + std::to_string(short_.size()) + " prompts (first: " + firstFew(short_) + ")");
     }
 
-    std::vector<std::vector<TeacherText>> generate(const std::vector<PromptRecord> &prompts, int64_t k, uint64_t, JobContext *) override
+    std::vector<std::vector<TeacherText>> generate(const std::vector<PromptRecord> &prompts, int64_t k, const std::vector<uint64_t> &,
+                                                   JobContext *, GenerationProfile *) override
     {
         checkCoverage(prompts, k);
         std::vector<std::vector<TeacherText>> out;

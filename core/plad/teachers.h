@@ -5,6 +5,7 @@
 // outputs generated elsewhere.
 
 #include "common/jobcontext.h"
+#include "model/modeltypes.h"
 #include "plad/runconfig.h"
 #include "store/records.h"
 
@@ -32,9 +33,14 @@ public:
     virtual std::string describe() const = 0;
     /** Throws Error before any work when the source cannot serve these prompts (a JSONL lacking ids). */
     virtual void checkCoverage(const std::vector<PromptRecord> &prompts, int64_t k) const { (void)prompts, (void)k; }
-    /** `k` outputs for each prompt, in prompt order; `seed` varies the samples between batches. */
-    virtual std::vector<std::vector<TeacherText>> generate(const std::vector<PromptRecord> &prompts, int64_t k, uint64_t seed,
-                                                           JobContext *context) = 0;
+    /**
+     * `k` outputs for each prompt, in prompt order. Sample s of prompt i is drawn with
+     * deriveSeed(promptSeeds[i], s), so what a prompt gets does not depend on its batch.
+     * `profile`, when given, accumulates a local model's generation time.
+     */
+    virtual std::vector<std::vector<TeacherText>> generate(const std::vector<PromptRecord> &prompts, int64_t k,
+                                                           const std::vector<uint64_t> &promptSeeds, JobContext *context,
+                                                           GenerationProfile *profile = nullptr) = 0;
 };
 
 /**

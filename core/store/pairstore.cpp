@@ -43,10 +43,8 @@ constexpr const char *pairColumns = "p.id, p.prompt_id, p.round, p.chosen_output
 
 AnnotationAction parseAnnotationAction(const std::string &name)
 {
-    for (const auto &entry : annotationActionNames)
-        if (name == entry.name)
-            return entry.value;
-    return AnnotationAction::Note; // an action a newer version wrote: keep the pair and its note
+    // An action a newer version wrote: keep the pair and its note.
+    return findEnum<AnnotationAction>(annotationActionNames, name).value_or(AnnotationAction::Note);
 }
 
 StoredPair readPair(SqliteStatement &s)
@@ -156,7 +154,9 @@ void PairStore::saveGenerated(const std::string &runId, int64_t round, const std
 std::vector<StoredOutput> PairStore::outputs(const std::string &runId, int64_t round)
 {
     auto s = mDb.prepare("SELECT id, prompt_id, round, source, sample, text, token_ids, student_logprobs, teacher_logprobs, seconds, "
-                          "finish_reason FROM outputs WHERE run_id = ? AND (? < 0 OR round = ?) ORDER BY id");
+                          "finish_reason FROM outputs o WHERE run_id = ? AND (? < 0 OR round = ?) "
+                          // In the prompts' order, whatever order generation saved them in.
+                          "ORDER BY round, (SELECT idx FROM prompts q WHERE q.run_id = o.run_id AND q.prompt_id = o.prompt_id), id");
     s.bind(1, runId).bind(2, round).bind(3, round);
     std::vector<StoredOutput> out;
     while (s.step()) {
@@ -198,7 +198,8 @@ std::vector<StoredPair> PairStore::list(const std::string &runId, int64_t round)
 {
     auto s = mDb.prepare(std::string("SELECT ") + pairColumns
                           + " FROM pairs p LEFT JOIN annotations a ON a.pair_id = p.id WHERE p.run_id = ? AND (? < 0 OR p.round = ?) "
-                            "ORDER BY p.id");
+                            // In the prompts' order, whatever order generation saved them in.
+                            "ORDER BY p.round, (SELECT idx FROM prompts q WHERE q.run_id = p.run_id AND q.prompt_id = p.prompt_id), p.id");
     s.bind(1, runId).bind(2, round).bind(3, round);
     std::vector<StoredPair> out;
     while (s.step())

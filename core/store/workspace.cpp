@@ -140,9 +140,8 @@ std::string toString(RunStatus status)
 
 RunStatus parseRunStatus(const std::string &name)
 {
-    for (const auto &entry : runStatusNames)
-        if (name == entry.name)
-            return entry.value;
+    if (const auto status = findEnum<RunStatus>(runStatusNames, name))
+        return *status;
     throw StoreError("unknown run status \"" + name + "\"");
 }
 

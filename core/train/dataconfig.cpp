@@ -1,5 +1,7 @@
 #include "train/dataconfig.h"
 
+#include "common/fileio.h"
+
 #include <nlohmann/json.hpp>
 
 namespace plad {
@@ -52,7 +54,7 @@ nlohmann::json DataConfig::toJson() const
     const nlohmann::json fields = {{"prompt", import.fields.prompt}, {"response", import.fields.reference}, {"id", import.fields.id},
                                    {"group", import.fields.group}};
     nlohmann::json doc = {
-        {"file", std::filesystem::absolute(file).lexically_normal().string()},
+        {"file", absolutePathText(file)},
         {"format", toString(import.format)},
         {"fields", fields},
         {"skip_bad_lines", import.skipBadLines},

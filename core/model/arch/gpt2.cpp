@@ -75,7 +75,7 @@ GPT2AttentionImpl::GPT2AttentionImpl(const ModelConfig &config, int64_t layer_)
         scale /= static_cast<double>(layer + 1);
 }
 
-torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor &x, const torch::Tensor &bias, KVCache *cache)
+torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor &x, const AttentionMask &mask, KVCache *cache)
 {
     const int64_t B = x.size(0), T = x.size(1), C = x.size(2), D = C / heads;
     auto qkv = c_attn(x).split(C, -1);                    // 3 x [B, T, C]
@@ -84,7 +84,7 @@ torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor &x, const torch::Te
     auto v = qkv[2].view({B, T, heads, D}).transpose(1, 2);
     if (cache)
         std::tie(k, v) = cache->append(layer, k, v); // [B, H, S, D]
-    auto out = groupedAttention(q, k, v, bias, scale);  // [B, H, T, D]
+    auto out = attention(q, k, v, mask, scale);         // [B, H, T, D]
     return c_proj(out.transpose(1, 2).reshape({B, T, C}));
 }
 
@@ -109,9 +109,9 @@ GPT2BlockImpl::GPT2BlockImpl(const ModelConfig &config, int64_t layer)
     mlp = register_module("mlp", GPT2MLP(config));
 }
 
-torch::Tensor GPT2BlockImpl::forward(const torch::Tensor &x, const torch::Tensor &bias, KVCache *cache)
+torch::Tensor GPT2BlockImpl::forward(const torch::Tensor &x, const AttentionMask &mask, KVCache *cache)
 {
-    auto h = x + attn(ln_1(x), bias, cache);
+    auto h = x + attn(ln_1(x), mask, cache);
     return h + mlp(ln_2(h));
 }
 
@@ -139,10 +139,10 @@ torch::Tensor GPT2LMHeadModel::hiddenStates(const torch::Tensor &ids, const torc
     checkInputs(ids, positions, /*boundedPositions=*/true);
     const int64_t T = ids.size(1);
     const int64_t past = cache ? cache->length() : 0;
-    auto bias = buildAttentionBias(T, past, keyMask, std::nullopt, torch::kFloat32, ids.device()); // [B|1, 1, T, S]
+    const AttentionMask mask(T, past, keyMask, std::nullopt, ids.device());
     auto x = transformer->wte(ids) + transformer->wpe(positions); // [B, T, C]
     for (const auto &block : *transformer->h)
-        x = block->as<GPT2Block>()->forward(x, bias, cache);
+        x = block->as<GPT2Block>()->forward(x, mask, cache);
     if (cache)
         cache->advance(T);
     return transformer->ln_f(x);

@@ -25,7 +25,7 @@ TORCH_MODULE(Conv1D);
 struct GPT2AttentionImpl : torch::nn::Module
 {
     GPT2AttentionImpl(const ModelConfig &config, int64_t layer);
-    torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &bias, KVCache *cache);
+    torch::Tensor forward(const torch::Tensor &x, const AttentionMask &mask, KVCache *cache);
 
     Conv1D c_attn{nullptr}, c_proj{nullptr};
     int64_t heads, layer;
@@ -46,7 +46,7 @@ TORCH_MODULE(GPT2MLP);
 struct GPT2BlockImpl : torch::nn::Module
 {
     GPT2BlockImpl(const ModelConfig &config, int64_t layer);
-    torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &bias, KVCache *cache);
+    torch::Tensor forward(const torch::Tensor &x, const AttentionMask &mask, KVCache *cache);
 
     torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
     GPT2Attention attn{nullptr};

@@ -88,9 +88,9 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig &c)
 }
 
 torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin,
-                                             const torch::Tensor &bias, KVCache *cache, int64_t layer)
+                                             const AttentionMask &mask, KVCache *cache, int64_t layer)
 {
-    auto h = x + self_attn(input_layernorm(x), cos, sin, bias, cache, layer); // [B, T, C]
+    auto h = x + self_attn(input_layernorm(x), cos, sin, mask, cache, layer); // [B, T, C]
     return h + mlp(post_attention_layernorm(h));
 }
 
@@ -118,12 +118,12 @@ torch::Tensor LlamaForCausalLM::hiddenStates(const torch::Tensor &ids, const tor
     checkInputs(ids, positions, /*boundedPositions=*/false);
     const int64_t T = ids.size(1);
     const int64_t past = cache ? cache->length() : 0;
-    auto bias = buildAttentionBias(T, past, keyMask, config().slidingWindow, torch::kFloat32, ids.device()); // [B|1, 1, T, S]
+    const AttentionMask mask(T, past, keyMask, config().slidingWindow, ids.device());
     auto [cos, sin] = mRope.cosSin(positions); // [B, 1, T, D]
     auto x = model->embed_tokens(ids);          // [B, T, C]
     int64_t layer = 0;
     for (const auto &block : *model->layers)
-        x = block->as<LlamaDecoderLayer>()->forward(x, cos, sin, bias, cache, layer++);
+        x = block->as<LlamaDecoderLayer>()->forward(x, cos, sin, mask, cache, layer++);
     if (cache)
         cache->advance(T);
     return model->norm(x);

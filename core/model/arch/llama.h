@@ -21,7 +21,7 @@ struct LlamaDecoderLayerImpl : torch::nn::Module
 {
     explicit LlamaDecoderLayerImpl(const ModelConfig &config);
     torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin,
-                          const torch::Tensor &bias, KVCache *cache, int64_t layer);
+                          const AttentionMask &mask, KVCache *cache, int64_t layer);
 
     RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
     RotaryAttention self_attn{nullptr};

@@ -1,0 +1,184 @@
+// plad bench generate: generation throughput of plad's generator beside a plain PyTorch-eager
+// generator on the same model, prompts, batch and threads.
+#include "cli/clisupport.h"
+#include "cli/commands.h"
+#include "cli/referencescripts.h"
+
+#include "bench/generationbenchmark.h"
+#include "common/error.h"
+#include "common/fileio.h"
+#include "model/runtime.h"
+#include "plad/demostudy.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include <unistd.h>
+
+namespace plad::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/** A scratch folder removed when the benchmark ends. */
+struct ScratchDirectory
+{
+    fs::path path = fs::temp_directory_path() / ("plad-bench-" + std::to_string(::getpid()));
+    ScratchDirectory() { fs::create_directories(path); }
+    ~ScratchDirectory()
+    {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+std::string percent(double fraction)
+{
+    return fixed(100 * fraction, 0) + "%";
+}
+
+/** The per-stage line of a profile. */
+std::string describeProfile(const GenerationProfile &p, double wall)
+{
+    const double padding = p.paddedPromptTokens > 0 ? 1.0 - static_cast<double>(p.promptTokens) / static_cast<double>(p.paddedPromptTokens) : 0;
+    return "prefill " + fixed(p.prefillSeconds, 2) + " s (" + std::to_string(p.promptTokens) + " prompt tokens, " + percent(padding)
+           + " padding), decode " + fixed(p.decodeSeconds, 2) + " s (" + std::to_string(p.decodeRowSteps) + " row-steps for "
+           + std::to_string(p.newTokens) + " new tokens), sampling " + fixed(p.samplingSeconds, 2) + " s, dropping rows "
+           + fixed(p.compactSeconds, 2) + " s, other " + fixed(std::max(0.0, wall - p.seconds()), 2) + " s";
+}
+
+nlohmann::json profileJson(const GenerationProfile &p)
+{
+    return {{"prefill_seconds", p.prefillSeconds}, {"decode_seconds", p.decodeSeconds}, {"sampling_seconds", p.samplingSeconds},
+            {"compact_seconds", p.compactSeconds}, {"batches", p.batches}, {"prompt_tokens", p.promptTokens},
+            {"padded_prompt_tokens", p.paddedPromptTokens}, {"decode_row_steps", p.decodeRowSteps}, {"new_tokens", p.newTokens}};
+}
+
+} // namespace
+
+void addGenerationBenchmark(CLI::App &bench)
+{
+    struct Args
+    {
+        std::vector<std::string> cases;
+        std::vector<int64_t> batches;
+        int64_t prompts = 256;
+        std::string dtype = "float32";
+        std::string python = "/usr/bin/python3";
+        std::string demo;
+        bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto *command = bench.add_subcommand(
+        "generate", "Generation throughput (prompts/s, share of the matmul peak, per-stage time) of the demo teacher and a GPT-2-small "
+                    "shape, beside a plain PyTorch-eager generator on the same model, prompts, batch and threads");
+    command->add_option("--case", a->cases, "demo-teacher and/or gpt2-small (default: both)");
+    command->add_option("--batch", a->batches, "batch sizes to measure (default: 32 for demo-teacher, 1 and 8 for gpt2-small)");
+    command->add_option("--prompts", a->prompts, "demo-teacher: how many test prompts")->capture_default_str();
+    command->add_option("--dtype", a->dtype, "compute dtype of plad's run: float32 or bfloat16 (the PyTorch reference runs float32)")
+        ->capture_default_str();
+    command->add_option("--python", a->python, "Python interpreter with torch for the reference (\"none\" to skip it)")->capture_default_str();
+    command->add_option("--demo", a->demo, "the embedded demo's folder (default: the installed one)");
+    command->add_flag("--json", a->json, "print one JSON document instead of the table");
+    command->callback([a] {
+        for (const auto &c : a->cases)
+            if (c != "demo-teacher" && c != "gpt2-small")
+                throw Error("--case: expected demo-teacher or gpt2-small, found \"" + c + "\"");
+        auto wanted = [&](const std::string &name) { return a->cases.empty() || std::find(a->cases.begin(), a->cases.end(), name) != a->cases.end(); };
+        auto say = [a](const std::string &line) {
+            if (!a->json)
+                std::cout << line << std::endl;
+        };
+        const RuntimeInfo info = runtimeInfo();
+        const double peak = measureMatmulGflops(2048);
+        say("matmul 2048x2048 float32: " + fixed(peak, 1) + " GFLOPS peak (threads " + std::to_string(info.intraOpThreads) + ", BLAS "
+            + info.blas + ", Torch " + info.torchVersion + ")");
+        nlohmann::json doc{{"threads", info.intraOpThreads}, {"blas", info.blas}, {"torch", info.torchVersion},
+                           {"matmul_peak_gflops", peak}, {"cases", nlohmann::json::array()}};
+        ScratchDirectory scratch;
+        std::vector<GenerationBenchmarkCase> cases;
+        if (wanted("demo-teacher"))
+            cases.push_back(demoTeacherGenerationCase(a->demo.empty() ? defaultDemoDirectory() : fs::path(a->demo), a->prompts));
+        if (wanted("gpt2-small"))
+            cases.push_back(gpt2SmallGenerationCase(scratch.path));
+        for (auto &c : cases) {
+            c.dtype = a->dtype;
+            if (!a->batches.empty())
+                c.batchSizes = a->batches;
+            say("");
+            say("case " + c.name + ": " + c.description);
+            say("  implementation   batch  prompts/s  new tokens/s  model GFLOP  GFLOPS  of peak");
+            auto row = [&](const std::string &impl, int64_t batch, double seconds, int64_t newTokens, double gflop) {
+                char line[200];
+                std::snprintf(line, sizeof line, "  %-16s %5lld %10.1f %13.0f %12.1f %7.1f %8s", impl.c_str(), static_cast<long long>(batch),
+                              static_cast<double>(c.prompts.size()) / seconds, static_cast<double>(newTokens) / seconds, gflop, gflop / seconds,
+                              percent(gflop / seconds / peak).c_str());
+                say(line);
+            };
+            for (const int64_t batch : c.batchSizes) {
+                const auto ours = runGenerationBenchmark(c, batch);
+                row("plad " + c.dtype, batch, ours.seconds, ours.newTokens, ours.modelGflops);
+                say("    plad time: " + describeProfile(ours.profile, ours.seconds));
+                nlohmann::json entry{{"case", c.name},
+                                     {"description", c.description},
+                                     {"batch", batch},
+                                     {"prompts", c.prompts.size()},
+                                     {"dtype", c.dtype},
+                                     {"plad",
+                                      {{"seconds", ours.seconds},
+                                       {"prompts_per_second", ours.promptsPerSecond},
+                                       {"new_tokens", ours.newTokens},
+                                       {"tokens_per_second", ours.tokensPerSecond},
+                                       {"model_gflop", ours.modelGflops},
+                                       {"achieved_gflops", ours.achievedGflops},
+                                       {"fraction_of_peak", ours.achievedGflops / peak},
+                                       {"profile", profileJson(ours.profile)}}}};
+                if (a->python != "none") {
+                    const fs::path specFile = scratch.path / "generate-spec.json";
+                    writeFileAtomically(specFile, nlohmann::json{{"model", fs::absolute(c.modelDirectory).string()},
+                                                                 {"prompts", c.prompts},
+                                                                 {"batch", batch},
+                                                                 {"max_new_tokens", c.maxNewTokens},
+                                                                 {"eos", c.eosTokenIds},
+                                                                 {"threads", info.intraOpThreads}}
+                                                      .dump());
+                    const auto py = runPythonScript(a->python, generateScript, specFile.string());
+                    if (py.error.empty()) {
+                        const double seconds = py.result.at("seconds").get<double>();
+                        const auto outputs = py.result.at("outputs").get<std::vector<std::vector<int64_t>>>();
+                        int64_t newTokens = 0;
+                        for (const auto &o : outputs)
+                            newTokens += static_cast<int64_t>(o.size());
+                        const std::string torch = py.result.value("torch", "");
+                        row("pytorch " + torch, batch, seconds, newTokens, ours.modelGflops);
+                        const int64_t same = identicalOutputs(ours.outputs, outputs);
+                        say("    plad / pytorch prompts/s: " + fixed(seconds / ours.seconds, 2) + "x; outputs identical for " + std::to_string(same)
+                            + " of " + std::to_string(outputs.size()) + " prompts");
+                        entry["pytorch"] = {{"torch", torch}, {"seconds", seconds}, {"prompts_per_second", static_cast<double>(outputs.size()) / seconds},
+                                            {"new_tokens", newTokens}, {"identical_outputs", same}};
+                        entry["speed_ratio"] = seconds / ours.seconds;
+                    } else {
+                        entry["pytorch_error"] = py.error;
+                        say("    pytorch reference not run: " + py.error);
+                    }
+                }
+                doc["cases"].push_back(entry);
+            }
+        }
+        say("");
+        say("model FLOPs count the real (unpadded) tokens: 2 x weights per token, 4 x layers x heads x head size per attended key, "
+            "the output head once per chosen token; 'of peak' is model FLOPs/s over the matmul peak above");
+        if (a->json)
+            printJson(doc);
+    });
+}
+
+void addPairsBenchmark(CLI::App &)
+{
+}
+
+} // namespace plad::cli

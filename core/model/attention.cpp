@@ -1,0 +1,185 @@
+#include "model/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+// The row kernel is compiled twice, for baseline x86-64 and for AVX2 with FMA, and the loader
+// picks the one the CPU runs (GCC function multi-versioning).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define PLAD_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define PLAD_VECTOR_CLONES
+#endif
+
+namespace plad {
+
+namespace {
+
+constexpr float kNoKey = -std::numeric_limits<float>::infinity();
+
+/** Where a kernel call reads and writes; strides in floats, the head dimension contiguous. */
+struct AttentionProblem
+{
+    const float *q, *k, *v;
+    float *out;
+    int64_t H, T, S, D, groups;
+    int64_t qb, qh, qt;          // q strides of B, H, T
+    int64_t kb, kh, ks, vb, vh, vs; // k and v strides of B, K, S
+    const uint8_t *keyMask;      // [B, S] or null
+    int64_t past;
+    int64_t window;              // 0 = none
+    float scale;
+};
+
+inline __attribute__((always_inline)) float dot(const float *a, const float *b, int64_t n)
+{
+    float acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < n; ++i)
+        acc += a[i] * b[i];
+    return acc;
+}
+
+inline __attribute__((always_inline)) void addScaled(float alpha, const float *x, float *y, int64_t n)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i)
+        y[i] += alpha * x[i];
+}
+
+/** Rows [begin, end) of the flattened (b, h, t) index: scores, softmax and weighted values. */
+PLAD_VECTOR_CLONES void attendRows(const AttentionProblem &p, int64_t begin, int64_t end, float *scores)
+{
+    const int64_t D = p.D;
+    for (int64_t row = begin; row < end; ++row) {
+        const int64_t t = row % p.T;
+        const int64_t h = (row / p.T) % p.H;
+        const int64_t b = row / (p.T * p.H);
+        const int64_t kvHead = h / p.groups;
+        const float *q = p.q + b * p.qb + h * p.qh + t * p.qt;
+        const float *k = p.k + b * p.kb + kvHead * p.kh;
+        const float *v = p.v + b * p.vb + kvHead * p.vh;
+        const uint8_t *mask = p.keyMask ? p.keyMask + b * p.S : nullptr;
+        float *out = p.out + row * D;
+        const int64_t last = std::min(p.past + t, p.S - 1);
+        const int64_t first = p.window > 0 ? std::max<int64_t>(0, last - p.window + 1) : 0;
+
+        float best = kNoKey;
+        for (int64_t s = first; s <= last; ++s) {
+            if (mask && !mask[s]) {
+                scores[s] = kNoKey;
+                continue;
+            }
+            const float score = dot(q, k + s * p.ks, D) * p.scale;
+            scores[s] = score;
+            best = std::max(best, score);
+        }
+        std::fill(out, out + D, 0.0f);
+        if (best == kNoKey)
+            continue; // a padding query: nothing to see
+        float total = 0;
+        for (int64_t s = first; s <= last; ++s) {
+            if (scores[s] == kNoKey)
+                continue;
+            const float weight = std::exp(scores[s] - best);
+            total += weight;
+            addScaled(weight, v + s * p.vs, out, D);
+        }
+        const float inverse = 1.0f / total;
+        for (int64_t d = 0; d < D; ++d)
+            out[d] *= inverse;
+    }
+}
+
+} // namespace
+
+AttentionMask::AttentionMask(int64_t newTokens, int64_t past, torch::Tensor keyMask, std::optional<int64_t> slidingWindow, torch::Device device)
+    : mNewTokens(newTokens)
+    , mPast(past)
+    , mKeyMask(std::move(keyMask))
+    , mWindow(slidingWindow)
+    , mDevice(device)
+{
+    if (mKeyMask.defined())
+        TORCH_CHECK(mKeyMask.size(1) == past + newTokens, "key mask covers ", mKeyMask.size(1), " positions, expected ", past + newTokens);
+}
+
+const torch::Tensor &AttentionMask::bias() const
+{
+    if (!mBias.defined()) {
+        const int64_t S = mPast + mNewTokens;
+        const auto idx = torch::TensorOptions().dtype(torch::kInt64).device(mDevice);
+        auto query = torch::arange(mPast, S, idx).unsqueeze(1); // [T, 1] absolute indices
+        auto key = torch::arange(0, S, idx).unsqueeze(0);       // [1, S]
+        auto allowed = key <= query;                            // [T, S]
+        if (mWindow)
+            allowed = allowed & (key > query - *mWindow);
+        allowed = allowed.unsqueeze(0).unsqueeze(0); // [1, 1, T, S]
+        if (mKeyMask.defined())
+            allowed = allowed & mKeyMask.to(mDevice).to(torch::kBool).unsqueeze(1).unsqueeze(2); // [B, 1, T, S]
+        // A finite lowest value instead of -inf keeps fully masked rows (left padding) finite.
+        auto bias = torch::zeros(allowed.sizes(), torch::TensorOptions().dtype(torch::kFloat32).device(mDevice));
+        mBias = bias.masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());
+    }
+    return mBias;
+}
+
+bool fusedAttentionApplies(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v)
+{
+    return !at::GradMode::is_enabled() && q.device().is_cpu() && k.device().is_cpu() && v.device().is_cpu()
+           && q.scalar_type() == torch::kFloat32 && k.scalar_type() == torch::kFloat32 && v.scalar_type() == torch::kFloat32
+           && q.stride(3) == 1 && k.stride(3) == 1 && v.stride(3) == 1;
+}
+
+torch::Tensor fusedAttention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v, const AttentionMask &mask, double scale)
+{
+    TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention needs [B, heads, tokens, head dim] tensors");
+    TORCH_CHECK(q.stride(3) == 1 && k.stride(3) == 1 && v.stride(3) == 1, "attention needs the head dimension contiguous");
+    const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
+    const int64_t K = k.size(1), S = k.size(2);
+    TORCH_CHECK(H % K == 0, "query heads (", H, ") must be a multiple of key/value heads (", K, ")");
+    TORCH_CHECK(S == mask.past() + T, "attention over ", S, " keys, but the mask expects ", mask.past() + T);
+    auto out = torch::empty({B, H, T, D}, q.options());
+    torch::Tensor keyMask;
+    if (mask.keyMask().defined())
+        keyMask = mask.keyMask().to(torch::kUInt8).contiguous();
+
+    AttentionProblem p{q.data_ptr<float>(), k.data_ptr<float>(), v.data_ptr<float>(), out.data_ptr<float>(), H, T, S, D, H / K,
+                       q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
+                       keyMask.defined() ? keyMask.data_ptr<uint8_t>() : nullptr, mask.past(), mask.slidingWindow().value_or(0),
+                       static_cast<float>(scale)};
+    const int64_t rows = B * H * T;
+    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, S * D));
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+        thread_local std::vector<float> scores;
+        if (static_cast<int64_t>(scores.size()) < S)
+            scores.resize(static_cast<size_t>(S));
+        attendRows(p, begin, end, scores.data());
+    });
+    return out;
+}
+
+torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v, const AttentionMask &mask, double scale)
+{
+    if (fusedAttentionApplies(q, k, v))
+        return fusedAttention(q, k, v, mask, scale);
+    const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
+    const int64_t K = k.size(1), S = k.size(2);
+    const int64_t G = H / K;
+    // Query heads sharing a key/value head are adjacent, so [B, H, T, D] regroups to
+    // [B, K, G*T, D] without copying keys G times.
+    auto qg = q.reshape({B, K, G * T, D});
+    auto scores = torch::matmul(qg, k.transpose(2, 3)).mul_(scale); // [B, K, G*T, S]
+    scores = scores.view({B, H, T, S}).to(torch::kFloat32);
+    scores = scores + mask.bias();                                   // [B, H, T, S]
+    auto probs = torch::softmax(scores, -1).to(v.scalar_type());
+    auto out = torch::matmul(probs.view({B, K, G * T, S}), v); // [B, K, G*T, D]
+    return out.view({B, H, T, D});
+}
+
+} // namespace plad

@@ -34,7 +34,7 @@ finish() {
 packages=(
   g++ cmake ninja-build ccache pkg-config
   qt6-base-dev libgl1-mesa-dev libqcustomplot-dev
-  libtorch-dev libgloo-dev libopenblas0-openmp
+  libtorch-dev libgloo-dev libopenblas0-openmp libblas-dev
   nlohmann-json3-dev libcli11-dev libsqlite3-dev libcpp-httplib-dev libpcre2-dev libicu-dev liblz4-dev
   xvfb xauth
 )

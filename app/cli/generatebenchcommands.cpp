@@ -5,6 +5,7 @@
 #include "cli/referencescripts.h"
 
 #include "bench/generationbenchmark.h"
+#include "bench/pairsbenchmark.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "model/runtime.h"
@@ -177,8 +178,68 @@ void addGenerationBenchmark(CLI::App &bench)
     });
 }
 
-void addPairsBenchmark(CLI::App &)
+void addPairsBenchmark(CLI::App &bench)
 {
+    struct Args
+    {
+        std::string demoCase = "demo";
+        int64_t prompts = 1000;
+        int64_t batch = 0;
+        std::string demo;
+        bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto *command = bench.add_subcommand("pairs", "Pair generation end to end (teacher and student outputs, scores, judge, labelling, "
+                                                  "store writes) on the demo's training prompts, into a scratch workspace");
+    command->add_option("--case", a->demoCase, "demo (the embedded demo's PLaD run)")->capture_default_str();
+    command->add_option("--prompts", a->prompts, "training prompts")->capture_default_str();
+    command->add_option("--batch", a->batch, "pairs.batch_size (default: the demo's)");
+    command->add_option("--demo", a->demo, "the embedded demo's folder (default: the installed one)");
+    command->add_flag("--json", a->json, "print one JSON document instead of the table");
+    command->callback([a] {
+        if (a->demoCase != "demo")
+            throw Error("--case: expected demo, found \"" + a->demoCase + "\"");
+        auto say = [a](const std::string &line) {
+            if (!a->json)
+                std::cout << line << std::endl;
+        };
+        const RuntimeInfo info = runtimeInfo();
+        ScratchDirectory scratch;
+        PairsBenchmarkOptions options;
+        options.demoDirectory = a->demo.empty() ? defaultDemoDirectory() : fs::path(a->demo);
+        options.workspace = scratch.path / "workspace";
+        options.prompts = a->prompts;
+        options.batchSize = a->batch;
+        say("threads " + std::to_string(info.intraOpThreads) + ", BLAS " + info.blas + ", Torch " + info.torchVersion);
+        const auto r = runPairsBenchmark(options, [&](const std::string &line) { say("  " + line); });
+        const auto &p = r.report.profile;
+        const double wall = r.report.seconds;
+        say("");
+        say("case demo: the demo's PLaD pair generation (teacher T=0.4 and greedy student, 1 sample each, ROUGE-L judge), "
+            + std::to_string(r.report.prompts) + " training prompts, batches of " + std::to_string(r.batchSize));
+        say("  pair generation: " + fixed(wall, 1) + " s = " + fixed(r.promptsPerSecond, 1) + " prompts/s, " + std::to_string(r.report.pairs)
+            + " pairs kept, " + std::to_string(r.report.drops.total()) + " dropped (" + r.report.drops.describe() + ")");
+        say("  teacher alone:   " + fixed(r.teacherAloneSeconds, 1) + " s = "
+            + fixed(static_cast<double>(r.report.prompts) / r.teacherAloneSeconds, 1) + " prompts/s; pair generation takes "
+            + fixed(wall / r.teacherAloneSeconds, 2) + "x the teacher's time alone");
+        say("  generating thread: teacher " + fixed(p.teacherSeconds, 2) + " s (" + describeProfile(p.teacher, p.teacherSeconds) + ")");
+        say("                     student " + fixed(p.studentSeconds, 2) + " s (" + describeProfile(p.student, p.studentSeconds) + ")");
+        say("                     cross-scoring " + fixed(p.crossScoreSeconds, 2) + " s (" + std::to_string(p.crossScoredOutputs)
+            + " teacher outputs scored by the student), encoding " + fixed(p.encodeSeconds, 2) + " s, waiting for the writer "
+            + fixed(p.waitSeconds, 2) + " s");
+        say("  writer thread:     judge " + fixed(p.judgeSeconds, 2) + " s, labelling " + fixed(p.labelSeconds, 2) + " s, store writes "
+            + fixed(p.storeSeconds, 2) + " s");
+        if (a->json)
+            printJson({{"case", "demo"}, {"threads", info.intraOpThreads}, {"blas", info.blas}, {"torch", info.torchVersion},
+                       {"prompts", r.report.prompts}, {"batch", r.batchSize}, {"pairs", r.report.pairs}, {"dropped", r.report.drops.total()},
+                       {"seconds", wall}, {"prompts_per_second", r.promptsPerSecond}, {"teacher_alone_seconds", r.teacherAloneSeconds},
+                       {"ratio_to_teacher_alone", wall / r.teacherAloneSeconds},
+                       {"profile",
+                        {{"teacher_seconds", p.teacherSeconds}, {"teacher", profileJson(p.teacher)}, {"student_seconds", p.studentSeconds},
+                         {"student", profileJson(p.student)}, {"cross_score_seconds", p.crossScoreSeconds},
+                         {"cross_scored_outputs", p.crossScoredOutputs}, {"encode_seconds", p.encodeSeconds}, {"wait_seconds", p.waitSeconds},
+                         {"judge_seconds", p.judgeSeconds}, {"label_seconds", p.labelSeconds}, {"store_seconds", p.storeSeconds}}}});
+    });
 }
 
 } // namespace plad::cli

@@ -65,6 +65,7 @@ void addRunCommand(CLI::App &app)
     {
         std::string config, workspace = defaultWorkspace(), resume, name;
         bool quiet = false;
+        bool generateOnly = false;
     };
     auto a = std::make_shared<Args>();
     auto *run = app.add_subcommand("run", "Execute a distillation run from a JSON config (docs/run-config.md), or resume one");
@@ -73,6 +74,8 @@ void addRunCommand(CLI::App &app)
     run->add_option("--resume", a->resume, "continue a stopped, failed or killed run from its last checkpoint");
     run->add_option("--name", a->name, "name of the new run (default: the config's name, or the run id)");
     run->add_flag("--quiet", a->quiet, "no progress on stderr");
+    run->add_flag("--generate-only", a->generateOnly,
+                  "stop once the pairs are generated and saved (status cancelled, exit 0): inspect them, then --resume to train");
     run->callback([a] {
         if (a->config.empty() == a->resume.empty())
             throw Error("give either a config file (plad run CONFIG.json) or --resume RUN_ID");
@@ -112,6 +115,7 @@ void addRunCommand(CLI::App &app)
         });
         auto lastLine = std::chrono::steady_clock::now() - std::chrono::hours(1);
         RunCallbacks callbacks;
+        callbacks.generateOnly = a->generateOnly;
         callbacks.log = [quiet](const std::string &line) {
             if (!quiet)
                 std::cerr << line << std::endl;
@@ -143,7 +147,7 @@ void addRunCommand(CLI::App &app)
         printJson(out);
         if (result.status == RunStatus::Failed)
             throw Error(result.message);
-        if (result.status == RunStatus::Cancelled)
+        if (result.status == RunStatus::Cancelled && !(a->generateOnly && !gInterrupted.load()))
             throw CLI::RuntimeError(130);
     });
 }

@@ -16,9 +16,23 @@
 #define PLAD_VECTOR_CLONES
 #endif
 
+// The Fortran BLAS interface of the library Torch itself links (OpenBLAS through Debian's
+// alternatives); Torch 1.13 does not export its own float gemm wrapper.
+extern "C" void sgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k, const float *alpha,
+                       const float *a, const int *lda, const float *b, const int *ldb, const float *beta, float *c, const int *ldc);
+
 namespace plad {
 
 namespace {
+
+/** C = alpha op(A) op(B) + beta C, column-major, through the linked BLAS. */
+void blasGemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+              int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
+    const int LDA = static_cast<int>(lda), LDB = static_cast<int>(ldb), LDC = static_cast<int>(ldc);
+    sgemm_(&transa, &transb, &M, &N, &K, &alpha, a, &LDA, b, &LDB, &beta, c, &LDC);
+}
 
 constexpr float kNoKey = -std::numeric_limits<float>::infinity();
 
@@ -50,6 +64,88 @@ inline __attribute__((always_inline)) void addScaled(float alpha, const float *x
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i)
         y[i] += alpha * x[i];
+}
+
+/**
+ * e^x for x <= 0 written so that a SIMD loop can vectorise it (Cody-Waite range reduction and a
+ * degree-6 polynomial, within 2 ulp of std::exp); below -87 it returns 0 as exp underflows.
+ */
+inline __attribute__((always_inline)) float expNonPositive(float x)
+{
+    const float clamped = x < -87.0f ? -87.0f : x;
+    const float n = __builtin_roundf(clamped * 1.44269504088896341f);
+    float r = clamped - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    float scale;
+    __builtin_memcpy(&scale, &bits, sizeof scale);
+    return x < -87.0f ? 0.0f : p * scale;
+}
+
+/**
+ * Masked softmax of one query's scores over keys [first, last], in place; the weights of keys
+ * outside the range or masked out become 0. Returns false for a query that sees no key.
+ */
+PLAD_VECTOR_CLONES bool softmaxRow(float *scores, int64_t S, int64_t first, int64_t last, const uint8_t *mask)
+{
+    std::fill(scores, scores + first, 0.0f);
+    std::fill(scores + last + 1, scores + S, 0.0f);
+    if (mask)
+        for (int64_t s = first; s <= last; ++s)
+            if (!mask[s])
+                scores[s] = kNoKey;
+    float best = kNoKey;
+#pragma omp simd reduction(max : best)
+    for (int64_t s = first; s <= last; ++s)
+        best = std::max(best, scores[s]);
+    if (best == kNoKey) {
+        std::fill(scores + first, scores + last + 1, 0.0f);
+        return false;
+    }
+    float total = 0;
+#pragma omp simd reduction(+ : total)
+    for (int64_t s = first; s <= last; ++s) {
+        const float w = scores[s] == kNoKey ? 0.0f : expNonPositive(scores[s] - best);
+        scores[s] = w;
+        total += w;
+    }
+    const float inverse = 1.0f / total;
+#pragma omp simd
+    for (int64_t s = first; s <= last; ++s)
+        scores[s] *= inverse;
+    return true;
+}
+
+/**
+ * Prefill of one (b, h): the [T, S] scores as one matrix product (Q K^T), a masked softmax per
+ * row, and the output as a second product (P V), both single-threaded BLAS calls on blocks that
+ * stay in cache (the caller runs (b, h) pairs in parallel).
+ */
+void attendPrefill(const AttentionProblem &p, int64_t b, int64_t h, float *scores)
+{
+    const int64_t D = p.D, S = p.S, T = p.T;
+    const int64_t kvHead = h / p.groups;
+    const float *q = p.q + b * p.qb + h * p.qh;
+    const float *k = p.k + b * p.kb + kvHead * p.kh;
+    const float *v = p.v + b * p.vb + kvHead * p.vh;
+    float *out = p.out + (b * p.H + h) * T * D;
+    const uint8_t *mask = p.keyMask ? p.keyMask + b * S : nullptr;
+    // Row-major X[r][c] with row stride ld is column-major X^T; so scores^T [S, T] = K Q^T is
+    // (K^T)^T Q in BLAS's column-major terms, and out^T [D, T] = V^T P^T.
+    blasGemm('T', 'N', S, T, D, p.scale, k, p.ks, q, p.qt, 0.0f, scores, S);
+    for (int64_t t = 0; t < T; ++t) {
+        const int64_t last = std::min(p.past + t, S - 1);
+        const int64_t first = p.window > 0 ? std::max<int64_t>(0, last - p.window + 1) : 0;
+        softmaxRow(scores + t * S, S, first, last, mask);
+    }
+    blasGemm('N', 'N', D, T, S, 1.0f, v, p.vs, scores, S, 0.0f, out, D);
 }
 
 /** Rows [begin, end) of the flattened (b, h, t) index: scores, softmax and weighted values. */
@@ -153,6 +249,17 @@ torch::Tensor fusedAttention(const torch::Tensor &q, const torch::Tensor &k, con
                        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
                        keyMask.defined() ? keyMask.data_ptr<uint8_t>() : nullptr, mask.past(), mask.slidingWindow().value_or(0),
                        static_cast<float>(scale)};
+    if (T > 1) {
+        // Prefill: one task per (b, h), its [T, S] scores in a per-thread block.
+        at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+            thread_local std::vector<float> scores;
+            if (static_cast<int64_t>(scores.size()) < T * S)
+                scores.resize(static_cast<size_t>(T * S));
+            for (int64_t pair = begin; pair < end; ++pair)
+                attendPrefill(p, pair / H, pair % H, scores.data());
+        });
+        return out;
+    }
     const int64_t rows = B * H * T;
     const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, S * D));
     at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {

@@ -1,6 +1,7 @@
 #include "model/layers.h"
 
 #include "common/error.h"
+#include "model/inferencekernels.h"
 
 #include <cmath>
 #include <limits>
@@ -96,6 +97,8 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_)
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor &x)
 {
+    if (inferenceKernelsApply(x) && weight.scalar_type() == torch::kFloat32 && x.stride(-1) == 1)
+        return rmsNormInference(x, weight, eps);
     auto xf = x.to(torch::kFloat32);
     auto variance = xf.pow(2).mean(-1, /*keepdim=*/true);
     xf = xf * torch::rsqrt(variance + eps);
@@ -134,6 +137,8 @@ std::pair<torch::Tensor, torch::Tensor> RotaryEmbedding::cosSin(const torch::Ten
 
 torch::Tensor RotaryEmbedding::apply(const torch::Tensor &x, const torch::Tensor &cos, const torch::Tensor &sin)
 {
+    if (inferenceKernelsApply(x) && cos.scalar_type() == torch::kFloat32 && x.dim() == 4 && x.stride(3) == 1 && x.size(-1) % 2 == 0)
+        return rotaryInference(x, cos, sin);
     const int64_t half = x.size(-1) / 2;
     auto xf = x.to(torch::kFloat32);
     auto rotated = torch::cat({-xf.narrow(-1, half, half), xf.narrow(-1, 0, half)}, -1);
@@ -150,6 +155,13 @@ GatedMLPImpl::GatedMLPImpl(int64_t hidden, int64_t intermediate, bool bias, std:
 
 torch::Tensor GatedMLPImpl::forward(const torch::Tensor &x)
 {
+    if ((activation == "silu" || activation == "swish") && inferenceKernelsApply(x)) {
+        auto gate = linearRows(gate_proj, x);
+        const auto up = linearRows(up_proj, x);
+        if (gate.is_contiguous() && up.is_contiguous())
+            return linearRows(down_proj, siluMulInference(gate, up));
+        return linearRows(down_proj, torch::silu(gate) * up);
+    }
     auto hidden = applyActivation(activation, linearRows(gate_proj, x)) * linearRows(up_proj, x); // [B, T, F]
     return linearRows(down_proj, hidden);                                                          // [B, T, C]
 }

@@ -378,6 +378,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
             s.say("generating " + std::to_string(k) + " teacher" + (setup.makePairs ? " and student" : "") + " output(s) per " + split
                   + " prompt with " + teacher->describe());
             const auto report = generatePairs(s.store, s.runId, 0, setup, context, s.callbacks.log);
+            result.generation.push_back(report);
             if (report.cancelled)
                 return stopWith(s, result, RunStatus::Cancelled, "generate",
                                 "cancelled during pair generation; " + std::to_string(s.store.pairs().generatedPrompts(s.runId, 0).size())
@@ -392,6 +393,10 @@ DistillRunResult execute(RunState &s, JobContext *context)
         setup.split = "train";
         setup.maxPrompts = 0;
         setup.makePairs = true;
+    }
+    if (s.callbacks.generateOnly) {
+        result.pairs = s.store.pairs().pairCount(s.runId, 0);
+        return stopWith(s, result, RunStatus::Cancelled, "train", "stopped after pair generation as asked; resume to train");
     }
     const EvalSet evalSet = buildEvalSet(s);
 

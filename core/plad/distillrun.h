@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/jobcontext.h"
+#include "plad/pairgenerationreport.h"
 #include "plad/runconfig.h"
 #include "store/workspace.h"
 
@@ -26,12 +27,14 @@ struct DistillRunResult
     int64_t pairs = 0;                      ///< pairs of the last round
     std::filesystem::path modelDirectory;   ///< the trained student (completed runs)
     std::string message;                    ///< what happened, for a stop other than completion
+    std::vector<PairGenerationReport> generation; ///< this call's round-0 pair generation (training prompts, then held-out)
 };
 
 struct RunCallbacks
 {
     std::function<void(const std::string &)> log;       ///< human-readable milestones (also stored as events)
     std::function<void(const DistillStep &)> onStep;
+    bool generateOnly = false;                          ///< stop after pair generation (the run stays resumable; training runs next time)
 };
 
 /**

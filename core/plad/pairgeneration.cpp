@@ -27,11 +27,6 @@ double secondsSince(Clock::time_point start)
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-/** The seed of a prompt's samples in a round: who it is, not where it ran. */
-uint64_t promptSeed(const RunConfig &config, int64_t round, const PromptRecord &prompt)
-{
-    return deriveSeed(static_cast<uint64_t>(config.seed), {static_cast<uint64_t>(round), static_cast<uint64_t>(prompt.index)});
-}
 
 /** One prompt's outputs as collected: its ids in the student's tokens and every output, scored. */
 struct CollectedPrompt
@@ -62,7 +57,7 @@ std::vector<CollectedPrompt> collectOutputs(const std::vector<PromptRecord> &bat
     const int64_t studentTokens = config.pairs.student.maxNewTokens > 0 ? config.pairs.student.maxNewTokens : maxResponse;
     std::vector<uint64_t> seeds;
     for (const auto &p : batch)
-        seeds.push_back(promptSeed(config, round, p));
+        seeds.push_back(pairPromptSeed(config, round, p));
 
     std::vector<CollectedPrompt> collected(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -361,6 +356,11 @@ private:
 };
 
 } // namespace
+
+uint64_t pairPromptSeed(const RunConfig &config, int64_t round, const PromptRecord &prompt)
+{
+    return deriveSeed(static_cast<uint64_t>(config.seed), {static_cast<uint64_t>(round), static_cast<uint64_t>(prompt.index)});
+}
 
 PairGenerationReport generatePairs(Workspace &store, const std::string &runId, int64_t round, const PairGenerationSetup &setup,
                                    JobContext *context, const std::function<void(const std::string &)> &log)

@@ -534,6 +534,91 @@ private Q_SLOTS:
         }
     }
 
+    void killDuringGenerationThenResumeGivesTheSamePairs()
+    {
+        // Sampled pairs, every prompt with its own seed: a run killed (-9) in the middle of pair
+        // generation and resumed ends with exactly the outputs and pairs of a run never stopped,
+        // and what was saved before the kill is untouched.
+        const auto config = writeConfig("kill-gen.json", {{"pairs",
+                                                            {{"prompts", 0},
+                                                             {"per_prompt", 2},
+                                                             {"batch_size", 4},
+                                                             {"teacher", {{"temperature", 0.9}}},
+                                                             {"student", {{"temperature", 1.0}}}}}});
+        const fs::path whole = mRoot / "ws-gen-whole", killed = mRoot / "ws-gen-killed";
+        auto r = runPlad({"run", str(config), "--workspace", str(whole), "--generate-only", "--quiet"}, 600000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(r.json()["status"].get<std::string>(), std::string("cancelled"));
+
+        QProcess process;
+        process.start(QStringLiteral(PLAD_CLI_PATH), {"run", str(config), "--workspace", str(killed), "--generate-only", "--quiet"});
+        QVERIFY(process.waitForStarted());
+        size_t generated = 0;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+        while (generated < 24 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            try {
+                if (fs::exists(killed / Workspace::fileName))
+                    generated = Workspace::openReadOnly(killed).pairs().generatedPrompts("r0001-plad", 0).size();
+            } catch (const StoreError &) {
+            }
+        }
+        ::kill(static_cast<pid_t>(process.processId()), SIGKILL);
+        QVERIFY(process.waitForFinished(10000));
+        QCOMPARE(process.exitStatus(), QProcess::CrashExit);
+
+        struct Output
+        {
+            std::string text;
+            std::vector<float> logprobs;
+        };
+        // Keyed by what an output is (prompt, source, sample), not by its row id.
+        auto outputsOf = [](const fs::path &ws) {
+            std::map<std::tuple<std::string, int, int64_t>, Output> out;
+            for (const auto &o : Workspace::openReadOnly(ws).pairs().outputs("r0001-plad"))
+                out[{o.promptId, static_cast<int>(o.source), o.sample}] = {o.text, o.studentLogprobs};
+            return out;
+        };
+        auto pairsOf = [](const fs::path &ws) {
+            auto store = Workspace::openReadOnly(ws);
+            std::map<int64_t, std::string> texts;
+            for (const auto &o : store.pairs().outputs("r0001-plad"))
+                texts[o.id] = o.text;
+            std::multiset<std::tuple<std::string, std::string, std::string, std::string>> out;
+            for (const auto &p : store.pairs().list("r0001-plad"))
+                out.insert({p.promptId, texts[p.chosenOutput], texts[p.rejectedOutput], p.labeller});
+            return out;
+        };
+        const auto before = outputsOf(killed);
+        size_t total = 0;
+        {
+            auto store = Workspace::openReadOnly(killed);
+            QCOMPARE(store.integrityCheck(), std::string("ok"));
+            total = store.pairs().prompts("r0001-plad", "train").size();
+            const size_t done = store.pairs().generatedPrompts("r0001-plad", 0).size();
+            QVERIFY2(done >= 24 && done < total, qPrintable(QString("killed after %1 of %2 prompts").arg(done).arg(total)));
+            QCOMPARE(before.size(), done * 4); // whole prompts only: 2 teacher + 2 student outputs each
+        }
+
+        r = runPlad({"run", "--resume", "r0001-plad", "--workspace", str(killed), "--generate-only", "--quiet"}, 600000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto after = outputsOf(killed), want = outputsOf(whole);
+        QCOMPARE(after.size(), total * 4);
+        QCOMPARE(want.size(), total * 4);
+        for (const auto &[key, o] : want) {
+            const auto it = after.find(key);
+            QVERIFY2(it != after.end(), ("missing output of prompt " + std::get<0>(key)).c_str());
+            QVERIFY2(it->second.text == o.text, ("prompt " + std::get<0>(key) + ": " + it->second.text + " vs " + o.text).c_str());
+            QCOMPARE(it->second.logprobs.size(), o.logprobs.size());
+            for (size_t t = 0; t < o.logprobs.size(); ++t)
+                QVERIFY(std::abs(it->second.logprobs[t] - o.logprobs[t]) < 1e-4); // other batch shapes round differently
+        }
+        for (const auto &[key, o] : before)
+            QCOMPARE(after.at(key).text, o.text);
+        QCOMPARE(pairsOf(killed), pairsOf(whole));
+        QVERIFY(!pairsOf(whole).empty());
+    }
+
     void cancelDuringGenerationKeepsFinishedPrompts()
     {
         const fs::path ws = mRoot / "ws-cancel";

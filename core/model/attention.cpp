@@ -1,4 +1,5 @@
 #include "model/attention.h"
+#include "model/vectormath.h"
 
 #include <algorithm>
 #include <cmath>
@@ -67,29 +68,6 @@ inline __attribute__((always_inline)) void addScaled(float alpha, const float *x
 }
 
 /**
- * e^x for x <= 0 written so that a SIMD loop can vectorise it (Cody-Waite range reduction and a
- * degree-6 polynomial, within 2 ulp of std::exp); below -87 it returns 0 as exp underflows.
- */
-inline __attribute__((always_inline)) float expNonPositive(float x)
-{
-    const float clamped = x < -87.0f ? -87.0f : x;
-    const float n = __builtin_roundf(clamped * 1.44269504088896341f);
-    float r = clamped - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-    float scale;
-    __builtin_memcpy(&scale, &bits, sizeof scale);
-    return x < -87.0f ? 0.0f : p * scale;
-}
-
-/**
  * Masked softmax of one query's scores over keys [first, last], in place; the weights of keys
  * outside the range or masked out become 0. Returns false for a query that sees no key.
  */
@@ -97,14 +75,15 @@ PLAD_VECTOR_CLONES bool softmaxRow(float *scores, int64_t S, int64_t first, int6
 {
     std::fill(scores, scores + first, 0.0f);
     std::fill(scores + last + 1, scores + S, 0.0f);
-    if (mask)
+    if (mask) {
+#pragma omp simd
         for (int64_t s = first; s <= last; ++s)
-            if (!mask[s])
-                scores[s] = kNoKey;
+            scores[s] = mask[s] ? scores[s] : kNoKey;
+    }
     float best = kNoKey;
 #pragma omp simd reduction(max : best)
     for (int64_t s = first; s <= last; ++s)
-        best = std::max(best, scores[s]);
+        best = scores[s] > best ? scores[s] : best;
     if (best == kNoKey) {
         std::fill(scores + first, scores + last + 1, 0.0f);
         return false;
@@ -112,7 +91,7 @@ PLAD_VECTOR_CLONES bool softmaxRow(float *scores, int64_t S, int64_t first, int6
     float total = 0;
 #pragma omp simd reduction(+ : total)
     for (int64_t s = first; s <= last; ++s) {
-        const float w = scores[s] == kNoKey ? 0.0f : expNonPositive(scores[s] - best);
+        const float w = scores[s] == kNoKey ? 0.0f : vectormath::expNonPositive(scores[s] - best);
         scores[s] = w;
         total += w;
     }

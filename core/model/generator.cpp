@@ -4,6 +4,7 @@
 #include "common/seeds.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <limits>
 #include <memory>
@@ -41,6 +42,8 @@ void validate(const SamplingOptions &o)
 namespace {
 
 constexpr float kRemoved = -std::numeric_limits<float>::infinity();
+
+
 
 // Hugging Face RepetitionPenaltyLogitsProcessor: for every token already in the row, divide a
 // positive logit by the penalty and multiply a negative one. `seen` [B, V] marks those tokens.
@@ -147,8 +150,8 @@ public:
                         seenA[b][id] = true;
             }
             mProfile.promptTokens += static_cast<int64_t>(prompt.size());
+            mLengths.push_back(static_cast<int64_t>(prompt.size()));
         }
-        mProfile.paddedPromptTokens += B * P;
         mProfile.rows += B;
         ++mProfile.batches;
         mIds = ids.to(mDevice);
@@ -172,9 +175,7 @@ public:
     bool run(JobContext *context, const std::function<void(int64_t)> &onProgress)
     {
         auto start = Clock::now();
-        auto logits = mModel.logitsFromHidden(
-            mModel.hiddenStates(mIds, mPositions, mPadded ? mMask : torch::Tensor(), mOptions.useCache ? mCache.get() : nullptr)
-                .select(1, mIds.size(1) - 1)); // [B, V]
+        auto logits = prefill(); // [B, V]
         mProfile.prefillSeconds += secondsSince(start);
 
         int64_t remaining = static_cast<int64_t>(mRows.size());
@@ -210,6 +211,40 @@ public:
     }
 
 private:
+    /**
+     * The prompts through the model in blocks of rows of about `prefillTokens` tokens, each
+     * padded only to its own longest prompt (rows come longest first), so a block's
+     * activations stay in cache and a wide batch pads little; decoding then runs on all rows at
+     * once. Returns the logits of each row's last position [B, V].
+     */
+    torch::Tensor prefill()
+    {
+        const int64_t B = mIds.size(0), P = mIds.size(1);
+        if (!mOptions.useCache || mOptions.prefillTokens <= 0 || B * P <= mOptions.prefillTokens) {
+            mProfile.paddedPromptTokens += B * P;
+            return mModel.logitsFromHidden(
+                mModel.hiddenStates(mIds, mPositions, mPadded ? mMask : torch::Tensor(), mOptions.useCache ? mCache.get() : nullptr)
+                    .select(1, P - 1));
+        }
+        std::vector<torch::Tensor> logits;
+        for (int64_t first = 0; first < B;) {
+            const int64_t longest = mLengths[static_cast<size_t>(first)]; // rows come longest first
+            const int64_t count = std::min(B - first, std::max<int64_t>(1, mOptions.prefillTokens / longest));
+            const int64_t offset = P - longest;
+            mCache->beginRows(first, count, B, offset);
+            auto mask = mMask.narrow(0, first, count).narrow(1, offset, longest);
+            const bool padded = mLengths[static_cast<size_t>(first + count - 1)] < longest;
+            logits.push_back(mModel.logitsFromHidden(mModel.hiddenStates(mIds.narrow(0, first, count).narrow(1, offset, longest),
+                                                                         mPositions.narrow(0, first, count).narrow(1, offset, longest),
+                                                                         padded ? mask : torch::Tensor(), mCache.get())
+                                                         .select(1, longest - 1)));
+            mProfile.paddedPromptTokens += count * longest;
+            first += count;
+        }
+        mCache->endRows(P);
+        return torch::cat(logits, 0);
+    }
+
     /** The next token of every active row, [A] int64 on the CPU (log-probs recorded on the way). */
     torch::Tensor chooseTokens(const torch::Tensor &logits, int64_t step)
     {
@@ -331,6 +366,7 @@ private:
     torch::Tensor mIds, mMask, mPositions, mSeen, mLogprobs;
     std::vector<size_t> mActive; // tensor row -> local row
     std::vector<bool> mFinished; // by local row
+    std::vector<int64_t> mLengths; // prompt length by local row (longest first)
     std::unique_ptr<KVCache> mCache;
 };
 
@@ -359,12 +395,11 @@ std::vector<GenerationResult> generate(CausalLMImpl &model, const std::vector<st
         for (size_t i = 0; i < N; ++i)
             seeds.push_back(deriveSeed(options.sampling.seed, static_cast<uint64_t>(i)));
 
-    // Buckets: longest prompts first, so rows of a batch need little padding.
+    // Buckets: longest prompts first, so rows of a batch (and of its prefill blocks) need little padding.
     std::vector<size_t> order(N);
     std::iota(order.begin(), order.end(), size_t{0});
     const size_t batchSize = options.batchSize > 0 ? static_cast<size_t>(options.batchSize) : N;
-    if (batchSize < N)
-        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prompts[a].size() > prompts[b].size(); });
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prompts[a].size() > prompts[b].size(); });
 
     c10::InferenceMode inference;
     GenerationProfile local;

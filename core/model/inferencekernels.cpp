@@ -1,4 +1,5 @@
 #include "model/inferencekernels.h"
+#include "model/vectormath.h"
 
 #include <cmath>
 
@@ -54,7 +55,7 @@ PLAD_VECTOR_CLONES void siluMulRange(float *gate, const float *up, int64_t begin
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
         const float g = gate[i];
-        gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+        gate[i] = g / (1.0f + vectormath::expClamped(-g)) * up[i];
     }
 }
 

@@ -21,21 +21,47 @@ std::pair<torch::Tensor, torch::Tensor> KVCache::append(int64_t layer, const tor
     auto &keys = mKeys.at(static_cast<size_t>(layer));
     auto &values = mValues.at(static_cast<size_t>(layer));
     const int64_t t = k.size(2);
+    const int64_t offset = mRowCount > 0 ? mOffset : 0;
     const int64_t needed = mLength + t;
-    if (!keys.defined() || keys.size(2) < needed) {
-        const int64_t capacity = std::max<int64_t>({needed, keys.defined() ? 2 * keys.size(2) : std::max<int64_t>(mReserved, 64)});
-        auto grownK = torch::empty({k.size(0), k.size(1), capacity, k.size(3)}, k.options()); // [B, K, cap, D]
-        auto grownV = torch::empty({v.size(0), v.size(1), capacity, v.size(3)}, v.options());
-        if (keys.defined() && mLength > 0) {
+    const int64_t rows = mRowCount > 0 ? mTotalRows : k.size(0);
+    if (!keys.defined() || keys.size(2) < offset + needed || keys.size(0) != rows) {
+        const int64_t capacity = std::max<int64_t>({offset + needed, keys.defined() ? 2 * keys.size(2) : std::max<int64_t>(mReserved, 64)});
+        auto grownK = torch::empty({rows, k.size(1), capacity, k.size(3)}, k.options()); // [B, K, cap, D]
+        auto grownV = torch::empty({rows, v.size(1), capacity, v.size(3)}, v.options());
+        if (keys.defined() && mLength > 0 && keys.size(0) == rows) {
             grownK.narrow(2, 0, mLength).copy_(keys.narrow(2, 0, mLength));
             grownV.narrow(2, 0, mLength).copy_(values.narrow(2, 0, mLength));
         }
         keys = grownK;
         values = grownV;
     }
-    keys.narrow(2, mLength, t).copy_(k);
-    values.narrow(2, mLength, t).copy_(v);
-    return {keys.narrow(2, 0, needed), values.narrow(2, 0, needed)}; // [B, K, S, D]
+    auto blockK = mRowCount > 0 ? keys.narrow(0, mRowFirst, mRowCount).narrow(2, offset, keys.size(2) - offset) : keys;
+    auto blockV = mRowCount > 0 ? values.narrow(0, mRowFirst, mRowCount).narrow(2, offset, values.size(2) - offset) : values;
+    if (mRowCount > 0 && mLength == 0 && offset > 0) { // what this block skips: zeros under the mask
+        keys.narrow(0, mRowFirst, mRowCount).narrow(2, 0, offset).zero_();
+        values.narrow(0, mRowFirst, mRowCount).narrow(2, 0, offset).zero_();
+    }
+    blockK.narrow(2, mLength, t).copy_(k);
+    blockV.narrow(2, mLength, t).copy_(v);
+    return {blockK.narrow(2, 0, needed), blockV.narrow(2, 0, needed)}; // [B, K, S, D]
+}
+
+void KVCache::beginRows(int64_t first, int64_t count, int64_t totalRows, int64_t offset)
+{
+    TORCH_CHECK(first >= 0 && count > 0 && first + count <= totalRows && offset >= 0, "KV cache rows [", first, ", ", first + count,
+                ") outside ", totalRows);
+    mRowFirst = first;
+    mRowCount = count;
+    mTotalRows = totalRows;
+    mOffset = offset;
+    mLength = 0;
+}
+
+void KVCache::endRows(int64_t length)
+{
+    mRowCount = 0;
+    mOffset = 0;
+    mLength = length;
 }
 
 void KVCache::keepRows(const torch::Tensor &rows)

@@ -38,12 +38,22 @@ public:
     void reserve(int64_t tokens) { mReserved = tokens; }
     /** Keeps only the batch rows `rows` (int64 indices, in that order) of every layer. */
     void keepRows(const torch::Tensor &rows);
+    /**
+     * Prefill in row blocks: until endRows(), forward calls read and write only rows [first,
+     * first + count) of a cache of `totalRows` rows, from cache position `offset` on (the
+     * block's own left padding is shorter than the batch's), and see only what the block wrote.
+     * endRows() leaves the cache `length` tokens long; positions a block did not write are
+     * zeros, for the key mask to hide.
+     */
+    void beginRows(int64_t first, int64_t count, int64_t totalRows, int64_t offset);
+    void endRows(int64_t length);
 
 private:
     std::vector<torch::Tensor> mKeys;   // [B, K, capacity, D]
     std::vector<torch::Tensor> mValues; // [B, K, capacity, D]
     int64_t mLength = 0;
     int64_t mReserved = 0;
+    int64_t mRowFirst = 0, mRowCount = 0, mTotalRows = 0, mOffset = 0; // the row block of beginRows(), when mRowCount > 0
 };
 
 /**

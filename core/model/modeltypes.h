@@ -56,6 +56,12 @@ struct GenerationOptions
     bool logprobs = false;        ///< also return each new token's log-probability under the model (before penalty, temperature, top-k/p)
     int64_t batchSize = 0;        ///< rows run together, prompts bucketed by length (longest first); 0 = all in one batch
     bool dropFinishedRows = true; ///< finished rows leave the batch (changes only the speed, not the outputs)
+    /**
+     * Prompt tokens per prefill block: a batch's prompts go through the model in blocks of rows
+     * of about this many tokens, each padded only to its own longest prompt, so activations
+     * stay in cache (changes only the speed). 0: the whole batch at once.
+     */
+    int64_t prefillTokens = 1024;
 };
 
 /**

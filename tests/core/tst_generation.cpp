@@ -97,8 +97,9 @@ private Q_SLOTS:
     void batchingDoesNotChangeOutputs()
     {
         // The same prompts all at once, one at a time, in buckets of 3 and 4, with and without
-        // finished rows leaving the batch: every row's output is the same, token for token. An
-        // EOS that the models emit now and then makes rows finish at different steps.
+        // finished rows leaving the batch, prefilled in blocks or whole: every row's output is
+        // the same, token for token. EOS tokens the models emit now and then make rows finish
+        // at different steps.
         QFETCH(QString, model);
         QFETCH(bool, greedy);
         auto lm = LanguageModel::load(test::modelDir(model.toStdString()));
@@ -136,21 +137,26 @@ private Q_SLOTS:
         for (const auto &r : reference)
             early += r.finishReason == FinishReason::Eos && r.ids.size() < 14;
         QVERIFY2(early >= 2 && early < static_cast<int>(prompts.size()), qPrintable(QString("%1 rows stopped early").arg(early)));
-        for (const int64_t batch : {int64_t(1), int64_t(3), int64_t(4)})
-            for (const bool drop : {true, false}) {
-                GenerationOptions o = options;
-                o.batchSize = batch;
-                o.dropFinishedRows = drop;
-                const auto got = lm.generate(prompts, o);
-                for (size_t i = 0; i < prompts.size(); ++i) {
-                    const QString where = QString("batch %1, dropping %2, prompt %3").arg(batch).arg(drop).arg(i);
-                    QVERIFY2(got[i].ids == reference[i].ids, qPrintable(where));
-                    QVERIFY2(got[i].finishReason == reference[i].finishReason, qPrintable(where));
-                    QCOMPARE(got[i].logprobs.size(), got[i].ids.size());
-                    for (size_t t = 0; t < got[i].ids.size(); ++t)
-                        QVERIFY2(std::abs(got[i].logprobs[t] - reference[i].logprobs[t]) < 1e-4, qPrintable(where));
+        // Prefill blocks of 60 tokens (a few rows each, padded to their own longest prompt) or
+        // none, against the reference's single block (11 prompts of at most 40 tokens < 1024).
+        for (const int64_t batch : {int64_t(1), int64_t(3), int64_t(4), int64_t(0)})
+            for (const bool drop : {true, false})
+                for (const int64_t prefill : {int64_t(60), int64_t(0)}) {
+                    GenerationOptions o = options;
+                    o.batchSize = batch;
+                    o.dropFinishedRows = drop;
+                    o.prefillTokens = prefill;
+                    const auto got = lm.generate(prompts, o);
+                    for (size_t i = 0; i < prompts.size(); ++i) {
+                        const QString where =
+                            QString("batch %1, dropping %2, prefill blocks %3, prompt %4").arg(batch).arg(drop).arg(prefill).arg(i);
+                        QVERIFY2(got[i].ids == reference[i].ids, qPrintable(where));
+                        QVERIFY2(got[i].finishReason == reference[i].finishReason, qPrintable(where));
+                        QCOMPARE(got[i].logprobs.size(), got[i].ids.size());
+                        for (size_t t = 0; t < got[i].ids.size(); ++t)
+                            QVERIFY2(std::abs(got[i].logprobs[t] - reference[i].logprobs[t]) < 1e-4, qPrintable(where));
+                    }
                 }
-            }
     }
 
     void promptOrderDoesNotChangeOutputs_data() { addModelRows(); }

@@ -38,7 +38,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libsqlite3-dev libcpp-httplib-dev libpcre2-dev libicu-dev liblz4-dev
   xvfb xauth
 )
-# The SFT benchmark runs the same step in plain PyTorch (Debian's build of the same Torch version).
+# The SFT and generation benchmarks run the same work in plain PyTorch (Debian's build of the same Torch version).
 if [ "$mode" = bench ]; then packages+=(python3-torch); fi
 
 as_root() {
@@ -111,8 +111,12 @@ case "$mode" in
     threads="$(nproc)"
     echo "== SFT step: plad beside plain PyTorch ($threads threads)"
     "$plad" --threads "$threads" bench sft
-    echo "== generation with and without the KV cache"
-    "$plad" --threads "$threads" bench generate --new-tokens 64
+    echo "== generation: plad beside a plain PyTorch-eager generator (demo teacher, GPT-2 small)"
+    "$plad" --threads "$threads" bench generate --case demo-teacher
+    "$plad" --threads "$threads" bench generate --case demo-teacher --dtype bfloat16 --python none
+    "$plad" --threads "$threads" bench generate --case gpt2-small
+    echo "== pair generation end to end (the demo's PLaD run, 1,000 prompts)"
+    "$plad" --threads "$threads" bench pairs --case demo
     echo "== the workbench's live monitor with 100,000 steps"
     cmake --build --preset release --target plad-monitor-bench >/dev/null
     QT_QPA_PLATFORM=offscreen build/release/tests/plad-monitor-bench 100000

@@ -24,7 +24,7 @@ nlohmann::json demoRunConfig(const std::filesystem::path &demo, const std::strin
           {"split", {{"seed", 7}, {"validation", 0.02}, {"test", 0.0}}},
           {"limits", {{"max_prompt_tokens", 224}, {"max_response_tokens", 32}}}}},
         {"pairs",
-         {{"prompts", budget.prompts}, {"per_prompt", 1}, {"batch_size", 32}, {"teacher", {{"temperature", 0.4}}}, {"student", {{"greedy", true}}}}},
+         {{"prompts", budget.prompts}, {"per_prompt", 1}, {"batch_size", 64}, {"teacher", {{"temperature", 0.4}}}, {"student", {{"greedy", true}}}}},
         {"labeling", {{"policy", "judge"}, {"judge", "rouge-l"}}},
         {"loss", {{"score", "mean"}, {"beta", 0.2}, {"lambda", 1.0}, {"dpo_beta", 0.1}}},
         {"eval", {{"prompts", budget.evalPrompts}, {"samples", 4}, {"every", std::max<int64_t>(1, budget.steps / 4)}}},

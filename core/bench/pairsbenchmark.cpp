@@ -1,6 +1,7 @@
 #include "bench/pairsbenchmark.h"
 
 #include "common/error.h"
+#include "common/ordering.h"
 #include "plad/democonfig.h"
 #include "plad/distillrun.h"
 #include "model/modelconfig.h"
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <numeric>
 
 namespace plad {
 
@@ -61,9 +61,7 @@ PairsBenchmarkResult runPairsBenchmark(const PairsBenchmarkOptions &options, con
     std::vector<size_t> length;
     for (const auto &p : prompts)
         length.push_back(encodePromptWithin(p.prompt, tokenizer, promptTemplate, limits, tokens).size());
-    std::vector<size_t> order(prompts.size());
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return length[a] > length[b]; });
+    const auto order = longestFirst(prompts.size(), [&](size_t i) { return length[i]; });
     auto teacher = makeTeacher(*config.teacher, config.pairs.teacher, tokens, promptTemplate, config.data.limits, config.device);
     const auto start = std::chrono::steady_clock::now();
     const auto batch = static_cast<size_t>(config.pairs.batchSize);

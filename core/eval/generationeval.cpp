@@ -1,6 +1,7 @@
 #include "eval/generationeval.h"
 
 #include "common/error.h"
+#include "common/ordering.h"
 #include "common/text.h"
 #include "model/languagemodel.h"
 #include "model/stoptokens.h"
@@ -10,7 +11,6 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <numeric>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -91,9 +91,7 @@ GenerationEvalResult evaluateGeneration(LanguageModel &model, const Tokenizer &t
     }
 
     // Longest prompts first: similar lengths share a batch (less padding) and the ETA is conservative.
-    std::vector<size_t> order(records.size());
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prompts[a].size() > prompts[b].size(); });
+    const auto order = longestFirst(records.size(), [&](size_t i) { return prompts[i].size(); });
 
     GenerationOptions generation;
     generation.maxNewTokens = options.maxNewTokens;

@@ -9,14 +9,6 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-// The row kernel is compiled twice, for baseline x86-64 and for AVX2 with FMA, and the loader
-// picks the one the CPU runs (GCC function multi-versioning).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define PLAD_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define PLAD_VECTOR_CLONES
-#endif
-
 // The Fortran BLAS interface of the library Torch itself links (OpenBLAS through Debian's
 // alternatives); Torch 1.13 does not export its own float gemm wrapper.
 extern "C" void sgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k, const float *alpha,

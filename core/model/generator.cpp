@@ -1,10 +1,10 @@
 #include "model/generator.h"
 
 #include "common/error.h"
+#include "common/ordering.h"
 #include "common/seeds.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <limits>
 #include <memory>
@@ -42,8 +42,6 @@ void validate(const SamplingOptions &o)
 namespace {
 
 constexpr float kRemoved = -std::numeric_limits<float>::infinity();
-
-
 
 // Hugging Face RepetitionPenaltyLogitsProcessor: for every token already in the row, divide a
 // positive logit by the penalty and multiply a negative one. `seen` [B, V] marks those tokens.
@@ -396,10 +394,8 @@ std::vector<GenerationResult> generate(CausalLMImpl &model, const std::vector<st
             seeds.push_back(deriveSeed(options.sampling.seed, static_cast<uint64_t>(i)));
 
     // Buckets: longest prompts first, so rows of a batch (and of its prefill blocks) need little padding.
-    std::vector<size_t> order(N);
-    std::iota(order.begin(), order.end(), size_t{0});
+    const auto order = longestFirst(N, [&](size_t i) { return prompts[i].size(); });
     const size_t batchSize = options.batchSize > 0 ? static_cast<size_t>(options.batchSize) : N;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prompts[a].size() > prompts[b].size(); });
 
     c10::InferenceMode inference;
     GenerationProfile local;

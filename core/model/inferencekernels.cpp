@@ -6,12 +6,6 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define PLAD_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define PLAD_VECTOR_CLONES
-#endif
-
 namespace plad {
 
 namespace {

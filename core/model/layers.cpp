@@ -181,15 +181,11 @@ GatedMLPImpl::GatedMLPImpl(int64_t hidden, int64_t intermediate, bool bias, std:
 
 torch::Tensor GatedMLPImpl::forward(const torch::Tensor &x)
 {
-    if ((activation == "silu" || activation == "swish") && inferenceKernelsApply(x)) {
-        auto gate = linearRows(gate_proj, x);
-        const auto up = linearRows(up_proj, x);
-        if (gate.is_contiguous() && up.is_contiguous())
-            return linearRows(down_proj, siluMulInference(gate, up));
-        return linearRows(down_proj, torch::silu(gate) * up);
-    }
-    auto hidden = applyActivation(activation, linearRows(gate_proj, x)) * linearRows(up_proj, x); // [B, T, F]
-    return linearRows(down_proj, hidden);                                                          // [B, T, C]
+    auto gate = linearRows(gate_proj, x); // [B, T, F]
+    const auto up = linearRows(up_proj, x);
+    const bool fused = (activation == "silu" || activation == "swish") && inferenceKernelsApply(gate) && gate.is_contiguous() && up.is_contiguous();
+    auto hidden = fused ? siluMulInference(gate, up) : applyActivation(activation, gate) * up;
+    return linearRows(down_proj, hidden); // [B, T, C]
 }
 
 RotaryAttentionImpl::RotaryAttentionImpl(const RotaryAttentionOptions &o)

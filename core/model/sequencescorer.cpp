@@ -1,6 +1,7 @@
 #include "model/sequencescorer.h"
 
 #include "common/error.h"
+#include "common/ordering.h"
 
 #include <algorithm>
 #include <numeric>
@@ -76,10 +77,8 @@ std::vector<SequenceScore> scoreSequences(CausalLMImpl &model, const std::vector
 {
     if (batchSize <= 0)
         throw Error("batch size must be positive");
-    std::vector<size_t> order(requests.size());
-    std::iota(order.begin(), order.end(), 0);
-    auto length = [&](size_t i) { return requests[i].promptIds.size() + requests[i].completionIds.size(); };
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return length(a) > length(b); });
+    const auto order =
+        longestFirst(requests.size(), [&](size_t i) { return requests[i].promptIds.size() + requests[i].completionIds.size(); });
 
     torch::NoGradGuard noGrad;
     std::vector<SequenceScore> results(requests.size());

@@ -5,6 +5,14 @@
 
 #include <cstdint>
 
+// A kernel marked PLAD_VECTOR_CLONES is compiled twice, for baseline x86-64 and for AVX2 with
+// FMA, and the loader picks the one the CPU runs (GCC function multi-versioning).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define PLAD_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define PLAD_VECTOR_CLONES
+#endif
+
 namespace plad::vectormath {
 
 /**

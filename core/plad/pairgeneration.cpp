@@ -1,6 +1,7 @@
 #include "plad/pairgeneration.h"
 
 #include "common/error.h"
+#include "common/ordering.h"
 #include "common/seeds.h"
 #include "model/sampling.h"
 #include "model/sequencescorer.h"
@@ -12,7 +13,6 @@
 #include <exception>
 #include <map>
 #include <mutex>
-#include <numeric>
 #include <set>
 #include <thread>
 
@@ -26,7 +26,6 @@ double secondsSince(Clock::time_point start)
 {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
 
 /** One prompt's outputs as collected: its ids in the student's tokens and every output, scored. */
 struct CollectedPrompt
@@ -415,9 +414,7 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
     encoded.reserve(todo.size());
     for (const auto &p : todo)
         encoded.push_back(encodePromptWithin(p.prompt, *setup.tokenizer, setup.promptTemplate, setup.limits, longestOutput));
-    std::vector<size_t> order(todo.size());
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return encoded[a].size() > encoded[b].size(); });
+    const auto order = longestFirst(todo.size(), [&](size_t i) { return encoded[i].size(); });
     profile.encodeSeconds += secondsSince(encodeStart);
 
     // Inner generation reports per token; this function reports per prompt.

@@ -43,6 +43,25 @@ QString str(const fs::path &p)
     return test::q(p.string());
 }
 
+/**
+ * Polls run r0001-plad's round-0 generated prompts in `ws` every `every` until at least `count`
+ * are saved or 240 s have passed (the caller checks the count itself).
+ */
+void waitForGeneratedPrompts(const fs::path &ws, size_t count, std::chrono::milliseconds every)
+{
+    size_t generated = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+    while (generated < count && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(every);
+        try {
+            if (fs::exists(ws / Workspace::fileName))
+                generated = Workspace::openReadOnly(ws).pairs().generatedPrompts("r0001-plad", 0).size();
+        } catch (const StoreError &) {
+            // the schema may still be being created
+        }
+    }
+}
+
 std::vector<std::string> lines(const fs::path &file)
 {
     std::ifstream in(file);
@@ -553,16 +572,7 @@ private Q_SLOTS:
         QProcess process;
         process.start(QStringLiteral(PLAD_CLI_PATH), {"run", str(config), "--workspace", str(killed), "--generate-only", "--quiet"});
         QVERIFY(process.waitForStarted());
-        size_t generated = 0;
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
-        while (generated < 24 && std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            try {
-                if (fs::exists(killed / Workspace::fileName))
-                    generated = Workspace::openReadOnly(killed).pairs().generatedPrompts("r0001-plad", 0).size();
-            } catch (const StoreError &) {
-            }
-        }
+        waitForGeneratedPrompts(killed, 24, std::chrono::milliseconds(10));
         ::kill(static_cast<pid_t>(process.processId()), SIGKILL);
         QVERIFY(process.waitForFinished(10000));
         QCOMPARE(process.exitStatus(), QProcess::CrashExit);
@@ -627,16 +637,7 @@ private Q_SLOTS:
         QProcess process;
         process.start(QStringLiteral(PLAD_CLI_PATH), {"run", str(config), "--workspace", str(ws)});
         QVERIFY(process.waitForStarted());
-        size_t generated = 0;
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
-        while (generated < 20 && std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            try {
-                if (fs::exists(ws / Workspace::fileName))
-                    generated = Workspace::openReadOnly(ws).pairs().generatedPrompts("r0001-plad", 0).size();
-            } catch (const StoreError &) {
-            }
-        }
+        waitForGeneratedPrompts(ws, 20, std::chrono::milliseconds(20));
         process.terminate();
         QVERIFY(process.waitForFinished(30000));
         QCOMPARE(process.exitCode(), 130);

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 
-// A kernel marked PLAD_VECTOR_CLONES is compiled twice, for baseline x86-64 and for AVX2 with
-// FMA, and the loader picks the one the CPU runs (GCC function multi-versioning).
+// A kernel marked PLAD_VECTOR_CLONES is compiled twice, for baseline x86-64 and for the x86-64-v3
+// level (AVX2, FMA), and the loader picks the one the CPU runs (GCC function multi-versioning).
+// The clone names an ISA level, not a processor: GCC dispatches "arch=x86-64-v3" on the CPU model
+// (only Intel Haswell parts get it), "arch=x86-64-v3" on the features.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define PLAD_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define PLAD_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define PLAD_VECTOR_CLONES
 #endif

@@ -42,21 +42,32 @@ std::string percent(double fraction)
     return fixed(100 * fraction, 0) + "%";
 }
 
+/** "1.23, 1.31, 1.27 s" */
+std::string secondsList(const std::vector<double> &seconds)
+{
+    std::string out;
+    for (const double s : seconds)
+        out += (out.empty() ? "" : ", ") + fixed(s, 2);
+    return out + " s";
+}
+
 /** The per-stage line of a profile. */
 std::string describeProfile(const GenerationProfile &p, double wall)
 {
     const double padding = p.paddedPromptTokens > 0 ? 1.0 - static_cast<double>(p.promptTokens) / static_cast<double>(p.paddedPromptTokens) : 0;
     return "prefill " + fixed(p.prefillSeconds, 2) + " s (" + std::to_string(p.promptTokens) + " prompt tokens, " + percent(padding)
-           + " padding), decode " + fixed(p.decodeSeconds, 2) + " s (" + std::to_string(p.decodeRowSteps) + " row-steps for "
-           + std::to_string(p.newTokens) + " new tokens), sampling " + fixed(p.samplingSeconds, 2) + " s, dropping rows "
-           + fixed(p.compactSeconds, 2) + " s, other " + fixed(std::max(0.0, wall - p.seconds()), 2) + " s";
+           + " padding), decode " + fixed(p.decodeSeconds, 2) + " s (" + std::to_string(p.decodeSteps) + " steps of "
+           + fixed(p.decodeSteps > 0 ? static_cast<double>(p.decodeRowSteps) / static_cast<double>(p.decodeSteps) : 0.0, 1)
+           + " rows on average for " + std::to_string(p.newTokens) + " new tokens), sampling " + fixed(p.samplingSeconds, 2)
+           + " s, moving cache columns " + fixed(p.compactSeconds, 2) + " s (" + std::to_string(p.cacheMoves) + "x), other "
+           + fixed(std::max(0.0, wall - p.seconds()), 2) + " s";
 }
 
 nlohmann::json profileJson(const GenerationProfile &p)
 {
     return {{"prefill_seconds", p.prefillSeconds}, {"decode_seconds", p.decodeSeconds}, {"sampling_seconds", p.samplingSeconds},
-            {"compact_seconds", p.compactSeconds}, {"batches", p.batches}, {"prompt_tokens", p.promptTokens},
-            {"padded_prompt_tokens", p.paddedPromptTokens}, {"decode_row_steps", p.decodeRowSteps}, {"new_tokens", p.newTokens}};
+            {"compact_seconds", p.compactSeconds}, {"cache_moves", p.cacheMoves}, {"batches", p.batches}, {"prompt_tokens", p.promptTokens},
+            {"padded_prompt_tokens", p.paddedPromptTokens}, {"decode_steps", p.decodeSteps}, {"decode_row_steps", p.decodeRowSteps}, {"new_tokens", p.newTokens}};
 }
 
 } // namespace
@@ -71,6 +82,8 @@ void addGenerationBenchmark(CLI::App &bench)
         std::string dtype = "float32";
         std::string python = "/usr/bin/python3";
         std::string demo;
+        int repeat = 3;
+        bool waiting = false;
         bool json = false;
     };
     auto a = std::make_shared<Args>();
@@ -80,6 +93,11 @@ void addGenerationBenchmark(CLI::App &bench)
     command->add_option("--case", a->cases, "demo-teacher and/or gpt2-small (default: both)");
     command->add_option("--batch", a->batches, "batch sizes to measure (default: 32 for demo-teacher, 1 and 8 for gpt2-small)");
     command->add_option("--prompts", a->prompts, "demo-teacher: how many test prompts")->capture_default_str();
+    command->add_option("--repeat", a->repeat, "runs of each generator; the fastest counts (a busy machine only slows runs down)")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    command->add_flag("--no-continuous-batching", a->waiting,
+                      "plad's next prompts wait for the whole batch instead of taking the slots finished rows leave");
     command->add_option("--dtype", a->dtype, "compute dtype of plad's run: float32 or bfloat16 (the PyTorch reference runs float32)")
         ->capture_default_str();
     command->add_option("--python", a->python, "Python interpreter with torch for the reference (\"none\" to skip it)")->capture_default_str();
@@ -108,6 +126,7 @@ void addGenerationBenchmark(CLI::App &bench)
             cases.push_back(gpt2SmallGenerationCase(scratch.path));
         for (auto &c : cases) {
             c.dtype = a->dtype;
+            c.continuousBatching = !a->waiting;
             if (!a->batches.empty())
                 c.batchSizes = a->batches;
             say("");
@@ -121,16 +140,19 @@ void addGenerationBenchmark(CLI::App &bench)
                 say(line);
             };
             for (const int64_t batch : c.batchSizes) {
-                const auto ours = runGenerationBenchmark(c, batch);
+                const auto ours = runGenerationBenchmark(c, batch, a->repeat);
                 row("plad " + c.dtype, batch, ours.seconds, ours.newTokens, ours.modelGflops);
-                say("    plad time: " + describeProfile(ours.profile, ours.seconds));
+                say("    plad time (fastest of " + std::to_string(ours.allSeconds.size()) + " runs: " + secondsList(ours.allSeconds)
+                    + "): " + describeProfile(ours.profile, ours.seconds));
                 nlohmann::json entry{{"case", c.name},
                                      {"description", c.description},
                                      {"batch", batch},
                                      {"prompts", c.prompts.size()},
                                      {"dtype", c.dtype},
+                                     {"continuous_batching", c.continuousBatching},
                                      {"plad",
                                       {{"seconds", ours.seconds},
+                                       {"all_seconds", ours.allSeconds},
                                        {"prompts_per_second", ours.promptsPerSecond},
                                        {"new_tokens", ours.newTokens},
                                        {"tokens_per_second", ours.tokensPerSecond},
@@ -145,6 +167,7 @@ void addGenerationBenchmark(CLI::App &bench)
                                                                  {"batch", batch},
                                                                  {"max_new_tokens", c.maxNewTokens},
                                                                  {"eos", c.eosTokenIds},
+                                                                 {"repeat", a->repeat},
                                                                  {"threads", info.intraOpThreads}}
                                                       .dump());
                     const auto py = runPythonScript(a->python, generateScript, specFile.string());
@@ -156,10 +179,12 @@ void addGenerationBenchmark(CLI::App &bench)
                             newTokens += static_cast<int64_t>(o.size());
                         const std::string torch = py.result.value("torch", "");
                         row("pytorch " + torch, batch, seconds, newTokens, ours.modelGflops);
+                        const auto pyTimes = py.result.value("all_seconds", std::vector<double>{seconds});
+                        say("    pytorch time: fastest of " + std::to_string(pyTimes.size()) + " runs: " + secondsList(pyTimes));
                         const int64_t same = identicalOutputs(ours.outputs, outputs);
                         say("    plad / pytorch prompts/s: " + fixed(seconds / ours.seconds, 2) + "x; outputs identical for " + std::to_string(same)
                             + " of " + std::to_string(outputs.size()) + " prompts");
-                        entry["pytorch"] = {{"torch", torch}, {"seconds", seconds}, {"prompts_per_second", static_cast<double>(outputs.size()) / seconds},
+                        entry["pytorch"] = {{"torch", torch}, {"seconds", seconds}, {"all_seconds", pyTimes}, {"prompts_per_second", static_cast<double>(outputs.size()) / seconds},
                                             {"new_tokens", newTokens}, {"identical_outputs", same}};
                         entry["speed_ratio"] = seconds / ours.seconds;
                     } else {

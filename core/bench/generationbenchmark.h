@@ -25,6 +25,7 @@ struct GenerationBenchmarkCase
     int64_t maxNewTokens = 32;
     std::vector<int64_t> batchSizes{32};
     std::string dtype = "float32";
+    bool continuousBatching = true;      ///< GenerationOptions::continuousBatching
 };
 
 /**
@@ -45,21 +46,25 @@ double generationFlops(const ModelConfig &config, const std::vector<int64_t> &pr
 struct GenerationBenchmarkRun
 {
     int64_t batchSize = 0;
-    double seconds = 0;
+    double seconds = 0;              ///< the fastest run's
+    std::vector<double> allSeconds;  ///< every run's, in order
     int64_t prompts = 0;
     int64_t newTokens = 0;
     double promptsPerSecond = 0;
     double tokensPerSecond = 0;   ///< new tokens per second
     double modelGflops = 0;       ///< arithmetic of the real tokens
     double achievedGflops = 0;
-    GenerationProfile profile;
+    GenerationProfile profile;       ///< the fastest run's
     std::vector<std::vector<int64_t>> outputs;
 };
 
-/** Runs the case at `batchSize` with plad's generator (after a warm-up batch). */
-GenerationBenchmarkRun runGenerationBenchmark(const GenerationBenchmarkCase &c, int64_t batchSize);
+/**
+ * Runs the case at `batchSize` with plad's generator `repeats` times (after a warm-up batch);
+ * figures are the fastest run's, since a shared machine only ever slows a run down.
+ */
+GenerationBenchmarkRun runGenerationBenchmark(const GenerationBenchmarkCase &c, int64_t batchSize, int repeats = 1);
 
-/** Float32 GFLOPS of an n x n matmul on the current Torch threads, timed over about a second. */
+/** Float32 GFLOPS of an n x n matmul on the current Torch threads: the best of three windows of about 0.4 s. */
 double measureMatmulGflops(int64_t n);
 
 /** How many of `a`'s outputs equal `b`'s, row by row. */

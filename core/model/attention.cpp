@@ -13,6 +13,8 @@
 // alternatives); Torch 1.13 does not export its own float gemm wrapper.
 extern "C" void sgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k, const float *alpha,
                        const float *a, const int *lda, const float *b, const int *ldb, const float *beta, float *c, const int *ldc);
+extern "C" void sgemv_(const char *trans, const int *m, const int *n, const float *alpha, const float *a, const int *lda, const float *x,
+                       const int *incx, const float *beta, float *y, const int *incy);
 
 namespace plad {
 
@@ -38,26 +40,11 @@ struct AttentionProblem
     int64_t qb, qh, qt;          // q strides of B, H, T
     int64_t kb, kh, ks, vb, vh, vs; // k and v strides of B, K, S
     const uint8_t *keyMask;      // [B, S] or null
+    const int64_t *kvRows;       // [B] row of k and v for each query row, or null (the same row)
     int64_t past;
     int64_t window;              // 0 = none
     float scale;
 };
-
-inline __attribute__((always_inline)) float dot(const float *a, const float *b, int64_t n)
-{
-    float acc = 0;
-#pragma omp simd reduction(+ : acc)
-    for (int64_t i = 0; i < n; ++i)
-        acc += a[i] * b[i];
-    return acc;
-}
-
-inline __attribute__((always_inline)) void addScaled(float alpha, const float *x, float *y, int64_t n)
-{
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i)
-        y[i] += alpha * x[i];
-}
 
 /**
  * Masked softmax of one query's scores over keys [first, last], in place; the weights of keys
@@ -103,9 +90,10 @@ void attendPrefill(const AttentionProblem &p, int64_t b, int64_t h, float *score
 {
     const int64_t D = p.D, S = p.S, T = p.T;
     const int64_t kvHead = h / p.groups;
+    const int64_t kvRow = p.kvRows ? p.kvRows[b] : b;
     const float *q = p.q + b * p.qb + h * p.qh;
-    const float *k = p.k + b * p.kb + kvHead * p.kh;
-    const float *v = p.v + b * p.vb + kvHead * p.vh;
+    const float *k = p.k + kvRow * p.kb + kvHead * p.kh;
+    const float *v = p.v + kvRow * p.vb + kvHead * p.vh;
     float *out = p.out + (b * p.H + h) * T * D;
     const uint8_t *mask = p.keyMask ? p.keyMask + b * S : nullptr;
     // Row-major X[r][c] with row stride ld is column-major X^T; so scores^T [S, T] = K Q^T is
@@ -119,58 +107,59 @@ void attendPrefill(const AttentionProblem &p, int64_t b, int64_t h, float *score
     blasGemm('N', 'N', D, T, S, 1.0f, v, p.vs, scores, S, 0.0f, out, D);
 }
 
-/** Rows [begin, end) of the flattened (b, h, t) index: scores, softmax and weighted values. */
-PLAD_VECTOR_CLONES void attendRows(const AttentionProblem &p, int64_t begin, int64_t end, float *scores)
+/**
+ * Rows [begin, end) of the flattened (b, h, t) index (decoding: a query or a few per row): the
+ * scores of the keys the query may see as one single-threaded BLAS matrix-vector product over
+ * the span between its first and last real key (left padding skipped), a masked softmax, and the
+ * output as a second product.
+ */
+void attendRows(const AttentionProblem &p, int64_t begin, int64_t end, float *scores)
 {
     const int64_t D = p.D;
+    const int one = 1;
+    const float zero = 0.0f, unit = 1.0f;
     for (int64_t row = begin; row < end; ++row) {
         const int64_t t = row % p.T;
         const int64_t h = (row / p.T) % p.H;
         const int64_t b = row / (p.T * p.H);
         const int64_t kvHead = h / p.groups;
+        const int64_t kvRow = p.kvRows ? p.kvRows[b] : b;
         const float *q = p.q + b * p.qb + h * p.qh + t * p.qt;
-        const float *k = p.k + b * p.kb + kvHead * p.kh;
-        const float *v = p.v + b * p.vb + kvHead * p.vh;
+        const float *k = p.k + kvRow * p.kb + kvHead * p.kh;
+        const float *v = p.v + kvRow * p.vb + kvHead * p.vh;
         const uint8_t *mask = p.keyMask ? p.keyMask + b * p.S : nullptr;
         float *out = p.out + row * D;
-        const int64_t last = std::min(p.past + t, p.S - 1);
-        const int64_t first = p.window > 0 ? std::max<int64_t>(0, last - p.window + 1) : 0;
-
-        float best = kNoKey;
-        for (int64_t s = first; s <= last; ++s) {
-            if (mask && !mask[s]) {
-                scores[s] = kNoKey;
-                continue;
-            }
-            const float score = dot(q, k + s * p.ks, D) * p.scale;
-            scores[s] = score;
-            best = std::max(best, score);
+        int64_t last = std::min(p.past + t, p.S - 1);
+        int64_t first = p.window > 0 ? std::max<int64_t>(0, last - p.window + 1) : 0;
+        if (mask) { // the span of real keys: padding before and after costs nothing
+            while (first <= last && !mask[first])
+                ++first;
+            while (last >= first && !mask[last])
+                --last;
         }
         std::fill(out, out + D, 0.0f);
-        if (best == kNoKey)
+        if (first > last)
             continue; // a padding query: nothing to see
-        float total = 0;
-        for (int64_t s = first; s <= last; ++s) {
-            if (scores[s] == kNoKey)
-                continue;
-            const float weight = std::exp(scores[s] - best);
-            total += weight;
-            addScaled(weight, v + s * p.vs, out, D);
-        }
-        const float inverse = 1.0f / total;
-        for (int64_t d = 0; d < D; ++d)
-            out[d] *= inverse;
+        const int n = static_cast<int>(last - first + 1), d = static_cast<int>(D);
+        const int ldk = static_cast<int>(p.ks), ldv = static_cast<int>(p.vs);
+        // Row-major keys [n, D] (row stride ks) are column-major [D, n]: scores = K q is A^T q.
+        sgemv_("T", &d, &n, &p.scale, k + first * p.ks, &ldk, q, &one, &zero, scores, &one);
+        if (!softmaxRow(scores, n, 0, n - 1, mask ? mask + first : nullptr))
+            continue;
+        sgemv_("N", &d, &n, &unit, v + first * p.vs, &ldv, scores, &one, &zero, out, &one);
     }
 }
 
 } // namespace
 
-AttentionMask::AttentionMask(int64_t newTokens, int64_t past, torch::Tensor keyMask, std::optional<int64_t> slidingWindow, torch::Device device)
+AttentionMask::AttentionMask(int64_t newTokens, int64_t past, torch::Tensor keyMask, std::optional<int64_t> slidingWindow, torch::Device device,
+                             torch::Tensor kvRows)
     : mNewTokens(newTokens)
     , mPast(past)
     , mKeyMask(std::move(keyMask))
     , mWindow(slidingWindow)
     , mDevice(device)
+    , mKvRows(std::move(kvRows))
 {
     if (mKeyMask.defined())
         TORCH_CHECK(mKeyMask.size(1) == past + newTokens, "key mask covers ", mKeyMask.size(1), " positions, expected ", past + newTokens);
@@ -211,6 +200,16 @@ torch::Tensor fusedAttention(const torch::Tensor &q, const torch::Tensor &k, con
     const int64_t K = k.size(1), S = k.size(2);
     TORCH_CHECK(H % K == 0, "query heads (", H, ") must be a multiple of key/value heads (", K, ")");
     TORCH_CHECK(S == mask.past() + T, "attention over ", S, " keys, but the mask expects ", mask.past() + T);
+    torch::Tensor kvRows;
+    if (mask.kvRows().defined()) {
+        kvRows = mask.kvRows().to(torch::kCPU).to(torch::kInt64).contiguous();
+        TORCH_CHECK(kvRows.numel() == B, "attention: ", kvRows.numel(), " key/value rows for ", B, " query rows");
+        const auto *r = kvRows.data_ptr<int64_t>();
+        for (int64_t b = 0; b < B; ++b)
+            TORCH_CHECK(r[b] >= 0 && r[b] < k.size(0) && r[b] < v.size(0), "attention: key/value row ", r[b], " outside ", k.size(0));
+    } else {
+        TORCH_CHECK(k.size(0) == B && v.size(0) == B, "attention: ", k.size(0), " key/value rows for ", B, " query rows");
+    }
     auto out = torch::empty({B, H, T, D}, q.options());
     torch::Tensor keyMask;
     if (mask.keyMask().defined())
@@ -218,7 +217,7 @@ torch::Tensor fusedAttention(const torch::Tensor &q, const torch::Tensor &k, con
 
     AttentionProblem p{q.data_ptr<float>(), k.data_ptr<float>(), v.data_ptr<float>(), out.data_ptr<float>(), H, T, S, D, H / K,
                        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
-                       keyMask.defined() ? keyMask.data_ptr<uint8_t>() : nullptr, mask.past(), mask.slidingWindow().value_or(0),
+                       keyMask.defined() ? keyMask.data_ptr<uint8_t>() : nullptr, kvRows.defined() ? kvRows.data_ptr<int64_t>() : nullptr, mask.past(), mask.slidingWindow().value_or(0),
                        static_cast<float>(scale)};
     if (T > 1) {
         // Prefill: one task per (b, h), its [T, S] scores in a per-thread block.
@@ -232,7 +231,7 @@ torch::Tensor fusedAttention(const torch::Tensor &q, const torch::Tensor &k, con
         return out;
     }
     const int64_t rows = B * H * T;
-    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, S * D));
+    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, S * D));
     at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
         thread_local std::vector<float> scores;
         if (static_cast<int64_t>(scores.size()) < S)
@@ -246,6 +245,11 @@ torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const to
 {
     if (fusedAttentionApplies(q, k, v))
         return fusedAttention(q, k, v, mask, scale);
+    if (mask.kvRows().defined()) { // gather each query row's keys and values
+        const auto rows = mask.kvRows().to(k.device());
+        const AttentionMask plain(mask.newTokens(), mask.past(), mask.keyMask(), mask.slidingWindow(), k.device());
+        return attention(q, k.index_select(0, rows), v.index_select(0, rows), plain, scale);
+    }
     const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
     const int64_t K = k.size(1), S = k.size(2);
     const int64_t G = H / K;

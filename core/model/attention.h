@@ -17,17 +17,20 @@ namespace plad {
 /**
  * Which keys each query of a forward call may see: query t (absolute index past + t) sees key s
  * when s <= past + t, s is a real token (`keyMask` [B, S] nonzero; undefined = no padding) and,
- * with a sliding window, s > past + t - window.
+ * with a sliding window, s > past + t - window. With `kvRows` (int64 [B], a KV cache's slot map)
+ * query row b reads the keys and values of row kvRows[b]; undefined: its own row b.
  */
 class AttentionMask
 {
 public:
-    AttentionMask(int64_t newTokens, int64_t past, torch::Tensor keyMask, std::optional<int64_t> slidingWindow, torch::Device device);
+    AttentionMask(int64_t newTokens, int64_t past, torch::Tensor keyMask, std::optional<int64_t> slidingWindow, torch::Device device,
+                  torch::Tensor kvRows = {});
 
     int64_t newTokens() const { return mNewTokens; }
     int64_t past() const { return mPast; }
     const torch::Tensor &keyMask() const { return mKeyMask; }
     std::optional<int64_t> slidingWindow() const { return mWindow; }
+    const torch::Tensor &kvRows() const { return mKvRows; }
 
     /** The mask as an additive float32 bias [B|1, 1, T, S] (built once, on first use). */
     const torch::Tensor &bias() const;
@@ -37,12 +40,14 @@ private:
     torch::Tensor mKeyMask; // [B, S] as uint8 on the CPU path, as given otherwise
     std::optional<int64_t> mWindow;
     torch::Device mDevice;
+    torch::Tensor mKvRows; // [B] int64 or undefined
     mutable torch::Tensor mBias;
 };
 
 /**
  * softmax(q k^T * scale, masked) v with grouped-query attention: q [B, H, T, D], k and v
- * [B, K, S, D] with H a multiple of K (query head h reads key/value head h / (H/K)). Softmax
+ * [B, K, S, D] (or [rows, K, S, D] under the mask's kvRows) with H a multiple of K (query head h
+ * reads key/value head h / (H/K)). Softmax
  * runs in float32 whatever the compute dtype. Returns [B, H, T, D].
  *
  * Without gradients on float32 CPU tensors this runs the fused kernel (the same arithmetic,

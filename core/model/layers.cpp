@@ -20,70 +20,95 @@ std::pair<torch::Tensor, torch::Tensor> KVCache::append(int64_t layer, const tor
 {
     auto &keys = mKeys.at(static_cast<size_t>(layer));
     auto &values = mValues.at(static_cast<size_t>(layer));
+    const bool slots = mRows.defined();
     const int64_t t = k.size(2);
-    const int64_t offset = mRowCount > 0 ? mOffset : 0;
+    const int64_t offset = slots ? mOffset : 0;
     const int64_t needed = mLength + t;
-    const int64_t rows = mRowCount > 0 ? mTotalRows : k.size(0);
+    const int64_t rows = slots ? mTotalRows : k.size(0);
     if (!keys.defined() || keys.size(2) < offset + needed || keys.size(0) != rows) {
         const int64_t capacity = std::max<int64_t>({offset + needed, keys.defined() ? 2 * keys.size(2) : std::max<int64_t>(mReserved, 64)});
-        auto grownK = torch::empty({rows, k.size(1), capacity, k.size(3)}, k.options()); // [B, K, cap, D]
-        auto grownV = torch::empty({rows, v.size(1), capacity, v.size(3)}, v.options());
-        if (keys.defined() && mLength > 0 && keys.size(0) == rows) {
-            grownK.narrow(2, 0, mLength).copy_(keys.narrow(2, 0, mLength));
-            grownV.narrow(2, 0, mLength).copy_(values.narrow(2, 0, mLength));
+        // Zeros, not garbage: masked keys get weight 0, and 0 * NaN would still be NaN.
+        auto grownK = torch::zeros({rows, k.size(1), capacity, k.size(3)}, k.options()); // [rows, K, cap, D]
+        auto grownV = torch::zeros({rows, v.size(1), capacity, v.size(3)}, v.options());
+        if (keys.defined() && keys.size(0) == rows) { // every column: other slots may hold tokens past this block's
+            grownK.narrow(2, 0, keys.size(2)).copy_(keys);
+            grownV.narrow(2, 0, values.size(2)).copy_(values);
         }
         keys = grownK;
         values = grownV;
     }
-    auto blockK = mRowCount > 0 ? keys.narrow(0, mRowFirst, mRowCount).narrow(2, offset, keys.size(2) - offset) : keys;
-    auto blockV = mRowCount > 0 ? values.narrow(0, mRowFirst, mRowCount).narrow(2, offset, values.size(2) - offset) : values;
-    if (mRowCount > 0 && mLength == 0 && offset > 0) { // what this block skips: zeros under the mask
-        keys.narrow(0, mRowFirst, mRowCount).narrow(2, 0, offset).zero_();
-        values.narrow(0, mRowFirst, mRowCount).narrow(2, 0, offset).zero_();
+    if (slots) {
+        keys.narrow(2, offset + mLength, t).index_copy_(0, mRows, k);
+        values.narrow(2, offset + mLength, t).index_copy_(0, mRows, v);
+    } else {
+        keys.narrow(2, mLength, t).copy_(k);
+        values.narrow(2, mLength, t).copy_(v);
     }
-    blockK.narrow(2, mLength, t).copy_(k);
-    blockV.narrow(2, mLength, t).copy_(v);
-    return {blockK.narrow(2, 0, needed), blockV.narrow(2, 0, needed)}; // [B, K, S, D]
+    return {keys.narrow(2, offset, needed), values.narrow(2, offset, needed)}; // [rows, K, S, D]
 }
 
-void KVCache::beginRows(int64_t first, int64_t count, int64_t totalRows, int64_t offset)
+void KVCache::useRows(torch::Tensor rows, int64_t totalRows, int64_t offset, int64_t length)
 {
-    TORCH_CHECK(first >= 0 && count > 0 && first + count <= totalRows && offset >= 0, "KV cache rows [", first, ", ", first + count,
-                ") outside ", totalRows);
-    mRowFirst = first;
-    mRowCount = count;
-    mTotalRows = totalRows;
-    mOffset = offset;
-    mLength = 0;
-}
-
-void KVCache::endRows(int64_t length)
-{
-    mRowCount = 0;
-    mOffset = 0;
+    if (rows.defined())
+        TORCH_CHECK(rows.dim() == 1 && rows.scalar_type() == torch::kInt64 && totalRows > 0 && offset >= 0 && length >= 0,
+                    "KV cache: slot rows must be int64 indices into ", totalRows, " rows");
+    mRows = std::move(rows);
+    mTotalRows = mRows.defined() ? totalRows : 0;
+    mOffset = mRows.defined() ? offset : 0;
     mLength = length;
 }
 
-void KVCache::keepRows(const torch::Tensor &rows)
+int64_t KVCache::capacity() const
 {
-    for (size_t layer = 0; layer < mKeys.size(); ++layer) {
-        if (!mKeys[layer].defined())
-            continue;
-        mKeys[layer] = mKeys[layer].index_select(0, rows);
-        mValues[layer] = mValues[layer].index_select(0, rows);
-    }
+    return mKeys.empty() || !mKeys.front().defined() ? 0 : mKeys.front().size(2);
+}
+
+void KVCache::dropLeadingColumns(int64_t columns)
+{
+    if (columns <= 0)
+        return;
+    for (auto *stores : {&mKeys, &mValues})
+        for (auto &store : *stores) {
+            if (!store.defined())
+                continue;
+            auto moved = torch::zeros_like(store);
+            const int64_t kept = std::max<int64_t>(0, store.size(2) - columns);
+            if (kept > 0)
+                moved.narrow(2, 0, kept).copy_(store.narrow(2, columns, kept));
+            store = moved;
+        }
+    if (mRows.defined())
+        mOffset = std::max<int64_t>(0, mOffset - columns);
+    else
+        mLength = std::max<int64_t>(0, mLength - columns);
+}
+
+torch::Tensor paddedForGemm(const torch::Tensor &x)
+{
+    const int64_t rows = x.size(0);
+    if (rows <= 1 || rows >= 256 || rows % 16 == 0 || at::GradMode::is_enabled() || !x.device().is_cpu())
+        return x;
+    auto padded = torch::zeros({(rows + 15) / 16 * 16, x.size(1)}, x.options());
+    padded.narrow(0, 0, rows).copy_(x);
+    return padded;
 }
 
 torch::Tensor linearRows(const torch::Tensor &x, const torch::Tensor &weight, const torch::Tensor &bias)
 {
     const int64_t in = x.size(-1);
-    if (x.numel() != in)
-        return torch::nn::functional::linear(x, weight, bias);
     auto sizes = x.sizes().vec();
     sizes.back() = weight.size(0);
-    auto out = torch::mv(weight, x.reshape({in})); // [out]
-    if (bias.defined())
-        out = out + bias;
+    if (x.numel() == in) {
+        auto out = torch::mv(weight, x.reshape({in})); // [out]
+        if (bias.defined())
+            out = out + bias;
+        return out.view(sizes);
+    }
+    const auto rows = x.reshape({-1, in});
+    const auto padded = paddedForGemm(rows);
+    auto out = torch::nn::functional::linear(padded, weight, bias); // [M (padded), out]
+    if (padded.size(0) != rows.size(0))
+        out = out.narrow(0, 0, rows.size(0));
     return out.view(sizes);
 }
 

@@ -23,37 +23,52 @@ namespace plad {
  * Keys and values of every layer for the tokens seen so far, so decoding never recomputes the
  * prefix. Storage is allocated once for reserve()'s length (and grows by doubling past it); each
  * layer appends during a forward call and the model calls advance() once the call is done.
+ *
+ * By default a forward call's batch rows are the cache's rows. A generator that keeps a fixed
+ * set of row slots (continuous batching) maps them instead with useRows(): the call's row a then
+ * reads and writes slot rows[a], and attention follows rowMap() to find its keys.
  */
 class KVCache
 {
 public:
     explicit KVCache(int64_t numLayers);
 
-    /** Stores k, v ([B, K, T, D]) after the cached tokens; returns all of them ([B, K, S, D]). */
+    /**
+     * Stores k, v ([B, K, T, D]) after the cached tokens; returns all of them ([B, K, S, D]), or
+     * with useRows() every slot's columns [offset, offset + S) ([totalRows, K, S, D]; the call's
+     * row a is slot rowMap()[a]).
+     */
     std::pair<torch::Tensor, torch::Tensor> append(int64_t layer, const torch::Tensor &k, const torch::Tensor &v);
-    /** Tokens committed so far (S before this call). */
+    /** Tokens committed so far (S before this call), counted from useRows()' offset. */
     int64_t length() const { return mLength; }
     void advance(int64_t tokens) { mLength += tokens; }
     /** Allocates room for `tokens` in total at the first append, so a generation that knows its length never regrows. */
     void reserve(int64_t tokens) { mReserved = tokens; }
-    /** Keeps only the batch rows `rows` (int64 indices, in that order) of every layer. */
-    void keepRows(const torch::Tensor &rows);
     /**
-     * Prefill in row blocks: until endRows(), forward calls read and write only rows [first,
-     * first + count) of a cache of `totalRows` rows, from cache position `offset` on (the
-     * block's own left padding is shorter than the batch's), and see only what the block wrote.
-     * endRows() leaves the cache `length` tokens long; positions a block did not write are
-     * zeros, for the key mask to hide.
+     * Until the next call, forward calls read and write only slot rows `rows` (int64 indices, on
+     * the model's device) of a cache of `totalRows` rows, from column `offset` on, with `length`
+     * columns after it already filled. Columns no call wrote are zeros, for the key mask to
+     * hide. An undefined `rows` goes back to the default (the batch's rows are the cache's).
      */
-    void beginRows(int64_t first, int64_t count, int64_t totalRows, int64_t offset);
-    void endRows(int64_t length);
+    void useRows(torch::Tensor rows, int64_t totalRows, int64_t offset, int64_t length);
+    /** useRows()' slot of each batch row, undefined by default. */
+    const torch::Tensor &rowMap() const { return mRows; }
+    /** Columns allocated per row (0 before the first append). */
+    int64_t capacity() const;
+    /**
+     * Forgets the first `columns` columns of every row: what followed them moves to the front
+     * (one copy of the cache), so a long-running slot batch whose old rows are gone keeps its
+     * columns bounded. By default length() shrinks by as much; with useRows() the offset does.
+     */
+    void dropLeadingColumns(int64_t columns);
 
 private:
-    std::vector<torch::Tensor> mKeys;   // [B, K, capacity, D]
-    std::vector<torch::Tensor> mValues; // [B, K, capacity, D]
+    std::vector<torch::Tensor> mKeys;   // [rows, K, capacity, D]
+    std::vector<torch::Tensor> mValues; // [rows, K, capacity, D]
     int64_t mLength = 0;
     int64_t mReserved = 0;
-    int64_t mRowFirst = 0, mRowCount = 0, mTotalRows = 0, mOffset = 0; // the row block of beginRows(), when mRowCount > 0
+    torch::Tensor mRows; // the slot of each batch row, when set by useRows()
+    int64_t mTotalRows = 0, mOffset = 0;
 };
 
 /**
@@ -62,6 +77,13 @@ private:
  * BLAS runs 2-3x faster than a one-row matrix product.
  */
 torch::Tensor linearRows(const torch::Tensor &x, const torch::Tensor &weight, const torch::Tensor &bias);
+/**
+ * `x` [M, in] with zero rows appended up to a multiple of 16 when M is small (inference on the
+ * CPU), else `x` itself. OpenBLAS's float kernel works on blocks of 16 rows: a product of 24
+ * rows takes longer than one of 32, so a decode batch runs faster padded (the caller keeps the
+ * first M rows of the result).
+ */
+torch::Tensor paddedForGemm(const torch::Tensor &x);
 /** linearRows() with a torch::nn::Linear's parameters. */
 torch::Tensor linearRows(const torch::nn::Linear &linear, const torch::Tensor &x);
 

@@ -4,6 +4,7 @@
 
 #include "common/enumnames.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -57,6 +58,12 @@ struct GenerationOptions
     int64_t batchSize = 0;        ///< rows run together, prompts bucketed by length (longest first); 0 = all in one batch
     bool dropFinishedRows = true; ///< finished rows leave the batch (changes only the speed, not the outputs)
     /**
+     * Waiting prompts take the slots finished rows leave, so decode steps run on a full batch
+     * (changes only the speed). false: the next prompts wait until the whole batch is done.
+     * Needs the KV cache and dropFinishedRows.
+     */
+    bool continuousBatching = true;
+    /**
      * Prompt tokens per prefill block: a batch's prompts go through the model in blocks of rows
      * of about this many tokens, each padded only to its own longest prompt, so activations
      * stay in cache (changes only the speed). 0: the whole batch at once.
@@ -73,11 +80,14 @@ struct GenerationProfile
     double prefillSeconds = 0;    ///< model forward over the prompts
     double decodeSeconds = 0;     ///< model forward over one new token per row
     double samplingSeconds = 0;   ///< logits processing, choosing tokens, log-probs, stop checks
-    double compactSeconds = 0;    ///< dropping finished rows from the batch and its KV cache
-    int64_t batches = 0;
+    double compactSeconds = 0;    ///< moving the KV cache's columns to the front once old rows no longer need them
+    int64_t batches = 0;          ///< groups of prompts started together (prefill calls of one or more blocks)
     int64_t rows = 0;
+    int64_t cacheMoves = 0;       ///< times the KV cache moved its columns
+    int64_t cacheColumns = 0;     ///< the most columns (token positions per row) the KV cache held
     int64_t promptTokens = 0;       ///< real prompt tokens run through the model
     int64_t paddedPromptTokens = 0; ///< prompt positions computed, padding included
+    int64_t decodeSteps = 0;        ///< decode calls (one new token for every running row)
     int64_t decodeRowSteps = 0;     ///< rows run in decode steps, finished-but-not-yet-dropped rows included
     int64_t newTokens = 0;          ///< tokens generated (kept in the outputs)
 
@@ -90,8 +100,11 @@ struct GenerationProfile
         compactSeconds += o.compactSeconds;
         batches += o.batches;
         rows += o.rows;
+        cacheMoves += o.cacheMoves;
+        cacheColumns = std::max(cacheColumns, o.cacheColumns);
         promptTokens += o.promptTokens;
         paddedPromptTokens += o.paddedPromptTokens;
+        decodeSteps += o.decodeSteps;
         decodeRowSteps += o.decodeRowSteps;
         newTokens += o.newTokens;
         return *this;

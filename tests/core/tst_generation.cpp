@@ -139,17 +139,25 @@ private Q_SLOTS:
         QVERIFY2(early >= 2 && early < static_cast<int>(prompts.size()), qPrintable(QString("%1 rows stopped early").arg(early)));
         // Prefill blocks of 60 tokens (a few rows each, padded to their own longest prompt) or
         // none, against the reference's single block (11 prompts of at most 40 tokens < 1024).
+        // Continuous batching on: prompts take the slots finished rows leave (batches 3 and 4);
+        // off: they wait for the whole batch.
         for (const int64_t batch : {int64_t(1), int64_t(3), int64_t(4), int64_t(0)})
             for (const bool drop : {true, false})
-                for (const int64_t prefill : {int64_t(60), int64_t(0)}) {
+                for (const int64_t prefill : {int64_t(60), int64_t(0)})
+                    for (const bool continuous : {true, false}) {
                     GenerationOptions o = options;
                     o.batchSize = batch;
                     o.dropFinishedRows = drop;
                     o.prefillTokens = prefill;
+                    o.continuousBatching = continuous;
                     const auto got = lm.generate(prompts, o);
                     for (size_t i = 0; i < prompts.size(); ++i) {
-                        const QString where =
-                            QString("batch %1, dropping %2, prefill blocks %3, prompt %4").arg(batch).arg(drop).arg(prefill).arg(i);
+                        const QString where = QString("batch %1, dropping %2, prefill blocks %3, continuous %4, prompt %5")
+                                                  .arg(batch)
+                                                  .arg(drop)
+                                                  .arg(prefill)
+                                                  .arg(continuous)
+                                                  .arg(i);
                         QVERIFY2(got[i].ids == reference[i].ids, qPrintable(where));
                         QVERIFY2(got[i].finishReason == reference[i].finishReason, qPrintable(where));
                         QCOMPARE(got[i].logprobs.size(), got[i].ids.size());
@@ -201,6 +209,67 @@ private Q_SLOTS:
                 differing += changed[i] != forward[i];
             QVERIFY(differing >= 4);
         }
+    }
+
+    void continuousBatchingKeepsTheBatchFull_data() { addModelRows(); }
+    void continuousBatchingKeepsTheBatchFull()
+    {
+        // Eighty prompts through three slots, rows of every length finishing at different steps:
+        // waiting prompts take the slots as they free up, the KV cache moves its columns to the
+        // front on the way (0 to 4 times here), and every output is the one the prompt gets alone.
+        // (Sampled outputs are equal because a row's logits differ between batchings only by
+        // float rounding, ~1e-6 here; a draw landing that close to the edge between two tokens
+        // would still flip: with 160 prompts instead of 80, one of their ~15,000 draws does.)
+        QFETCH(QString, model);
+        QFETCH(bool, greedy);
+        auto lm = LanguageModel::load(test::modelDir(model.toStdString()));
+        const auto prompts = mixedPrompts(std::min<int64_t>(lm.config().vocabSize, 500), 80);
+        GenerationOptions options;
+        options.maxNewTokens = 12;
+        options.sampling.greedy = greedy;
+        options.sampling.temperature = 1.2;
+        options.sampling.seed = 9;
+        options.sampling.repetitionPenalty = 1.3; // the tokens a slot has seen start afresh with each prompt
+        options.logprobs = true;
+        const auto unstopped = lm.generate(prompts, options);
+        // EOS: the second token of a third of the rows, so rows stop after 2 to 12 tokens.
+        for (size_t row = 0; row < prompts.size(); row += 3)
+            if (unstopped[row].ids.size() > 1)
+                options.eosTokenIds.push_back(unstopped[row].ids[1]);
+        options.batchSize = 1;
+        const auto alone = lm.generate(prompts, options);
+
+        GenerationOptions o = options;
+        o.batchSize = 3;
+        GenerationProfile continuous, waiting;
+        const auto got = plad::generate(*lm.module(), prompts, o, nullptr, &continuous);
+        o.continuousBatching = false;
+        const auto batched = plad::generate(*lm.module(), prompts, o, nullptr, &waiting);
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            QVERIFY2(got[i].ids == alone[i].ids, qPrintable(QString("continuous, prompt %1").arg(i)));
+            QVERIFY2(got[i].finishReason == alone[i].finishReason, qPrintable(QString("continuous, prompt %1").arg(i)));
+            QVERIFY2(batched[i].ids == alone[i].ids, qPrintable(QString("batches, prompt %1").arg(i)));
+            for (size_t t = 0; t < got[i].ids.size(); ++t)
+                QVERIFY2(std::abs(got[i].logprobs[t] - alone[i].logprobs[t]) < 1e-4, qPrintable(QString("prompt %1").arg(i)));
+        }
+        int early = 0;
+        for (const auto &r : alone)
+            early += r.ids.size() < 12;
+        QVERIFY2(early >= 5, qPrintable(QString("%1 rows stopped early").arg(early)));
+        // The cache moves its columns rather than growing with every prompt that comes through:
+        // its length stays within a small multiple of the longest row (prompt + new tokens).
+        int64_t longest = 0;
+        for (const auto &p : prompts)
+            longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
+        QVERIFY2(continuous.cacheColumns <= std::max<int64_t>(64, 3 * (longest + 12)),
+                 qPrintable(QString("%1 cache columns after %2 moves").arg(continuous.cacheColumns).arg(continuous.cacheMoves)));
+        QCOMPARE(waiting.cacheMoves, int64_t(0));
+        // All three slots busy on (nearly) every step, against half-empty batches while waiting.
+        const double fullness = static_cast<double>(continuous.decodeRowSteps) / static_cast<double>(continuous.decodeSteps);
+        const double waitingFullness = static_cast<double>(waiting.decodeRowSteps) / static_cast<double>(waiting.decodeSteps);
+        QVERIFY2(fullness > 2.5 && fullness > waitingFullness,
+                 qPrintable(QString("rows per decode step %1 continuous, %2 waiting").arg(fullness).arg(waitingFullness)));
+        QCOMPARE(continuous.newTokens, waiting.newTokens);
     }
 
     void generatedLogprobsEqualScoring_data()
@@ -262,14 +331,18 @@ private Q_SLOTS:
         QTest::addColumn<int>("headDim");
         QTest::addColumn<int>("window");  // 0 = none
         QTest::addColumn<bool>("padding");
-        QTest::newRow("prefill") << 2 << 4 << 4 << 9 << 0 << 16 << 0 << false;
-        QTest::newRow("prefill, left padding") << 3 << 4 << 4 << 11 << 0 << 32 << 0 << true;
-        QTest::newRow("prefill, grouped query heads") << 2 << 8 << 2 << 7 << 0 << 8 << 0 << true;
-        QTest::newRow("prefill, sliding window") << 2 << 2 << 1 << 13 << 0 << 16 << 4 << true;
-        QTest::newRow("chunk after a cache") << 2 << 4 << 2 << 3 << 6 << 16 << 0 << true;
-        QTest::newRow("decode") << 4 << 4 << 4 << 1 << 20 << 32 << 0 << true;
-        QTest::newRow("decode, grouped, window") << 3 << 6 << 2 << 1 << 15 << 64 << 5 << true;
-        QTest::newRow("odd head dimension") << 1 << 3 << 1 << 5 << 2 << 7 << 0 << false;
+        QTest::addColumn<bool>("slots"); // keys and values in rows of a larger cache, found through kvRows
+        QTest::newRow("prefill") << 2 << 4 << 4 << 9 << 0 << 16 << 0 << false << false;
+        QTest::newRow("prefill, left padding") << 3 << 4 << 4 << 11 << 0 << 32 << 0 << true << false;
+        QTest::newRow("prefill, grouped query heads") << 2 << 8 << 2 << 7 << 0 << 8 << 0 << true << false;
+        QTest::newRow("prefill, sliding window") << 2 << 2 << 1 << 13 << 0 << 16 << 4 << true << false;
+        QTest::newRow("prefill, slot rows") << 3 << 4 << 2 << 6 << 0 << 16 << 0 << true << true;
+        QTest::newRow("chunk after a cache") << 2 << 4 << 2 << 3 << 6 << 16 << 0 << true << false;
+        QTest::newRow("decode") << 4 << 4 << 4 << 1 << 20 << 32 << 0 << true << false;
+        QTest::newRow("decode, grouped, window") << 3 << 6 << 2 << 1 << 15 << 64 << 5 << true << false;
+        QTest::newRow("decode, slot rows") << 4 << 4 << 2 << 1 << 25 << 32 << 0 << true << true;
+        QTest::newRow("decode, slot rows, window") << 3 << 4 << 4 << 1 << 18 << 16 << 6 << true << true;
+        QTest::newRow("odd head dimension") << 1 << 3 << 1 << 5 << 2 << 7 << 0 << false << false;
     }
     void fusedAttentionEqualsTheDefinition()
     {
@@ -281,25 +354,43 @@ private Q_SLOTS:
         QFETCH(int, headDim);
         QFETCH(int, window);
         QFETCH(bool, padding);
+        QFETCH(bool, slots);
         torch::manual_seed(11);
         const int64_t S = past + newTokens;
-        // q, k and v as the model makes them: views of a projection, not contiguous tensors.
+        // q, k and v as the model makes them: views of a projection, not contiguous tensors;
+        // with slots, k and v are columns of a cache with more rows than the batch, in another
+        // order (query row b reads cache row kvRows[b]).
+        const int64_t cacheRows = slots ? batch + 2 : batch;
         auto q = torch::randn({batch, newTokens, heads, headDim}).transpose(1, 2);
-        auto k = torch::randn({batch, S, kvHeads, headDim}).transpose(1, 2);
-        auto v = torch::randn({batch, S, kvHeads, headDim}).transpose(1, 2);
+        auto k = torch::randn({cacheRows, kvHeads, S + 5, headDim}).narrow(2, 0, S);
+        auto v = torch::randn({cacheRows, kvHeads, S + 5, headDim}).narrow(2, 0, S);
+        if (!slots) {
+            k = torch::randn({batch, S, kvHeads, headDim}).transpose(1, 2);
+            v = torch::randn({batch, S, kvHeads, headDim}).transpose(1, 2);
+        }
+        torch::Tensor kvRows;
+        if (slots) {
+            std::vector<int64_t> rows;
+            for (int64_t b = 0; b < batch; ++b)
+                rows.push_back((cacheRows - 1 - 2 * b + 2 * cacheRows) % cacheRows); // 5, 3, 1, ... of 6 rows
+            kvRows = torch::tensor(rows, torch::kInt64);
+        }
         torch::Tensor keyMask;
         if (padding) {
             keyMask = torch::ones({batch, S}, torch::kInt64);
             for (int64_t b = 1; b < batch; ++b)
                 keyMask[b].narrow(0, 0, std::min<int64_t>(S - 1, 2 * b + 1)).zero_(); // row b: 2b+1 padding positions
+            if (slots && S > 8)
+                keyMask[0].narrow(0, S / 2, 2).zero_(); // a hole inside a row's keys
         }
         const std::optional<int64_t> slidingWindow = window > 0 ? std::optional<int64_t>(window) : std::nullopt;
         const double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
-        const AttentionMask mask(newTokens, past, keyMask, slidingWindow, torch::kCPU);
+        const AttentionMask mask(newTokens, past, keyMask, slidingWindow, torch::kCPU, kvRows);
         torch::NoGradGuard noGrad;
         QVERIFY(fusedAttentionApplies(q, k, v));
         const auto fused = fusedAttention(q, k, v, mask, scale).to(torch::kFloat64);
-        const auto want = referenceAttention(q, k, v, keyMask, past, slidingWindow, scale);
+        const auto want = slots ? referenceAttention(q, k.index_select(0, kvRows), v.index_select(0, kvRows), keyMask, past, slidingWindow, scale)
+                                : referenceAttention(q, k, v, keyMask, past, slidingWindow, scale);
         const double diff = (fused - want).abs().max().item<double>();
         QVERIFY2(diff < 2e-5, qPrintable(QString("fused kernel differs from the definition by %1").arg(diff)));
 

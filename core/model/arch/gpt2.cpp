@@ -61,7 +61,10 @@ torch::Tensor Conv1DImpl::forward(const torch::Tensor &x)
     sizes.back() = weight.size(1);
     if (x.numel() == x.size(-1)) // one row: matrix-vector product, much faster in BLAS
         return (torch::mv(weight.t(), x.reshape({-1})) + bias).view(sizes);
-    return torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight).view(sizes);
+    const auto rows = x.reshape({-1, x.size(-1)});
+    const auto padded = paddedForGemm(rows);
+    auto out = torch::addmm(bias, padded, weight); // [M (padded), out]
+    return (padded.size(0) != rows.size(0) ? out.narrow(0, 0, rows.size(0)) : out).view(sizes);
 }
 
 GPT2AttentionImpl::GPT2AttentionImpl(const ModelConfig &config, int64_t layer_)
@@ -139,7 +142,7 @@ torch::Tensor GPT2LMHeadModel::hiddenStates(const torch::Tensor &ids, const torc
     checkInputs(ids, positions, /*boundedPositions=*/true);
     const int64_t T = ids.size(1);
     const int64_t past = cache ? cache->length() : 0;
-    const AttentionMask mask(T, past, keyMask, std::nullopt, ids.device());
+    const AttentionMask mask(T, past, keyMask, std::nullopt, ids.device(), cache ? cache->rowMap() : torch::Tensor());
     auto x = transformer->wte(ids) + transformer->wpe(positions); // [B, T, C]
     for (const auto &block : *transformer->h)
         x = block->as<GPT2Block>()->forward(x, mask, cache);

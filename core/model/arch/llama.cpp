@@ -118,7 +118,7 @@ torch::Tensor LlamaForCausalLM::hiddenStates(const torch::Tensor &ids, const tor
     checkInputs(ids, positions, /*boundedPositions=*/false);
     const int64_t T = ids.size(1);
     const int64_t past = cache ? cache->length() : 0;
-    const AttentionMask mask(T, past, keyMask, config().slidingWindow, ids.device());
+    const AttentionMask mask(T, past, keyMask, config().slidingWindow, ids.device(), cache ? cache->rowMap() : torch::Tensor());
     auto [cos, sin] = mRope.cosSin(positions); // [B, 1, T, D]
     auto x = model->embed_tokens(ids);          // [B, T, C]
     int64_t layer = 0;

@@ -4,6 +4,7 @@
 #include "common/ordering.h"
 #include "plad/democonfig.h"
 #include "plad/distillrun.h"
+#include "plad/pairgeneration.h"
 #include "model/modelconfig.h"
 #include "plad/teachers.h"
 #include "tokenizer/prompttemplate.h"
@@ -62,9 +63,10 @@ PairsBenchmarkResult runPairsBenchmark(const PairsBenchmarkOptions &options, con
     for (const auto &p : prompts)
         length.push_back(encodePromptWithin(p.prompt, tokenizer, promptTemplate, limits, tokens).size());
     const auto order = longestFirst(prompts.size(), [&](size_t i) { return length[i]; });
-    auto teacher = makeTeacher(*config.teacher, config.pairs.teacher, tokens, promptTemplate, config.data.limits, config.device);
+    auto teacher = makeTeacher(*config.teacher, config.pairs.teacher, tokens, promptTemplate, config.data.limits, config.device,
+                               pairGenerationRows(config));
     const auto start = std::chrono::steady_clock::now();
-    const auto batch = static_cast<size_t>(config.pairs.batchSize);
+    const auto batch = static_cast<size_t>(pairChunkPrompts(config)); // the chunks pair generation runs
     for (size_t first = 0; first < order.size(); first += batch) {
         std::vector<PromptRecord> records;
         std::vector<uint64_t> seeds;

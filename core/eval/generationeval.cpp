@@ -97,16 +97,19 @@ GenerationEvalResult evaluateGeneration(LanguageModel &model, const Tokenizer &t
     generation.maxNewTokens = options.maxNewTokens;
     generation.sampling = options.sampling;
     generation.eosTokenIds = stopTokenIds(model.config(), tokenizer); // as the teachers and plad serve stop
+    generation.batchSize = options.batchSize;
+    // Four batches per call: finished rows' slots go to waiting prompts (continuous batching).
+    const auto chunk = 4 * static_cast<size_t>(options.batchSize);
 
     const RougeScorer scorer(options.stem);
     std::vector<std::optional<EvaluatedOutput>> outputs(records.size());
     int64_t done = 0;
-    for (size_t begin = 0; begin < order.size(); begin += static_cast<size_t>(options.batchSize)) {
+    for (size_t begin = 0; begin < order.size(); begin += chunk) {
         if (context && context->isCancelled()) {
             result.cancelled = true;
             break;
         }
-        const size_t end = std::min(order.size(), begin + static_cast<size_t>(options.batchSize));
+        const size_t end = std::min(order.size(), begin + chunk);
         std::vector<std::vector<int64_t>> batch;
         for (size_t k = begin; k < end; ++k)
             batch.push_back(prompts[order[k]]);

@@ -25,7 +25,7 @@ struct GenerationEvalOptions
     EncodingLimits limits;            ///< prompt truncation policy; contextLength 0 = the model's
     int64_t maxNewTokens = 32;
     SamplingOptions sampling;         ///< greedy by default
-    int64_t batchSize = 32;           ///< prompts generated together (sorted by length to limit padding)
+    int64_t batchSize = 32;           ///< prompts decoded together (longest first; finished rows' slots go to waiting prompts)
     bool stem = false;                ///< ROUGE with the Porter stemmer
 };
 

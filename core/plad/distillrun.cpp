@@ -364,7 +364,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
         s.store.runs().setStage(s.runId, "generate", "running");
         const int64_t k = c.pairs.perPrompt;
         const int64_t tokens = c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens;
-        auto teacher = makeTeacher(*c.teacher, c.pairs.teacher, tokens, s.promptTemplate, c.data.limits, c.device);
+        auto teacher = makeTeacher(*c.teacher, c.pairs.teacher, tokens, s.promptTemplate, c.data.limits, c.device, pairGenerationRows(c));
         setup.teacher = teacher.get();
         std::vector<std::pair<std::string, int64_t>> parts;
         if (usesTeacherOutputs(c.method))

@@ -78,6 +78,7 @@ std::vector<CollectedPrompt> collectOutputs(const std::vector<PromptRecord> &bat
         draw.sampling = config.pairs.student.sampling;
         draw.maxNewTokens = studentTokens;
         draw.samples = k;
+        draw.batchSize = pairGenerationRows(config);
         draw.logprobs = studentScoresItself;
         for (const uint64_t seed : seeds)
             draw.promptSeeds.push_back(deriveSeed(config.pairs.student.sampling.seed, seed));
@@ -361,6 +362,16 @@ uint64_t pairPromptSeed(const RunConfig &config, int64_t round, const PromptReco
     return deriveSeed(static_cast<uint64_t>(config.seed), {static_cast<uint64_t>(round), static_cast<uint64_t>(prompt.index)});
 }
 
+int64_t pairGenerationRows(const RunConfig &config)
+{
+    return config.pairs.batchSize * std::max<int64_t>(1, config.pairs.perPrompt);
+}
+
+int64_t pairChunkPrompts(const RunConfig &config)
+{
+    return 4 * config.pairs.batchSize;
+}
+
 PairGenerationReport generatePairs(Workspace &store, const std::string &runId, int64_t round, const PairGenerationSetup &setup,
                                    JobContext *context, const std::function<void(const std::string &)> &log)
 {
@@ -420,7 +431,7 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
     // Inner generation reports per token; this function reports per prompt.
     JobContext innerContext = context ? context->silent() : JobContext();
     JobContext *inner = context ? &innerContext : nullptr;
-    const auto batchSize = static_cast<size_t>(config.pairs.batchSize);
+    const auto chunkSize = static_cast<size_t>(pairChunkPrompts(config));
     int64_t collectedPrompts = 0;
     PairWriter writer(store, runId, round, labelling, setup.judge, setup.makePairs, context);
     auto reportProgress = [&](bool last) {
@@ -434,14 +445,14 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
                          rate > 0 ? left / rate : -1.0},
                         last);
     };
-    for (size_t first = 0; first < todo.size(); first += batchSize) {
+    for (size_t first = 0; first < todo.size(); first += chunkSize) {
         if (context && context->isCancelled()) {
             report.cancelled = true;
             break;
         }
         std::vector<PromptRecord> batch;
         std::vector<std::vector<int64_t>> batchIds;
-        for (size_t j = first; j < std::min(todo.size(), first + batchSize); ++j) {
+        for (size_t j = first; j < std::min(todo.size(), first + chunkSize); ++j) {
             batch.push_back(todo[order[j]]);
             batchIds.push_back(encoded[order[j]]);
         }

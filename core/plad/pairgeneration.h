@@ -38,19 +38,29 @@ struct PairGenerationSetup
 /** The seed of a prompt's samples in a round (the run's seed, the round, the prompt's index): who it is, not where it ran. */
 uint64_t pairPromptSeed(const RunConfig &config, int64_t round, const PromptRecord &prompt);
 
+/** Rows a model decodes together in pair generation: `pairs.batch_size` prompts with their `per_prompt` samples. */
+int64_t pairGenerationRows(const RunConfig &config);
+
+/**
+ * Prompts per generation call and store transaction: four batches, so that with continuous
+ * batching waiting prompts keep the decode batch full until the last of them.
+ */
+int64_t pairChunkPrompts(const RunConfig &config);
+
 /**
  * Generates round `round` of the run's training prompts: k teacher outputs and k student
- * outputs per prompt, labelled into pairs, each batch of prompts saved with its outputs and
- * pairs in one transaction. Prompts run longest first in batches of `pairs.batch_size`; every
+ * outputs per prompt, labelled into pairs, each chunk of prompts (pairChunkPrompts()) saved with
+ * its outputs and pairs in one transaction. Prompts run longest first, pairGenerationRows() rows
+ * decoding together, finished rows' slots taken by waiting prompts; every
  * sample has its own seed (the run's seed, the round, the prompt's index and the sample), so
  * the pairs do not depend on the batching or on where a resumed run restarted. A model's
  * scores of its own outputs come from generating them; only the initial student's scores of
  * the teacher's outputs take a second (batched) pass.
  *
- * Judging, labelling and saving run on a writer thread while the next batch generates. A
- * prompt is finished once its transaction commits, so a kill loses only unsaved batches;
+ * Judging, labelling and saving run on a writer thread while the next chunk generates. A
+ * prompt is finished once its transaction commits, so a kill loses only unsaved chunks;
  * prompts already saved for the round are skipped, and a second call after a kill or a cancel
- * continues where the first stopped. Cancellation is polled per generated token; batches
+ * continues where the first stopped. Cancellation is polled per generated token; chunks
  * already generated are saved before returning. Progress (unit "prompts", saved ones) goes
  * through `context` on the calling thread.
  */

@@ -39,10 +39,11 @@ class LocalTeacher : public TeacherSource
 {
 public:
     LocalTeacher(const TeacherConfig &config, const SideSampling &side, int64_t maxNewTokens, const PromptTemplate &fallback,
-                 const EncodingLimits &limits, const std::string &device)
+                 const EncodingLimits &limits, const std::string &device, int64_t batchRows)
         : mDirectory(config.model)
         , mSide(side)
         , mMaxNewTokens(maxNewTokens)
+        , mBatchRows(batchRows)
         , mScore(config.scoreOutputs)
         , mTokenizer(Tokenizer::load(config.model))
         , mTemplate(templateFor(config.model, config.promptTemplate, fallback))
@@ -68,6 +69,7 @@ public:
         draw.sampling = mSide.sampling;
         draw.maxNewTokens = mMaxNewTokens;
         draw.samples = k;
+        draw.batchSize = mBatchRows;
         draw.logprobs = mScore; // the teacher's own log-probs come with its tokens: no second pass
         for (const uint64_t seed : promptSeeds)
             draw.promptSeeds.push_back(deriveSeed(mSide.sampling.seed, seed));
@@ -87,6 +89,7 @@ private:
     fs::path mDirectory;
     SideSampling mSide;
     int64_t mMaxNewTokens;
+    int64_t mBatchRows; // rows decoded together (0: a call's rows at once)
     bool mScore;
     Tokenizer mTokenizer;
     PromptTemplate mTemplate;
@@ -239,11 +242,12 @@ private:
 } // namespace
 
 std::unique_ptr<TeacherSource> makeTeacher(const TeacherConfig &config, const SideSampling &side, int64_t maxNewTokens,
-                                           const PromptTemplate &fallbackTemplate, const EncodingLimits &limits, const std::string &device)
+                                           const PromptTemplate &fallbackTemplate, const EncodingLimits &limits, const std::string &device,
+                                           int64_t batchRows)
 {
     switch (config.type) {
     case TeacherKind::Local:
-        return std::make_unique<LocalTeacher>(config, side, maxNewTokens, fallbackTemplate, limits, device);
+        return std::make_unique<LocalTeacher>(config, side, maxNewTokens, fallbackTemplate, limits, device, batchRows);
     case TeacherKind::Http:
         return std::make_unique<HttpTeacher>(config, side, maxNewTokens, fallbackTemplate);
     case TeacherKind::Jsonl:

@@ -46,9 +46,10 @@ public:
 /**
  * Builds the configured teacher. `fallbackTemplate` (the student's) formats prompts for a
  * teacher without its own template; `limits` bounds its prompts (the context is the teacher's).
+ * A local teacher decodes `batchRows` rows together (0: a call's rows all at once).
  */
 std::unique_ptr<TeacherSource> makeTeacher(const TeacherConfig &config, const SideSampling &side, int64_t maxNewTokens,
                                            const PromptTemplate &fallbackTemplate, const EncodingLimits &limits,
-                                           const std::string &device);
+                                           const std::string &device, int64_t batchRows = 0);
 
 } // namespace plad

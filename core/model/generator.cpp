@@ -199,8 +199,9 @@ private:
 
     /**
      * Whether to start waiting prompts now: into an empty batch always; into a running one (with
-     * a KV cache and continuous batching on) once an eighth of the slots is free, so each
-     * prefill call has a few rows, and the next prompt fits before the batch's columns.
+     * a KV cache and continuous batching on) once an eighth of the slots is free (or as many as
+     * prompts wait), so each prefill call has a few rows, and the next prompt fits before the
+     * batch's columns.
      */
     bool admitting() const
     {
@@ -209,7 +210,9 @@ private:
         if (!mOptions.useCache || !mOptions.continuousBatching || !mOptions.dropFinishedRows)
             return false;
         const size_t free = mSlots.size() - mActive.size();
-        return free >= std::max<size_t>(1, mSlots.size() / 8) && static_cast<int64_t>(mPrompts[mOrder[mNext]].size()) <= mColumns;
+        const size_t waiting = mOrder.size() - mNext;
+        return free >= std::min(waiting, std::max<size_t>(1, mSlots.size() / 8))
+               && static_cast<int64_t>(mPrompts[mOrder[mNext]].size()) <= mColumns;
     }
 
     /** Starts the next prompts in free slots; returns the slots and the logits of their last prompt position [n, V]. */

@@ -1,5 +1,7 @@
 #include "plad/pairgeneration.h"
 
+#include "model/batchsizing.h"
+
 #include "common/error.h"
 #include "common/ordering.h"
 #include "common/seeds.h"
@@ -78,7 +80,8 @@ std::vector<CollectedPrompt> collectOutputs(const std::vector<PromptRecord> &bat
         draw.sampling = config.pairs.student.sampling;
         draw.maxNewTokens = studentTokens;
         draw.samples = k;
-        draw.batchSize = pairGenerationRows(config);
+        draw.batchSize = resolveGenerationRows(pairGenerationRows(config), setup.student->config(),
+                                               setup.limits.maxPromptTokens + studentTokens);
         draw.logprobs = studentScoresItself;
         for (const uint64_t seed : seeds)
             draw.promptSeeds.push_back(deriveSeed(config.pairs.student.sampling.seed, seed));
@@ -369,7 +372,7 @@ int64_t pairGenerationRows(const RunConfig &config)
 
 int64_t pairChunkPrompts(const RunConfig &config)
 {
-    return 4 * config.pairs.batchSize;
+    return config.pairs.batchSize > 0 ? 4 * config.pairs.batchSize : std::max<int64_t>(1, 256 / std::max<int64_t>(1, config.pairs.perPrompt));
 }
 
 PairGenerationReport generatePairs(Workspace &store, const std::string &runId, int64_t round, const PairGenerationSetup &setup,

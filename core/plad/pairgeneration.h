@@ -38,12 +38,17 @@ struct PairGenerationSetup
 /** The seed of a prompt's samples in a round (the run's seed, the round, the prompt's index): who it is, not where it ran. */
 uint64_t pairPromptSeed(const RunConfig &config, int64_t round, const PromptRecord &prompt);
 
-/** Rows a model decodes together in pair generation: `pairs.batch_size` prompts with their `per_prompt` samples. */
+/**
+ * Rows a model decodes together in pair generation: `pairs.batch_size` prompts with their
+ * `per_prompt` samples; 0 when `pairs.batch_size` is 0 (each model's rows are then chosen from
+ * its shape and the memory available: resolveGenerationRows()).
+ */
 int64_t pairGenerationRows(const RunConfig &config);
 
 /**
- * Prompts per generation call and store transaction: four batches, so that with continuous
- * batching waiting prompts keep the decode batch full until the last of them.
+ * Prompts per generation call and store transaction: four batches (256 rows' worth when the
+ * batch size is chosen automatically), so that with continuous batching waiting prompts keep
+ * the decode batch full until the last of them.
  */
 int64_t pairChunkPrompts(const RunConfig &config);
 

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "data/dataset.h"
+#include "model/batchsizing.h"
 #include "model/modelconfig.h"
 #include "plad/distillrun.h"
 #include "plad/runconfig.h"
@@ -120,6 +121,21 @@ std::vector<PreflightFinding> preflightCheck(const nlohmann::json &doc, const fs
             add("warning", "data", "pairs.prompts asks for " + std::to_string(c.pairs.prompts) + " prompts but the data has " + std::to_string(records.size()));
     } catch (const std::exception &e) {
         add("error", "data", e.what());
+    }
+
+    // Pair generation's decode batch: configured, or chosen per model from its KV cache per row.
+    {
+        const int64_t rowTokens = c.data.limits.maxPromptTokens + c.data.limits.maxResponseTokens;
+        const double available = availableMemoryBytes();
+        const int64_t configured = c.pairs.batchSize * std::max<int64_t>(1, c.pairs.perPrompt);
+        auto rows = [&](const ModelConfig &m) { return chooseGenerationRows(m, std::min(rowTokens, std::max<int64_t>(m.maxPositions, 1)), available); };
+        std::string text = configured > 0 ? "pair generation decodes " + std::to_string(configured) + " rows together (pairs.batch_size x per_prompt)"
+                                          : "pair generation decodes " + std::to_string(rows(student)) + " student rows together";
+        if (c.pairs.batchSize == 0 && localTeacher && teacher)
+            text += " and " + std::to_string(rows(*teacher)) + " teacher rows";
+        if (c.pairs.batchSize == 0)
+            text += ", chosen from each model's KV cache per row and " + megabytes(available) + " of memory available";
+        add("info", "memory", text);
     }
 
     // Memory: F32 weights; the student also holds gradients and AdamW's two moments.

@@ -131,8 +131,8 @@ RunConfig RunConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
         pairs.fail("per_prompt", "must be in [1, 16]");
     if (c.pairs.prompts < 0)
         pairs.fail("prompts", "must not be negative (0 = the whole training split)");
-    if (c.pairs.batchSize < 1)
-        pairs.fail("batch_size", "must be positive");
+    if (c.pairs.batchSize < 0)
+        pairs.fail("batch_size", "must not be negative (0 = chosen from each model's shape and the memory available)");
     c.pairs.teacher = readSide(pairs.child("teacher"));
     c.pairs.student = readSide(pairs.child("student"));
 

@@ -69,7 +69,7 @@ struct PairsConfig
 {
     int64_t perPrompt = 1;               ///< k: teacher outputs and student outputs per prompt
     int64_t prompts = 0;                 ///< training prompts used; 0 = all of the training split
-    int64_t batchSize = 16;              ///< prompts decoded together (with their per_prompt samples); pair generation runs chunks of four batches
+    int64_t batchSize = 0;               ///< prompts decoded together (with their per_prompt samples), 0 = from each model's shape and memory; pair generation runs chunks of four batches
     SideSampling teacher, student;
 };
 

@@ -88,7 +88,7 @@ ConfigSchema buildSchema()
         {"data.limits.prompt_keep", F::Choice, "which end of a long prompt is kept", {}, {}, false, false, "", enumNames<PromptKeep>(promptKeepNames)},
         {"pairs.per_prompt", F::Integer, "k: teacher and student outputs per prompt", 1, 16},
         {"pairs.prompts", F::Integer, "training prompts used; 0: the whole training split", 0},
-        {"pairs.batch_size", F::Integer, "prompts decoded together, each with its per_prompt samples", 1},
+        {"pairs.batch_size", F::Integer, "prompts decoded together, each with its per_prompt samples (0: from each model's shape and memory)", 0},
         {"labeling.policy", F::Choice, "who decides which output of a pair is preferred", {}, {}, false, false, "", enumNames<LabelingPolicy>(labelingPolicyNames)},
         {"labeling.judge", F::Choice, "the judge of the judge policy: ROUGE-L against the reference, or an LLM", {}, {}, false, false, "", enumNames<JudgeKind>(judgeKindNames)},
         {"labeling.min_gap", F::Number, "judge: drop pairs whose score difference is below this", 0},

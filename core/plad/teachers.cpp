@@ -4,6 +4,7 @@
 #include "common/fileio.h"
 #include "common/seeds.h"
 #include "common/text.h"
+#include "model/batchsizing.h"
 #include "model/modelloader.h"
 #include "model/sampling.h"
 #include "tokenizer/tokenizer.h"
@@ -69,7 +70,8 @@ public:
         draw.sampling = mSide.sampling;
         draw.maxNewTokens = mMaxNewTokens;
         draw.samples = k;
-        draw.batchSize = mBatchRows;
+        draw.batchSize = resolveGenerationRows(mBatchRows, mModel->config(),
+                                               std::min(mLimits.contextLength, mLimits.maxPromptTokens + mMaxNewTokens));
         draw.logprobs = mScore; // the teacher's own log-probs come with its tokens: no second pass
         for (const uint64_t seed : promptSeeds)
             draw.promptSeeds.push_back(deriveSeed(mSide.sampling.seed, seed));
@@ -89,7 +91,7 @@ private:
     fs::path mDirectory;
     SideSampling mSide;
     int64_t mMaxNewTokens;
-    int64_t mBatchRows; // rows decoded together (0: a call's rows at once)
+    int64_t mBatchRows; // rows decoded together (0: chosen from the model's shape and memory)
     bool mScore;
     Tokenizer mTokenizer;
     PromptTemplate mTemplate;

@@ -46,7 +46,8 @@ public:
 /**
  * Builds the configured teacher. `fallbackTemplate` (the student's) formats prompts for a
  * teacher without its own template; `limits` bounds its prompts (the context is the teacher's).
- * A local teacher decodes `batchRows` rows together (0: a call's rows all at once).
+ * A local teacher decodes `batchRows` rows together (0: as many as its shape and the memory
+ * available allow, resolveGenerationRows()).
  */
 std::unique_ptr<TeacherSource> makeTeacher(const TeacherConfig &config, const SideSampling &side, int64_t maxNewTokens,
                                            const PromptTemplate &fallbackTemplate, const EncodingLimits &limits,

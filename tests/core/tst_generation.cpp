@@ -3,6 +3,7 @@
 // generating equal a separate scoring pass; the fused attention kernel equals Torch's ops.
 #include "common/seeds.h"
 #include "model/attention.h"
+#include "model/batchsizing.h"
 #include "model/generator.h"
 #include "model/inferencekernels.h"
 #include "model/languagemodel.h"
@@ -442,6 +443,38 @@ private Q_SLOTS:
         // With gradients on they do not apply: training keeps Torch's ops (and autograd).
         torch::AutoGradMode grad(true);
         QVERIFY(!inferenceKernelsApply(x));
+    }
+
+    void batchSizeFollowsTheModelAndTheMemory()
+    {
+        // pairs.batch_size 0: rows from the KV cache each row needs. The demo teacher's shape
+        // (6 layers, 8 key/value heads of 32, vocabulary 4,096) at 300 tokens a row holds
+        // 2 x 6 x 8 x 32 x 300 x 4 = 3,686,400 bytes of cache and 4 x 4,096 x 4 = 65,536 of
+        // logits.
+        ModelConfig demo;
+        demo.vocabSize = 4096;
+        demo.hiddenSize = 256;
+        demo.numLayers = 6;
+        demo.numHeads = 8;
+        demo.numKeyValueHeads = 8;
+        demo.headDim = 32;
+        const double row = 3686400.0 + 65536.0;
+        QCOMPARE(generationBytesPerRow(demo, 300), row);
+        QCOMPARE(chooseGenerationRows(demo, 300, 24e9), int64_t(64));      // plenty: the most rows that still pay
+        QCOMPARE(chooseGenerationRows(demo, 300, 4 * 40 * row), int64_t(32)); // 40 fit: down to a multiple of 16
+        QCOMPARE(chooseGenerationRows(demo, 300, 4 * 10.5 * row), int64_t(10)); // under 16: as many as fit
+        QCOMPARE(chooseGenerationRows(demo, 300, 1000.0), int64_t(1));      // never none
+        QCOMPARE(resolveGenerationRows(24, demo, 300), int64_t(24));         // a configured size stays
+        QVERIFY(availableMemoryBytes() > 0);
+        // Grouped-query heads and a head size left to hidden / heads (GPT-2's config.json).
+        ModelConfig gpt2 = demo;
+        gpt2.numKeyValueHeads = 0;
+        gpt2.headDim = 0;
+        gpt2.numHeads = 4;
+        QCOMPARE(generationBytesPerRow(gpt2, 10), 2.0 * 6 * 4 * 64 * 10 * 4 + 65536.0);
+        ModelConfig grouped = demo;
+        grouped.numKeyValueHeads = 2;
+        QCOMPARE(generationBytesPerRow(grouped, 10), 2.0 * 6 * 2 * 32 * 10 * 4 + 65536.0);
     }
 
     void demoStudentSamplesDoNotDependOnBatching()

@@ -130,6 +130,7 @@ private Q_SLOTS:
         QTest::newRow("teacher url") << R"({"teacher": {"type": "http", "model": "m"}})" << "teacher.base_url: is required";
         QTest::newRow("jsonl file") << R"({"teacher": {"type": "jsonl", "model": null}})" << "teacher.file: is required";
         QTest::newRow("per prompt") << R"({"pairs": {"per_prompt": 0}})" << "pairs.per_prompt: must be in [1, 16]";
+        QTest::newRow("pairs batch") << R"({"pairs": {"batch_size": -1}})" << "pairs.batch_size: must not be negative (0 = chosen from each model's shape";
         QTest::newRow("sampling") << R"({"pairs": {"student": {"temperature": 0}}})" << "pairs.student";
         QTest::newRow("policy") << R"({"labeling": {"policy": "coin"}})" << "labeling.policy: must be";
         QTest::newRow("min gap") << R"({"labeling": {"min_gap": -1}})" << "labeling.min_gap: must not be negative";

@@ -149,6 +149,7 @@ private Q_SLOTS:
         QVERIFY(checked.wait(60000));
         QCOMPARE(checked.first().first().toInt(), 0);
         QVERIFY2(setup->preflightText().contains("memory") && setup->preflightText().contains("share one vocabulary"), qPrintable(setup->preflightText()));
+        QVERIFY2(setup->preflightText().contains("pair generation decodes"), qPrintable(setup->preflightText())); // the decode batch it will use
 
         // Launch, and measure how late a 20 ms timer fires on the GUI thread while the worker trains.
         QSignalSpy finished(window.jobs(), &RunJobController::finished);

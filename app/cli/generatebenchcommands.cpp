@@ -209,7 +209,7 @@ void addPairsBenchmark(CLI::App &bench)
     {
         std::string demoCase = "demo";
         int64_t prompts = 1000;
-        int64_t batch = 0;
+        int64_t batch = -1;
         std::string demo;
         bool json = false;
     };
@@ -218,7 +218,8 @@ void addPairsBenchmark(CLI::App &bench)
                                                   "store writes) on the demo's training prompts, into a scratch workspace");
     command->add_option("--case", a->demoCase, "demo (the embedded demo's PLaD run)")->capture_default_str();
     command->add_option("--prompts", a->prompts, "training prompts")->capture_default_str();
-    command->add_option("--batch", a->batch, "pairs.batch_size (default: the demo's)");
+    command->add_option("--batch", a->batch, "pairs.batch_size, 0 = chosen from each model's shape and memory (default: the demo's)")
+        ->check(CLI::Range(int64_t(-1), int64_t(1) << 20));
     command->add_option("--demo", a->demo, "the embedded demo's folder (default: the installed one)");
     command->add_flag("--json", a->json, "print one JSON document instead of the table");
     command->callback([a] {
@@ -241,7 +242,8 @@ void addPairsBenchmark(CLI::App &bench)
         const double wall = r.report.seconds;
         say("");
         say("case demo: the demo's PLaD pair generation (teacher T=0.4 and greedy student, 1 sample each, ROUGE-L judge), "
-            + std::to_string(r.report.prompts) + " training prompts, batches of " + std::to_string(r.batchSize));
+            + std::to_string(r.report.prompts) + " training prompts, "
+            + (r.batchSize > 0 ? "batches of " + std::to_string(r.batchSize) : std::string("batch size chosen from each model's shape and memory")));
         say("  pair generation: " + fixed(wall, 1) + " s = " + fixed(r.promptsPerSecond, 1) + " prompts/s, " + std::to_string(r.report.pairs)
             + " pairs kept, " + std::to_string(r.report.drops.total()) + " dropped (" + r.report.drops.describe() + ")");
         say("  teacher alone:   " + fixed(r.teacherAloneSeconds, 1) + " s = "

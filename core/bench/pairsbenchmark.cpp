@@ -28,7 +28,7 @@ PairsBenchmarkResult runPairsBenchmark(const PairsBenchmarkOptions &options, con
     budget.steps = 1;
     budget.evalPrompts = 0;
     nlohmann::json doc = demoRunConfig(demo, "plad", {{"type", "local"}, {"model", (demo / "teacher").string()}}, budget);
-    if (options.batchSize > 0)
+    if (options.batchSize >= 0)
         doc["pairs"]["batch_size"] = options.batchSize;
     const RunConfig config = RunConfig::fromJson(doc, {});
 

@@ -16,7 +16,7 @@ struct PairsBenchmarkOptions
     std::filesystem::path demoDirectory;
     std::filesystem::path workspace;  ///< scratch: a new workspace is created here
     int64_t prompts = 1000;           ///< training prompts of the demo run
-    int64_t batchSize = 0;            ///< pairs.batch_size; 0 = the demo's
+    int64_t batchSize = -1;           ///< pairs.batch_size (0 = from each model's shape and memory); -1 = the demo's
 };
 
 struct PairsBenchmarkResult

@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include "common/error.h"
+#include "common/openmpwait.h"
 #include "model/runtime.h"
 #include "common/version.h"
 
@@ -10,6 +11,7 @@
 
 int main(int argc, char **argv)
 {
+    plad::ensurePassiveOpenMPWaiting(argv);
     CLI::App app{"plad: preference-based distillation of language models (PLaD Workbench command line)"};
     app.set_version_flag("--version", std::string("plad ") + plad::pladVersion);
     app.require_subcommand(0, 1);

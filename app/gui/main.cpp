@@ -1,4 +1,5 @@
 // plad-workbench: the desktop application. Wiring only.
+#include "common/openmpwait.h"
 #include "plad/demostudy.h"
 #include "model/runtime.h"
 #include "mainwindow/mainwindow.h"
@@ -13,6 +14,7 @@
 
 int main(int argc, char **argv)
 {
+    plad::ensurePassiveOpenMPWaiting(argv);
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("PLaD Workbench"));
     QApplication::setOrganizationName(QStringLiteral("PLaD"));

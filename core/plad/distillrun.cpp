@@ -9,6 +9,7 @@
 #include "eval/calibration.h"
 #include "eval/llmjudge.h"
 #include "plad/pairgeneration.h"
+#include "plad/pairquality.h"
 #include "plad/teachers.h"
 #include "train/sftdata.h"
 
@@ -311,10 +312,20 @@ void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t st
         const int64_t tokens = e.sampling.maxNewTokens > 0 ? e.sampling.maxNewTokens : s.config.data.limits.maxResponseTokens;
         const auto seq = sequenceCalibration(model, s.tokenizer, set.prompts, set.referenceTexts, e.samples, sampling, tokens,
                                              context ? &quiet : nullptr);
-        if (seq.prompts > 0) {
+        if (seq.prompts > 0)
             points.push_back({step, "eval_spearman", seq.meanSpearman});
-            result["sequence_calibration"] = {{"mean_spearman", seq.meanSpearman}, {"prompts", seq.prompts}, {"samples", e.samples}};
-        }
+        if (seq.preference.samples > 0)
+            points.push_back({step, "eval_sequence_ece", seq.preference.ece});
+        if (std::isfinite(seq.rerank.winRate))
+            points.push_back({step, "eval_rerank_win_rate", seq.rerank.winRate});
+        auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+        result["sequence_calibration"] = {{"mean_spearman", finite(seq.meanSpearman)}, {"prompts", seq.prompts}, {"samples", e.samples},
+                                          {"preference", toJson(seq.preference)},
+                                          {"rerank",
+                                           {{"win_rate", finite(seq.rerank.winRate)}, {"wins", seq.rerank.wins}, {"losses", seq.rerank.losses},
+                                            {"ties", seq.rerank.ties}, {"prompts", seq.rerank.prompts},
+                                            {"mean_rouge_l", finite(seq.rerank.meanQuality)},
+                                            {"mean_sample_rouge_l", finite(seq.rerank.meanSampleQuality)}}}};
     }
     s.store.pairs().recordStep(s.runId, step, points, {});
     s.store.results().addEvaluation(s.runId, step, "calibration", result.dump());
@@ -325,6 +336,40 @@ void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t st
         line += value;
     }
     s.say(line);
+}
+
+/**
+ * The pair-quality readout on the held-out prompts (their outputs from round 0): how often each
+ * policy's preferred side is the better one by the reference. Stored as the run's "pair_quality"
+ * evaluation at step 0 and logged.
+ */
+void recordPairQuality(RunState &s)
+{
+    std::map<std::string, size_t> index;
+    std::vector<QualityPrompt> prompts;
+    auto held = s.store.pairs().prompts(s.runId, "validation");
+    if (s.config.eval.prompts > 0 && static_cast<int64_t>(held.size()) > s.config.eval.prompts)
+        held.resize(static_cast<size_t>(s.config.eval.prompts));
+    for (const auto &p : held) {
+        index[p.id] = prompts.size();
+        prompts.push_back({p.reference, {}});
+    }
+    for (auto &o : s.store.pairs().outputs(s.runId, 0))
+        if (const auto it = index.find(o.promptId); it != index.end())
+            prompts[it->second].outputs.push_back({std::move(o), true, {}});
+    std::erase_if(prompts, [](const QualityPrompt &p) { return p.outputs.empty(); });
+    if (prompts.empty())
+        return;
+    LabellingOptions options;
+    options.score = s.config.loss.score;
+    options.minGap = s.config.labeling.minGap;
+    options.dropIdentical = s.config.labeling.dropIdentical;
+    const PairQuality quality = pairQuality(prompts, options);
+    nlohmann::json doc = toJson(quality);
+    doc["policy"] = enumName<LabelingPolicy>(labelingPolicyNames, s.config.labeling.policy);
+    doc["split"] = "validation";
+    s.store.results().addEvaluation(s.runId, 0, "pair_quality", doc.dump());
+    s.say("pair quality on " + std::to_string(quality.prompts) + " held-out prompts (preferred side better by the reference): " + describe(quality));
 }
 
 DistillRunResult stopWith(RunState &s, DistillRunResult result, RunStatus status, const std::string &stage, const std::string &message)
@@ -366,6 +411,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
         const int64_t tokens = c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens;
         auto teacher = makeTeacher(*c.teacher, c.pairs.teacher, tokens, s.promptTemplate, c.data.limits, c.device, pairGenerationRows(c));
         setup.teacher = teacher.get();
+        const bool likelihoodPolicy = c.labeling.policy == LabelingPolicy::TeacherLikelihood;
         std::vector<std::pair<std::string, int64_t>> parts;
         if (usesTeacherOutputs(c.method))
             parts.emplace_back("train", 0);
@@ -375,6 +421,9 @@ DistillRunResult execute(RunState &s, JobContext *context)
             setup.split = split;
             setup.maxPrompts = limit;
             setup.makePairs = split == "validation" || usesPairs(c.method);
+            // The teacher's likelihood of every output: what teacher-likelihood labels with, and
+            // (held-out prompts only) what the pair-quality readout compares it on.
+            setup.teacherScorer = (split == "validation" || (likelihoodPolicy && setup.makePairs)) && teacher->canScore() ? teacher.get() : nullptr;
             s.say("generating " + std::to_string(k) + " teacher" + (setup.makePairs ? " and student" : "") + " output(s) per " + split
                   + " prompt with " + teacher->describe());
             const auto report = generatePairs(s.store, s.runId, 0, setup, context, s.callbacks.log);
@@ -389,10 +438,20 @@ DistillRunResult execute(RunState &s, JobContext *context)
                                     + "); the others are saved, resume to retry");
         }
         s.store.runs().setStage(s.runId, "generate", "completed", std::to_string(s.store.pairs().pairCount(s.runId, 0)) + " pairs");
+        if (heldOut)
+            recordPairQuality(s);
         setup.teacher = nullptr;
+        setup.teacherScorer = nullptr;
         setup.split = "train";
         setup.maxPrompts = 0;
         setup.makePairs = true;
+    }
+    // An online refresh with teacher-likelihood asks the teacher about the new student outputs.
+    std::unique_ptr<TeacherSource> refreshScorer;
+    if (c.refreshEvery > 0 && c.labeling.policy == LabelingPolicy::TeacherLikelihood && c.teacher) {
+        refreshScorer = makeTeacher(*c.teacher, c.pairs.teacher, c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens,
+                                    s.promptTemplate, c.data.limits, c.device, pairGenerationRows(c));
+        setup.teacherScorer = refreshScorer.get();
     }
     if (s.callbacks.generateOnly) {
         result.pairs = s.store.pairs().pairCount(s.runId, 0);

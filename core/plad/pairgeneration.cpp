@@ -140,6 +140,31 @@ std::vector<CollectedPrompt> collectOutputs(const std::vector<PromptRecord> &bat
     }
     profile.encodeSeconds += secondsSince(start);
 
+    // The teacher's log-probs of the new outputs it has none for (the student's, and its own
+    // when it did not record them), in one batched pass.
+    if (setup.teacherScorer && setup.teacherScorer->canScore()) {
+        std::vector<std::string> prompts, texts;
+        std::vector<StoredOutput *> scored;
+        for (auto &c : collected) {
+            if (c.failed())
+                continue;
+            for (auto &o : c.outputs)
+                if (!o.existing && !o.output.tokenIds.empty() && !o.output.teacherLogprobs) {
+                    prompts.push_back(c.prompt.prompt);
+                    texts.push_back(o.output.text);
+                    scored.push_back(&o.output);
+                }
+        }
+        if (!texts.empty()) {
+            start = Clock::now();
+            auto scores = setup.teacherScorer->scoreTexts(prompts, texts);
+            for (size_t r = 0; r < scores.size(); ++r)
+                if (!scores[r].empty())
+                    scored[r]->teacherLogprobs = std::move(scores[r]);
+            profile.teacherScoreSeconds += secondsSince(start);
+        }
+    }
+
     // The initial student's log-probs of the new outputs it did not generate itself (the
     // teacher's, a refreshed student's), in one batched pass.
     std::vector<ScoreRequest> requests;

@@ -29,7 +29,11 @@ struct PairGenerationSetup
     PromptTemplate promptTemplate;     ///< the student's
     EncodingLimits limits;             ///< contextLength is the student's context
     TeacherSource *teacher = nullptr;  ///< null on a refresh: round 0's teacher outputs are paired again
-    Judge *judge = nullptr;            ///< the judge policy's judge (null for teacher-preferred)
+    Judge *judge = nullptr;            ///< the judge policy's judge (null for the other policies)
+    /** Scores every new output with the teacher's own likelihood (StoredOutput::teacherLogprobs) when it
+     *  can (a local teacher): for teacher-likelihood, and on validation prompts for the pair-quality readout.
+     *  Kept on a refresh, when `teacher` is null. */
+    TeacherSource *teacherScorer = nullptr;
     std::string split = "train";       ///< whose prompts: "train", or "validation" for held-out pairs
     int64_t maxPrompts = 0;            ///< the first N prompts of the split; 0 = all
     bool makePairs = true;             ///< sample the student and label pairs (false: teacher outputs only, for SeqKD)

@@ -20,6 +20,7 @@ struct PairGenerationProfile
     double encodeSeconds = 0;       ///< tokenizing prompts and teacher texts
     double crossScoreSeconds = 0;   ///< the initial student's log-probs of outputs it did not generate itself
     int64_t crossScoredOutputs = 0;
+    double teacherScoreSeconds = 0; ///< the teacher's log-probs of outputs (teacher-likelihood, the pair-quality readout)
     double judgeSeconds = 0;        ///< writer thread: the judge
     double labelSeconds = 0;        ///< writer thread: labelling
     double storeSeconds = 0;        ///< writer thread: saving prompts, outputs and pairs

@@ -1,6 +1,7 @@
 #include "plad/pairlabelling.h"
 
 #include "common/error.h"
+#include "eval/rouge.h"
 
 #include <cmath>
 #include <numeric>
@@ -84,9 +85,116 @@ std::optional<DropReason> screenCandidate(const std::vector<CollectedOutput> &ou
     return std::nullopt;
 }
 
+namespace {
+
+bool usable(const CollectedOutput &o)
+{
+    return o.error.empty() && !o.output.tokenIds.empty();
+}
+
+double meanOf(const std::vector<float> &values)
+{
+    return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
+/** Consensus: the teacher medoid against the student sample farthest from the teacher's samples. */
+PromptLabelling labelByConsensus(const std::vector<CollectedOutput> &outputs, const LabellingOptions &options)
+{
+    PromptLabelling result;
+    const auto agreement = consensusAgreement(outputs);
+    std::optional<size_t> best, worst, anyTeacher, anyStudent;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+        const bool teacher = outputs[i].output.source == OutputSource::Teacher;
+        auto &first = teacher ? anyTeacher : anyStudent;
+        if (!first)
+            first = i;
+        if (!agreement[i])
+            continue;
+        // Ties go to the lowest sample number.
+        const int64_t sample = outputs[i].output.sample;
+        if (teacher && (!best || *agreement[i] > *agreement[*best]
+                        || (*agreement[i] == *agreement[*best] && sample < outputs[*best].output.sample)))
+            best = i;
+        if (!teacher && (!worst || *agreement[i] < *agreement[*worst]
+                         || (*agreement[i] == *agreement[*worst] && sample < outputs[*worst].output.sample)))
+            worst = i;
+    }
+    if (!anyTeacher || !anyStudent)
+        return result; // nothing to pair
+    const CandidatePair candidate{best.value_or(*anyTeacher), worst.value_or(*anyStudent)};
+    for (const size_t i : {candidate.teacher, candidate.student})
+        if (!outputs[i].error.empty()) {
+            result.dropped.push_back({candidate, DropReason::FailedOutput});
+            return result;
+        }
+    if (!best || !worst) {
+        result.dropped.push_back({candidate, DropReason::EmptyOutput});
+        return result;
+    }
+    if (const auto reason = screenCandidate(outputs, candidate, options)) {
+        result.dropped.push_back({candidate, *reason});
+        return result;
+    }
+    if (*agreement[*best] - *agreement[*worst] < options.minGap) {
+        result.dropped.push_back({candidate, DropReason::BelowMinGap});
+        return result;
+    }
+    LabelledPair pair;
+    pair.chosen = *best;
+    pair.rejected = *worst;
+    pair.labeller = "consensus:rouge-l";
+    pair.chosenJudge = agreement[*best];
+    pair.rejectedJudge = agreement[*worst];
+    pair.initialMargin = sequenceScore(outputs[pair.chosen].output.studentLogprobs, options.score)
+                         - sequenceScore(outputs[pair.rejected].output.studentLogprobs, options.score);
+    result.pairs.push_back(std::move(pair));
+    return result;
+}
+
+} // namespace
+
+std::vector<std::optional<double>> consensusAgreement(const std::vector<CollectedOutput> &outputs)
+{
+    const RougeScorer rouge;
+    std::vector<size_t> teachers;
+    for (size_t i = 0; i < outputs.size(); ++i)
+        if (outputs[i].output.source == OutputSource::Teacher && usable(outputs[i]))
+            teachers.push_back(i);
+    std::vector<std::optional<double>> agreement(outputs.size());
+    if (teachers.empty())
+        return agreement;
+    // ROUGE-L F1 is symmetric: each teacher pair is scored once.
+    std::vector<std::vector<double>> between(teachers.size(), std::vector<double>(teachers.size(), 1.0));
+    for (size_t a = 0; a < teachers.size(); ++a)
+        for (size_t b = a + 1; b < teachers.size(); ++b)
+            between[a][b] = between[b][a] = rouge.score(outputs[teachers[a]].output.text, outputs[teachers[b]].output.text).rougeL.f1;
+    for (size_t a = 0; a < teachers.size(); ++a) {
+        if (teachers.size() == 1) {
+            agreement[teachers[a]] = 1.0;
+            continue;
+        }
+        double sum = 0;
+        for (size_t b = 0; b < teachers.size(); ++b)
+            if (b != a)
+                sum += between[a][b];
+        agreement[teachers[a]] = sum / static_cast<double>(teachers.size() - 1);
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+        if (outputs[i].output.source != OutputSource::Student || !usable(outputs[i]))
+            continue;
+        double sum = 0;
+        for (const size_t t : teachers)
+            sum += rouge.score(outputs[t].output.text, outputs[i].output.text).rougeL.f1;
+        agreement[i] = sum / static_cast<double>(teachers.size());
+    }
+    return agreement;
+}
+
 PromptLabelling labelPairs(const std::vector<CollectedOutput> &outputs, const std::vector<JudgeVerdict> &verdicts,
                            const LabellingOptions &options)
 {
+    if (options.policy == LabelingPolicy::Consensus)
+        return labelByConsensus(outputs, options);
     PromptLabelling result;
     const auto candidates = candidatePairs(outputs);
     const bool judged = options.policy == LabelingPolicy::Judge;
@@ -103,8 +211,30 @@ PromptLabelling labelPairs(const std::vector<CollectedOutput> &outputs, const st
         bool teacherChosen = true;
         switch (options.policy) {
         case LabelingPolicy::TeacherPreferred:
+        case LabelingPolicy::Consensus: // handled above
             pair.labeller = "teacher-preferred";
             break;
+        case LabelingPolicy::TeacherLikelihood: {
+            const auto &t = outputs[c.teacher].output.teacherLogprobs, &u = outputs[c.student].output.teacherLogprobs;
+            if (!t || !u || t->empty() || u->empty()) {
+                result.dropped.push_back({c, DropReason::NoTeacherScore});
+                continue;
+            }
+            const double teacherScore = meanOf(*t), studentScore = meanOf(*u);
+            if (teacherScore == studentScore) {
+                result.dropped.push_back({c, DropReason::Tie});
+                continue;
+            }
+            if (std::abs(teacherScore - studentScore) < options.minGap) {
+                result.dropped.push_back({c, DropReason::BelowMinGap});
+                continue;
+            }
+            teacherChosen = teacherScore > studentScore;
+            pair.labeller = "teacher-likelihood";
+            pair.chosenJudge = teacherChosen ? teacherScore : studentScore;
+            pair.rejectedJudge = teacherChosen ? studentScore : teacherScore;
+            break;
+        }
         case LabelingPolicy::Judge: {
             const JudgeVerdict &v = verdicts[n];
             if (v.preferred == 0) {

@@ -18,25 +18,38 @@ namespace plad {
 
 /** How the preferred side of a candidate pair is decided. */
 enum class LabelingPolicy {
-    TeacherPreferred, ///< "teacher-preferred": the teacher's output is y+ (PLaD's pseudo-preference; no annotation)
-    Judge,            ///< "judge": a judge decides (ROUGE-L against the reference, or an LLM); a tie drops the pair
+    TeacherPreferred,  ///< "teacher-preferred": the teacher's output is y+ (PLaD's pseudo-preference; no annotation)
+    Consensus,         ///< "consensus": y+ is the teacher sample that agrees most with the others (MBR, ROUGE-L between
+                       ///< samples), y- the student sample that agrees least with the teacher's; one pair per prompt, no annotation
+    TeacherLikelihood, ///< "teacher-likelihood": the teacher's length-normalised log-likelihood decides (local teachers; no annotation)
+    Judge,             ///< "judge": a judge decides (ROUGE-L against the reference, or an LLM); uses annotations; a tie drops the pair
 };
 inline constexpr EnumName<LabelingPolicy> labelingPolicyNames[] = {{LabelingPolicy::TeacherPreferred, "teacher-preferred"},
+                                                                   {LabelingPolicy::Consensus, "consensus"},
+                                                                   {LabelingPolicy::TeacherLikelihood, "teacher-likelihood"},
                                                                    {LabelingPolicy::Judge, "judge"}};
+
+/** Whether a policy needs annotations (references or an outside judge): only `judge` does. */
+inline bool usesAnnotations(LabelingPolicy policy)
+{
+    return policy == LabelingPolicy::Judge;
+}
 
 /** Why a candidate pair was not kept. */
 enum class DropReason {
     FailedOutput, ///< one of its outputs could not be obtained (the prompt is generated again on resume)
     EmptyOutput,  ///< one of its outputs has no tokens
     Identical,    ///< both texts are the same up to white space (with drop_identical)
-    Tie,          ///< the judge preferred neither
-    BelowMinGap,  ///< the judge's score difference is below labeling.min_gap
+    Tie,          ///< the judge (or the teacher's likelihood) preferred neither
+    BelowMinGap,  ///< the score difference (judge, likelihood or agreement gap) is below labeling.min_gap
+    NoTeacherScore, ///< teacher-likelihood: the teacher's log-probs of an output are missing (not a local teacher)
 };
 inline constexpr EnumName<DropReason> dropReasonNames[] = {{DropReason::FailedOutput, "failed"},
                                                            {DropReason::EmptyOutput, "empty"},
                                                            {DropReason::Identical, "identical"},
                                                            {DropReason::Tie, "tie"},
-                                                           {DropReason::BelowMinGap, "below min_gap"}};
+                                                           {DropReason::BelowMinGap, "below min_gap"},
+                                                           {DropReason::NoTeacherScore, "no teacher score"}};
 constexpr size_t dropReasonCount = std::size(dropReasonNames);
 
 /** One output of a prompt as pair generation collected it. */
@@ -51,7 +64,8 @@ struct LabellingOptions
 {
     LabelingPolicy policy = LabelingPolicy::TeacherPreferred;
     ScoreKind score = ScoreKind::Mean;  ///< how the initial margin s(y+) - s(y-) is computed
-    double minGap = 0;                  ///< judge: drop pairs whose score difference is below this
+    double minGap = 0;                  ///< drop pairs whose score difference is below this: the judge's scores, the
+                                        ///< teacher's mean log-probs, or consensus's agreement gap
     bool dropIdentical = true;
     std::string judgeName;              ///< recorded as the labeller of judged pairs ("judge:rouge-l")
 };
@@ -66,7 +80,9 @@ struct CandidatePair
 struct LabelledPair
 {
     size_t chosen = 0, rejected = 0;    ///< indexes into the prompt's outputs
-    std::string labeller;               ///< "teacher-preferred", "judge:rouge-l", ...
+    std::string labeller;               ///< "teacher-preferred", "consensus:rouge-l", "teacher-likelihood", "judge:rouge-l", ...
+    /** The labeller's scores of the two sides: the judge's, the teacher's mean log-probs, or (consensus) each side's
+     *  mean ROUGE-L agreement with the teacher's samples. None for teacher-preferred. */
     std::optional<double> chosenJudge, rejectedJudge;
     double initialMargin = 0;           ///< s(y+) - s(y-) under the initial student (its stored log-probs)
 };
@@ -112,6 +128,14 @@ std::optional<DropReason> screenCandidate(const std::vector<CollectedOutput> &ou
  */
 PromptLabelling labelPairs(const std::vector<CollectedOutput> &outputs, const std::vector<JudgeVerdict> &verdicts,
                            const LabellingOptions &options);
+
+/**
+ * Consensus agreement of a prompt's outputs: for every teacher output, its mean ROUGE-L F1 with
+ * the prompt's other usable teacher outputs (1 when it is the only one); for every student
+ * output, its mean ROUGE-L F1 with all usable teacher outputs. Unusable outputs (failed or
+ * empty) get no value. Indexed like `outputs`.
+ */
+std::vector<std::optional<double>> consensusAgreement(const std::vector<CollectedOutput> &outputs);
 
 /** s(y|x) from per-token log-probs: their mean or their sum (0 for no tokens). */
 double sequenceScore(const std::vector<float> &tokenLogprobs, ScoreKind kind);

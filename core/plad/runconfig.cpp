@@ -150,6 +150,9 @@ RunConfig RunConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
             labeling.fail("llm", "is required for judge \"llm\" ({\"type\": \"local\", \"model\": DIR} or an http endpoint)");
         c.labeling.llm = LlmJudgeConfig::fromConfig(labeling.child("llm"));
     }
+    if (c.labeling.policy == LabelingPolicy::TeacherLikelihood && usesPairs(c.method) && (!c.teacher || c.teacher->type != TeacherKind::Local))
+        labeling.fail("policy", "\"teacher-likelihood\" asks the teacher's own likelihood of both texts, which only a local teacher has "
+                                "(teacher.type \"local\"); use \"consensus\" for a teacher known only by its text");
 
     const ConfigReader loss = top.child("loss");
     loss.allowOnly({"score", "beta", "gamma", "lambda", "ce_target", "temperature", "kl", "dpo_beta"});

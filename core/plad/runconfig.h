@@ -85,7 +85,7 @@ struct LabelingConfig
     LabelingPolicy policy = LabelingPolicy::TeacherPreferred;
     JudgeKind judge = JudgeKind::RougeL;
     LlmJudgeConfig llm;
-    double minGap = 0;                   ///< judge: drop pairs whose score difference is below this
+    double minGap = 0;                   ///< drop pairs whose score difference (judge scores, teacher mean log-probs, consensus agreement gap) is below this
     bool dropIdentical = true;           ///< drop pairs whose two texts are the same
 
     bool usesLlmJudge() const { return policy == LabelingPolicy::Judge && judge == JudgeKind::Llm; }

@@ -7,6 +7,7 @@
 #include "model/batchsizing.h"
 #include "model/modelloader.h"
 #include "model/sampling.h"
+#include "model/sequencescorer.h"
 #include "tokenizer/tokenizer.h"
 #include "train/sftdata.h"
 
@@ -84,6 +85,30 @@ public:
                     logprobs = s.logprobs;
                 out[i].push_back({s.text, std::move(logprobs), s.finishReason, s.seconds, {}});
             }
+        return out;
+    }
+
+    bool canScore() const override { return true; }
+
+    std::vector<std::vector<float>> scoreTexts(const std::vector<std::string> &prompts, const std::vector<std::string> &texts) override
+    {
+        if (prompts.size() != texts.size())
+            throw Error("teacher scoring: one prompt per text is needed");
+        std::vector<ScoreRequest> requests;
+        std::vector<size_t> owner;
+        std::vector<std::vector<float>> out(texts.size());
+        for (size_t i = 0; i < texts.size(); ++i) {
+            auto response = mTemplate.encodeResponse(mTokenizer, texts[i]);
+            if (static_cast<int64_t>(response.size()) > mMaxNewTokens)
+                response.resize(static_cast<size_t>(mMaxNewTokens));
+            if (response.empty())
+                continue;
+            requests.push_back({encodePromptWithin(prompts[i], mTokenizer, mTemplate, mLimits, mMaxNewTokens), std::move(response)});
+            owner.push_back(i);
+        }
+        const auto scores = scoreSequences(*mModel, requests, 32);
+        for (size_t r = 0; r < scores.size(); ++r)
+            out[owner[r]].assign(scores[r].tokenLogprobs.begin(), scores[r].tokenLogprobs.end());
         return out;
     }
 
@@ -242,6 +267,12 @@ private:
 };
 
 } // namespace
+
+std::vector<std::vector<float>> TeacherSource::scoreTexts(const std::vector<std::string> &, const std::vector<std::string> &)
+{
+    throw Error("the teacher (" + describe() + ") cannot score texts: only a local teacher's likelihood is known "
+                "(labeling.policy \"teacher-likelihood\" needs teacher.type \"local\")");
+}
 
 std::unique_ptr<TeacherSource> makeTeacher(const TeacherConfig &config, const SideSampling &side, int64_t maxNewTokens,
                                            const PromptTemplate &fallbackTemplate, const EncodingLimits &limits, const std::string &device,

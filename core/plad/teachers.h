@@ -41,6 +41,14 @@ public:
     virtual std::vector<std::vector<TeacherText>> generate(const std::vector<PromptRecord> &prompts, int64_t k,
                                                            const std::vector<uint64_t> &promptSeeds, JobContext *context,
                                                            GenerationProfile *profile = nullptr) = 0;
+    /** Whether scoreTexts() works: a local model, whose own likelihood of any text can be computed. */
+    virtual bool canScore() const { return false; }
+    /**
+     * The teacher's per-token log-probs of texts[i] as the response to prompts[i] (its own
+     * template and tokenizer, the response cut like its generations). Throws Error when the
+     * teacher cannot score (see canScore()).
+     */
+    virtual std::vector<std::vector<float>> scoreTexts(const std::vector<std::string> &prompts, const std::vector<std::string> &texts);
 };
 
 /**

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 SftJobConfig SftJobConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
 {
     const ConfigReader top(doc, "", base);
-    top.allowOnly({"version", "output", "tokenizer", "model", "data", "train", "device"});
+    top.allowOnly({"version", "output", "tokenizer", "model", "data", "train", "device", "objective"});
     SftJobConfig c;
     c.raw = doc;
     if (top.get<int64_t>("version", 1) != 1)
@@ -28,6 +28,9 @@ SftJobConfig SftJobConfig::fromJson(const nlohmann::json &doc, const fs::path &b
     c.output = top.path("output", true);
     c.tokenizer = top.path("tokenizer", true);
     top.read("device", c.device);
+    top.read("objective", c.objective);
+    if (c.objective != "response" && c.objective != "all_tokens")
+        top.fail("objective", "must be \"response\" or \"all_tokens\", not \"" + c.objective + "\"");
 
     if (!top.has("model"))
         top.fail("model", "is required ({\"from\": DIR} or {\"scratch\": {...}})");
@@ -95,8 +98,19 @@ SftJobResult runSftJob(const SftJobConfig &config, bool resume, JobContext *cont
     EncodingLimits limits = config.limits;
     if (limits.contextLength == 0 || limits.contextLength > model->config().maxPositions)
         limits.contextLength = model->config().maxPositions;
-    const auto train = encodeExamples(splits.train, tokenizer, config.promptTemplate, limits);
-    const auto validation = encodeExamples(splits.validation, tokenizer, config.promptTemplate, limits);
+    auto train = encodeExamples(splits.train, tokenizer, config.promptTemplate, limits);
+    auto validation = encodeExamples(splits.validation, tokenizer, config.promptTemplate, limits);
+    if (config.objective == "all_tokens") {
+        // Language modelling on the whole text: the first token is the only context, every
+        // later token (prompt, template and response) is predicted.
+        for (auto *examples : {&train.examples, &validation.examples})
+            for (auto &e : *examples) {
+                e.prompt.insert(e.prompt.end(), e.response.begin(), e.response.end());
+                e.response.assign(e.prompt.begin() + 1, e.prompt.end());
+                e.prompt.resize(1);
+            }
+        say("objective all_tokens: the loss covers every token after the first");
+    }
 
     SftJobResult result;
     result.trainExamples = static_cast<int64_t>(train.examples.size());

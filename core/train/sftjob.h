@@ -34,6 +34,9 @@ struct SftJobConfig
     SplitOptions split;
     EncodingLimits limits;                      ///< contextLength 0 = the model's context
     TrainingOptions train;
+    /** "response": cross-entropy on the response tokens (SFT); "all_tokens": on every token after
+     *  the first (language-model pre-training on the task's text: prompt, template and response). */
+    std::string objective = "response";
     std::string device = "cpu";
     nlohmann::json raw;                         ///< the document as given, stored with the run
 

@@ -59,6 +59,51 @@ private Q_SLOTS:
         test::expectError([] { calibrationCurve({0.5}, {}, 15); }, "1 confidences for 0 outcomes");
     }
 
+    void preferenceCalibrationOnKnownPairs()
+    {
+        // Prompt A: three samples. Pair (0,1): margin ln 3 -> p(0 better) = 0.75, and 0 is better: confidence
+        // 0.75, correct. (0,2): equal quality, left out. (1,2): margin 0 -> p = 0.5, oriented to the first, which
+        // is worse: confidence 0.5, wrong. Prompt B: margin -ln 3 -> the student prefers 1 with 0.75, but 0 is
+        // better: confidence 0.75, wrong.
+        const double ln3 = std::log(3.0);
+        const std::vector<SampledSequences> samples = {{{ln3, 0.0, 0.0}, {0.9, 0.1, 0.9}}, {{0.0, ln3}, {0.9, 0.1}}};
+        const CalibrationCurve curve = preferenceCalibration(samples, 5);
+        QCOMPARE(curve.samples, int64_t(3));
+        QCOMPARE(curve.bins.size(), size_t(5));
+        // Bins of [0.5, 1] in steps of 0.1: 0.5 in the first, 0.75 in the third.
+        QCOMPARE(curve.bins[0].lower, 0.5);
+        QCOMPARE(curve.bins[4].upper, 1.0);
+        QCOMPARE(curve.bins[0].count, int64_t(1));
+        QCOMPARE(curve.bins[2].count, int64_t(2));
+        QVERIFY(std::abs(curve.bins[2].meanConfidence - 0.75) < 1e-12);
+        QCOMPARE(curve.bins[2].accuracy, 0.5);
+        // ECE: 1/3 * |0 - 0.5| + 2/3 * |0.5 - 0.75|.
+        QVERIFY(std::abs(curve.ece - (0.5 / 3 + 2.0 / 3 * 0.25)) < 1e-12);
+        // A perfectly calibrated and confident student: every preference right with p close to 1.
+        const CalibrationCurve sharp = preferenceCalibration({{{0.0, -20.0, -40.0}, {0.9, 0.5, 0.1}}}, 10);
+        QCOMPARE(sharp.samples, int64_t(3));
+        QVERIFY(sharp.ece < 1e-6);
+        QCOMPARE(preferenceCalibration({}, 10).samples, int64_t(0));
+        test::expectError([] { preferenceCalibration({{{0.0}, {0.1, 0.2}}}); }, "one quality per sample");
+    }
+
+    void rerankPicksTheLikeliestSample()
+    {
+        // Prompt A: the likeliest sample (1) has ROUGE-L 0.5: it beats 0 (0.2), ties 2 (0.5) and loses to 3 (0.9).
+        // Prompt B: the likeliest (0, the first of two equal scores) beats the other. Prompt C has one sample: left out.
+        const std::vector<SampledSequences> samples = {
+            {{-2.0, -0.5, -1.0, -3.0}, {0.2, 0.5, 0.5, 0.9}}, {{-1.0, -1.0}, {0.6, 0.3}}, {{-1.0}, {1.0}}};
+        const RerankResult r = rerankWinRate(samples);
+        QCOMPARE(r.prompts, int64_t(2));
+        QCOMPARE(r.wins, int64_t(2));
+        QCOMPARE(r.losses, int64_t(1));
+        QCOMPARE(r.ties, int64_t(1));
+        QVERIFY(std::abs(r.winRate - 2.0 / 3) < 1e-12);
+        QVERIFY(std::abs(r.meanQuality - (0.5 + 0.6) / 2) < 1e-12);
+        QVERIFY(std::abs(r.meanSampleQuality - (0.2 + 0.5 + 0.5 + 0.9 + 0.6 + 0.3) / 6) < 1e-12);
+        QVERIFY(std::isnan(rerankWinRate({}).winRate));
+    }
+
     void winRateIntervals()
     {
         // 30 wins, 10 losses, 5 ties: 0.75 of the decided prompts; ties reported apart.

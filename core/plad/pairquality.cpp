@@ -1,0 +1,111 @@
+#include "plad/pairquality.h"
+
+#include "eval/judge.h"
+#include "eval/rouge.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+namespace plad {
+
+double PolicyQuality::accuracy() const
+{
+    const int64_t decided = agree + disagree;
+    return decided > 0 ? static_cast<double>(agree) / static_cast<double>(decided) : std::nan("");
+}
+
+PairQuality pairQuality(const std::vector<QualityPrompt> &prompts, const LabellingOptions &base)
+{
+    PairQuality out;
+    out.prompts = static_cast<int64_t>(prompts.size());
+    const RougeScorer rouge;
+    bool teacherScores = !prompts.empty();
+    for (const auto &p : prompts)
+        for (const auto &o : p.outputs)
+            if (o.error.empty() && !o.output.tokenIds.empty() && !o.output.teacherLogprobs)
+                teacherScores = false;
+
+    struct Entry
+    {
+        LabelingPolicy policy;
+        const char *name;
+    };
+    std::vector<Entry> policies = {{LabelingPolicy::TeacherPreferred, "teacher-preferred"}, {LabelingPolicy::Consensus, "consensus"}};
+    if (teacherScores)
+        policies.push_back({LabelingPolicy::TeacherLikelihood, "teacher-likelihood"});
+    policies.push_back({LabelingPolicy::Judge, "judge:rouge-l"});
+
+    for (const auto &entry : policies) {
+        PolicyQuality q;
+        q.policy = entry.name;
+        q.usesAnnotations = usesAnnotations(entry.policy);
+        LabellingOptions options = base;
+        options.policy = entry.policy;
+        options.judgeName = "judge:rouge-l";
+        for (const auto &p : prompts) {
+            std::vector<JudgeVerdict> verdicts;
+            if (entry.policy == LabelingPolicy::Judge)
+                for (const auto &c : candidatePairs(p.outputs)) {
+                    const double first = rouge.score(p.reference, p.outputs[c.teacher].output.text).rougeL.f1;
+                    const double second = rouge.score(p.reference, p.outputs[c.student].output.text).rougeL.f1;
+                    JudgeVerdict v;
+                    v.firstScore = first;
+                    v.secondScore = second;
+                    v.preferred = first > second ? 1 : (second > first ? -1 : 0);
+                    verdicts.push_back(v);
+                }
+            const PromptLabelling labelled = labelPairs(p.outputs, verdicts, options);
+            q.dropped += static_cast<int64_t>(labelled.dropped.size());
+            for (const auto &pair : labelled.pairs) {
+                ++q.pairs;
+                const double chosen = rouge.score(p.reference, p.outputs[pair.chosen].output.text).rougeL.f1;
+                const double rejected = rouge.score(p.reference, p.outputs[pair.rejected].output.text).rougeL.f1;
+                if (chosen > rejected)
+                    ++q.agree;
+                else if (chosen < rejected)
+                    ++q.disagree;
+                else
+                    ++q.referenceTies;
+            }
+        }
+        out.policies.push_back(std::move(q));
+    }
+    return out;
+}
+
+nlohmann::json toJson(const PairQuality &quality)
+{
+    nlohmann::json policies = nlohmann::json::array();
+    for (const auto &q : quality.policies) {
+        const double accuracy = q.accuracy();
+        policies.push_back({{"policy", q.policy},
+                            {"uses_annotations", q.usesAnnotations},
+                            {"pairs", q.pairs},
+                            {"agree", q.agree},
+                            {"disagree", q.disagree},
+                            {"reference_ties", q.referenceTies},
+                            {"dropped", q.dropped},
+                            {"accuracy", std::isfinite(accuracy) ? nlohmann::json(accuracy) : nlohmann::json()}});
+    }
+    return {{"prompts", quality.prompts}, {"policies", policies}};
+}
+
+std::string describe(const PairQuality &quality)
+{
+    std::string text;
+    for (const auto &q : quality.policies) {
+        char part[160];
+        const double accuracy = q.accuracy();
+        if (std::isfinite(accuracy))
+            std::snprintf(part, sizeof part, "%s %.1f%% (%lld/%lld%s)", q.policy.c_str(), 100 * accuracy, static_cast<long long>(q.agree),
+                          static_cast<long long>(q.agree + q.disagree), q.usesAnnotations ? ", uses references" : "");
+        else
+            std::snprintf(part, sizeof part, "%s - (no decided pair)", q.policy.c_str());
+        text += (text.empty() ? "" : ", ") + std::string(part);
+    }
+    return text.empty() ? "no policy" : text;
+}
+
+} // namespace plad

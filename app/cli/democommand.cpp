@@ -28,6 +28,10 @@ struct DemoArgs
     int64_t steps = 240;
     int64_t testPrompts = 400;
     int64_t evalPrompts = 64;
+    int64_t perPrompt = 4;
+    std::string policy = "consensus";
+    bool full = false;
+    bool json = false;
 };
 
 } // namespace
@@ -35,20 +39,29 @@ struct DemoArgs
 void addDemoCommand(CLI::App &app)
 {
     auto a = std::make_shared<DemoArgs>();
-    auto *demo = app.add_subcommand("demo", "Run PLaD and the SeqKD and DPO baselines on the embedded demo task, evaluate them on test "
-                                            "prompts against the initial student, and write the report");
+    auto *demo = app.add_subcommand("demo", "Run annotation-free PLaD (consensus pairs), PLaD with teacher-preferred pairs (the paper) and "
+                                            "SeqKD on the embedded demo task, evaluate them on test prompts against the initial student, "
+                                            "and write the report");
     demo->add_option("--workspace", a->workspace, "workspace for the demo's runs")->capture_default_str();
     demo->add_option("--resources", a->resources, "the demo's directory (default: resources/demo of the source tree, or $PLAD_DEMO_DIR)");
     demo->add_option("--prompts", a->prompts, "training prompts (pairs are generated for each)")->capture_default_str();
     demo->add_option("--steps", a->steps, "optimiser steps per method (the same budget for all three)")->capture_default_str();
     demo->add_option("--test-prompts", a->testPrompts, "test prompts each student is evaluated on")->capture_default_str();
-    demo->add_option("--eval-prompts", a->evalPrompts, "validation prompts of the calibration diagnostics during training")->capture_default_str();
+    demo->add_option("--eval-prompts", a->evalPrompts, "validation prompts of the calibration diagnostics and the pair-quality readout")
+        ->capture_default_str();
+    demo->add_option("--per-prompt", a->perPrompt, "teacher and student samples per prompt (k)")->capture_default_str();
+    demo->add_option("--policy", a->policy, "the annotation-free PLaD's labelling policy: consensus, teacher-likelihood or teacher-preferred")
+        ->capture_default_str();
+    demo->add_flag("--full", a->full, "also PLaD with the reference ROUGE-L judge (uses annotations) and DPO on the annotation-free pairs");
+    demo->add_flag("--json", a->json, "print the study as JSON on standard output (progress stays on standard error)");
     demo->callback([a] {
         DemoStudyOptions options;
         options.demoDirectory = a->resources.empty() ? defaultDemoDirectory() : fs::path(a->resources);
         options.workspace = a->workspace;
-        options.budget = {a->prompts, a->steps, a->evalPrompts};
+        options.budget = {a->prompts, a->steps, a->evalPrompts, a->perPrompt};
         options.testPrompts = a->testPrompts;
+        options.full = a->full;
+        options.annotationFreePolicy = a->policy;
         auto log = [](const std::string &line) { std::cerr << line << std::endl; };
         RunCallbacks callbacks;
         callbacks.log = log;
@@ -67,8 +80,14 @@ void addDemoCommand(CLI::App &app)
         });
         const DemoStudyResult study = runDemoStudy(options, &context, callbacks, log);
         Workspace store = Workspace::open(a->workspace, false);
-        const std::string pladRun = study.methods.front().runId;
-        const fs::path report = writeReport(store, pladRun, ReportFormat::Html, runDirectory(a->workspace, pladRun) / "report.html");
+        const std::string mainRun = study.methods.front().runId;
+        const fs::path report = writeReport(store, mainRun, ReportFormat::Html, runDirectory(a->workspace, mainRun) / "report.html");
+        if (a->json) {
+            nlohmann::json doc = study.toJson();
+            doc["report"] = fs::absolute(report).string();
+            std::cout << doc.dump(2) << std::endl;
+            return;
+        }
         std::cout << "report: " << fs::absolute(report).string() << "  (" << static_cast<int>(study.seconds) << " s)\n";
         for (const auto &m : study.methods)
             std::cout << m.summary << "\n";

@@ -1,9 +1,11 @@
 #include "eval/calibration.h"
+#include "eval/modelcalibration.h"
 
 #include "common/error.h"
 #include "eval/rouge.h"
 #include "model/sequencescorer.h"
 #include "model/sampling.h"
+#include "model/modelloader.h"
 #include "tokenizer/tokenizer.h"
 
 #include <cmath>
@@ -188,6 +190,51 @@ RerankResult rerankWinRate(const std::vector<SampledSequences> &perPrompt)
     r.meanQuality = r.prompts > 0 ? chosenSum / static_cast<double>(r.prompts) : std::nan("");
     r.meanSampleQuality = samples > 0 ? sampleSum / static_cast<double>(samples) : std::nan("");
     return r;
+}
+
+nlohmann::json ModelCalibration::toJson() const
+{
+    auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+    return {{"token_ece", finite(tokenEce)}, {"sequence_ece", finite(sequenceEce)}, {"sequence_pairs", sequencePairs},
+            {"spearman", finite(spearman)}, {"rerank_win_rate", finite(rerankWinRate)}, {"rerank_rouge_l", finite(rerankRougeL)},
+            {"sample_rouge_l", finite(sampleRougeL)}, {"prompts", prompts}};
+}
+
+ModelCalibration calibrateModel(const std::filesystem::path &directory, const std::vector<DatasetRecord> &records,
+                                const ModelCalibrationOptions &options, JobContext *context)
+{
+    const LoadedModel loaded = loadModel(directory);
+    CausalLMImpl &model = *loaded.model;
+    model.eval();
+    const Tokenizer tokenizer = Tokenizer::load(directory);
+    EncodingLimits limits = options.limits;
+    if (limits.contextLength <= 0 || limits.contextLength > model.config().maxPositions)
+        limits.contextLength = model.config().maxPositions;
+    std::vector<std::vector<int64_t>> prompts;
+    std::vector<std::string> references;
+    std::vector<ScoreRequest> referenceRequests;
+    for (const auto &r : records) {
+        auto ids = encodePromptWithin(r.prompt, tokenizer, options.promptTemplate, limits, options.maxNewTokens);
+        auto reference = options.promptTemplate.encodeResponse(tokenizer, r.reference);
+        if (static_cast<int64_t>(reference.size()) > options.maxNewTokens)
+            reference.resize(static_cast<size_t>(options.maxNewTokens));
+        if (!reference.empty())
+            referenceRequests.push_back({ids, reference});
+        prompts.push_back(std::move(ids));
+        references.push_back(r.reference);
+    }
+    ModelCalibration out;
+    out.prompts = static_cast<int64_t>(records.size());
+    out.tokenEce = tokenCalibration(model, referenceRequests).ece;
+    const auto seq = sequenceCalibration(model, tokenizer, prompts, references, options.samples, options.sampling, options.maxNewTokens, context);
+    out.spearman = seq.meanSpearman;
+    const CalibrationCurve preference = preferenceCalibration(seq.perPrompt, options.bins);
+    out.sequenceEce = preference.samples > 0 ? preference.ece : std::nan("");
+    out.sequencePairs = preference.samples;
+    out.rerankWinRate = seq.rerank.winRate;
+    out.rerankRougeL = seq.rerank.meanQuality;
+    out.sampleRougeL = seq.rerank.meanSampleQuality;
+    return out;
 }
 
 } // namespace plad

@@ -4,15 +4,18 @@
 
 namespace plad {
 
-nlohmann::json demoRunConfig(const std::filesystem::path &demo, const std::string &method, const nlohmann::json &teacher, const DemoBudget &budget)
+nlohmann::json demoRunConfig(const std::filesystem::path &demo, const std::string &method, const nlohmann::json &teacher, const DemoBudget &budget,
+                             const std::string &policy)
 {
-    // Chosen on the validation split: low-temperature teacher outputs, the student's greedy
-    // output as the other side, and each pair ordered by ROUGE-L against the training reference
-    // (a third of the student's outputs beat the teacher's at this scale); a small margin on the
+    // Chosen on the validation split (docs/demo-study.md): k sampled outputs a side, so that
+    // consensus can find the teacher's medoid and the student's outlier; a small margin on the
     // length-normalised score with the cross-entropy of the preferred output beside it.
+    nlohmann::json labeling = {{"policy", policy}};
+    if (policy == "judge")
+        labeling["judge"] = "rouge-l";
     return {
         {"version", 1},
-        {"name", "demo " + method},
+        {"name", "demo " + method + (method == "seqkd" ? std::string() : " " + policy)},
         {"method", method},
         {"seed", 1},
         {"student", {{"model", (demo / "student").string()}}},
@@ -24,8 +27,12 @@ nlohmann::json demoRunConfig(const std::filesystem::path &demo, const std::strin
           {"split", {{"seed", 7}, {"validation", 0.02}, {"test", 0.0}}},
           {"limits", {{"max_prompt_tokens", 224}, {"max_response_tokens", 32}}}}},
         {"pairs",
-         {{"prompts", budget.prompts}, {"per_prompt", 1}, {"batch_size", 64}, {"teacher", {{"temperature", 0.4}}}, {"student", {{"greedy", true}}}}},
-        {"labeling", {{"policy", "judge"}, {"judge", "rouge-l"}}},
+         {{"prompts", budget.prompts},
+          {"per_prompt", budget.perPrompt},
+          {"batch_size", 0},
+          {"teacher", {{"temperature", 0.7}}},
+          {"student", {{"temperature", 0.8}}}}},
+        {"labeling", labeling},
         {"loss", {{"score", "mean"}, {"beta", 0.2}, {"lambda", 1.0}, {"dpo_beta", 0.1}}},
         {"eval", {{"prompts", budget.evalPrompts}, {"samples", 4}, {"every", std::max<int64_t>(1, budget.steps / 4)}}},
         {"train",

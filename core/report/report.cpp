@@ -13,6 +13,8 @@
 #include <map>
 #include <set>
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 namespace plad {
@@ -247,6 +249,14 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
     const auto pairAccuracy = series(store, run.id, "eval_pair_accuracy");
     const auto ece = series(store, run.id, "eval_ece");
     const auto spearmanSeries = series(store, run.id, "eval_spearman");
+    const auto sequenceEce = series(store, run.id, "eval_sequence_ece");
+    const auto rerank = series(store, run.id, "eval_rerank_win_rate");
+    const nlohmann::json labellingConfig = config.value("labeling", nlohmann::json::object());
+    const std::string policy = labellingConfig.value("policy", std::string("teacher-preferred"));
+    const std::string labellingText = run.method == "seqkd" || run.method == "sft" || run.method == "word-kd"
+                                          ? std::string("no pairs (method " + run.method + ")")
+                                          : policy == "judge" ? "judge:" + labellingConfig.value("judge", std::string("rouge-l")) + " (uses annotations)"
+                                                              : policy + " (annotation-free)";
     heading("Summary");
     table({{"", "value"},
            {"optimiser steps", std::to_string(std::max<int64_t>(0, loss.empty() ? 0 : loss.back().step))},
@@ -255,7 +265,30 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
            {"final training loss", fixed(last(loss), 4)},
            {"held-out pair ranking accuracy, step 0 -> last", percent(first(pairAccuracy)) + " -> " + percent(last(pairAccuracy))},
            {"token ECE (15 bins), step 0 -> last", fixed(first(ece), 4) + " -> " + fixed(last(ece), 4)},
-           {"sequence calibration (Spearman), step 0 -> last", fixed(first(spearmanSeries)) + " -> " + fixed(last(spearmanSeries))}});
+           {"sequence calibration (Spearman), step 0 -> last", fixed(first(spearmanSeries)) + " -> " + fixed(last(spearmanSeries))},
+           {"sequence-level preference ECE, step 0 -> last", fixed(first(sequenceEce), 4) + " -> " + fixed(last(sequenceEce), 4)},
+           {"rerank@N win rate (the likeliest sample against the others), step 0 -> last", percent(first(rerank)) + " -> " + percent(last(rerank))},
+           {"pair labelling", labellingText}});
+
+    // Pair quality before training.
+    heading("Pair quality (held-out prompts, before training)");
+    if (const auto quality = store.results().evaluations(run.id, "pair_quality"); !quality.empty()) {
+        const auto q = nlohmann::json::parse(quality.back().resultJson);
+        paragraph("For each labelling policy, on the outputs pair generation drew for " + std::to_string(q.value("prompts", int64_t(0)))
+                  + " validation prompts: how often the side it prefers is the better one by ROUGE-L against the reference. Pairs the "
+                    "reference cannot decide (equal ROUGE-L) are counted apart. This run trains with " + labellingText + ".");
+        std::vector<std::vector<std::string>> rows = {{"policy", "uses annotations", "pairs", "preferred side better", "worse", "undecided", "dropped", "agreement"}};
+        for (const auto &p : q.value("policies", nlohmann::json::array())) {
+            const auto accuracy = p.value("accuracy", nlohmann::json());
+            rows.push_back({p.value("policy", std::string("?")), p.value("uses_annotations", false) ? "yes" : "no",
+                            std::to_string(p.value("pairs", int64_t(0))), std::to_string(p.value("agree", int64_t(0))),
+                            std::to_string(p.value("disagree", int64_t(0))), std::to_string(p.value("reference_ties", int64_t(0))),
+                            std::to_string(p.value("dropped", int64_t(0))), accuracy.is_number() ? percent(accuracy.get<double>()) : "-"});
+        }
+        table(rows);
+    } else {
+        paragraph("Not measured: it needs held-out prompts with references (eval.prompts > 0) and a teacher.");
+    }
 
     // Curves.
     heading("Training curves");
@@ -286,6 +319,19 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
             if (calibrations.size() > 1)
                 curves.emplace_back("step " + std::to_string(calibrations.back().step), curveFromJson(after["token_calibration"]));
             chart("reliability.svg", renderReliabilityDiagram(reliabilityTitle, curves, {"#8c564b", colour}));
+        }
+        auto preference = [](const nlohmann::json &doc) -> std::optional<CalibrationCurve> {
+            if (!doc.contains("sequence_calibration") || !doc["sequence_calibration"].contains("preference"))
+                return std::nullopt;
+            return curveFromJson(doc["sequence_calibration"]["preference"]);
+        };
+        if (const auto first = preference(before)) {
+            std::vector<std::pair<std::string, CalibrationCurve>> curves = {{"step " + std::to_string(calibrations.front().step), *first}};
+            if (const auto last = preference(after); last && calibrations.size() > 1)
+                curves.emplace_back("step " + std::to_string(calibrations.back().step), *last);
+            chart("sequence-reliability.svg",
+                  renderReliabilityDiagram("Sequence-level reliability: sigma(s(y1) - s(y2)) against which sample is better by the reference", curves,
+                                           {"#8c564b", colour}));
         }
     } else {
         paragraph("No calibration evaluation was recorded (eval.prompts is 0, or the run has not started training).");
@@ -323,6 +369,26 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
                                                                   + percent(h["win_rate_interval"]["high"].get<double>())
                                                             : "-"});
         table(wins);
+    }
+
+    // Calibration on the test prompts (the demo study records it).
+    if (const auto testCalibration = store.results().evaluations(run.id, "test_calibration"); !testCalibration.empty()) {
+        const auto t = nlohmann::json::parse(testCalibration.back().resultJson);
+        heading("Calibration on the test prompts");
+        paragraph(std::to_string(t.value("samples", int64_t(0))) + " samples per prompt at temperature 1 from each student, " + t.value("data", std::string("?"))
+                  + ". Rerank@N: the sample the student finds likeliest against each of its other samples, by ROUGE-L against the reference "
+                    "(50% means its likelihood says nothing about quality).");
+        auto value = [](const nlohmann::json &doc, const char *key, bool asPercent) {
+            const auto v = doc.value(key, nlohmann::json());
+            return v.is_number() ? (asPercent ? percent(v.get<double>()) : fixed(v.get<double>(), 4)) : std::string("-");
+        };
+        std::vector<std::vector<std::string>> rows = {{"student", "token ECE", "sequence ECE", "Spearman", "rerank@N win rate", "ROUGE-L of the likeliest sample"}};
+        for (const auto &[label, key] : {std::pair{"initial", "initial"}, {"trained", "trained"}}) {
+            const auto doc = t.value(key, nlohmann::json::object());
+            rows.push_back({label, value(doc, "token_ece", false), value(doc, "sequence_ece", false), value(doc, "spearman", false),
+                            value(doc, "rerank_win_rate", true), value(doc, "rerank_rouge_l", false)});
+        }
+        table(rows);
     }
 
     // The workspace's other runs.

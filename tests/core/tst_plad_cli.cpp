@@ -72,6 +72,12 @@ std::vector<std::string> lines(const fs::path &file)
     return out;
 }
 
+std::string readText(const fs::path &file)
+{
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 } // namespace
 
 class TestPladCli : public QObject
@@ -669,25 +675,96 @@ private Q_SLOTS:
 
     void demoCommandSmallBudget()
     {
-        // The README's demo with a tiny budget: three methods, evaluation, report, summary.
+        // The README's demo with a tiny budget: three methods on the same teacher outputs, evaluation, report, summary.
         const fs::path ws = mRoot / "ws-demo";
         const auto r = runPlad({"demo", "--workspace", str(ws), "--prompts", "24", "--steps", "4", "--test-prompts", "8", "--eval-prompts", "8"}, 600000);
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const auto out = r.out.trimmed().split('\n');
         QCOMPARE(out.size(), 4);
         QVERIFY2(out[0].startsWith("report: ") && out[0].contains("report.html"), out[0].constData());
-        QVERIFY(out[1].startsWith("PLaD   win rate vs the initial student"));
-        QVERIFY(out[2].startsWith("SeqKD  win rate"));
-        QVERIFY(out[3].startsWith("DPO    win rate"));
+        QVERIFY2(out[1].startsWith("PLaD (consensus)") && out[1].contains("win rate vs the initial student"), out[1].constData());
+        QVERIFY2(out[2].startsWith("PLaD (teacher-preferred)"), out[2].constData());
+        QVERIFY2(out[3].startsWith("SeqKD ") && out[3].contains("sequence ECE") && out[3].contains("rerank@4"), out[3].constData());
+        QVERIFY2(r.err.contains("pair quality on 8 held-out prompts") && r.err.contains("consensus ") && r.err.contains("teacher-likelihood "),
+                 r.err.constData());
         auto store = Workspace::openReadOnly(ws);
         const auto runs = store.runs().list();
         QCOMPARE(runs.size(), size_t(3));
         for (const auto &run : runs) {
             QCOMPARE(toString(run.status), std::string("completed"));
             QCOMPARE(store.results().evaluations(run.id, "generation").size(), size_t(1));
+            QCOMPARE(store.results().evaluations(run.id, "test_calibration").size(), size_t(1));
         }
+        // k = 4 teacher outputs per prompt, reused by the other runs: the same texts in every run.
         QVERIFY(fs::exists(ws / "configs" / "teacher-outputs.jsonl"));
-        QCOMPARE(lines(ws / "configs" / "teacher-outputs.jsonl").size(), size_t(24 + 8)); // training and held-out prompts
+        const auto teacherLines = lines(ws / "configs" / "teacher-outputs.jsonl");
+        QCOMPARE(teacherLines.size(), size_t(24 + 8)); // training and held-out prompts
+        QCOMPARE(nlohmann::json::parse(teacherLines[0])["output"].size(), size_t(4));
+        auto teacherTexts = [&](const std::string &run) {
+            std::map<std::pair<std::string, int64_t>, std::string> texts;
+            for (const auto &o : store.pairs().outputs(run, 0))
+                if (o.source == OutputSource::Teacher)
+                    texts[{o.promptId, o.sample}] = o.text;
+            return texts;
+        };
+        // r0001 (consensus) generated with the local teacher; r0002 (teacher-preferred) and r0003 (SeqKD) read its outputs.
+        const auto generated = teacherTexts("r0001-plad");
+        QCOMPARE(generated.size(), size_t((24 + 8) * 4));
+        QCOMPARE(teacherTexts("r0002-plad"), generated);
+        QCOMPARE(teacherTexts("r0003-seqkd"), generated);
+        // Consensus keeps one pair per prompt and records who labelled it; teacher-preferred one per sample.
+        const auto consensus = store.pairs().list("r0001-plad");
+        QVERIFY(!consensus.empty());
+        for (const auto &p : consensus)
+            QCOMPARE(p.labeller, std::string("consensus:rouge-l"));
+        QVERIFY(store.pairs().pairCount("r0001-plad", 0, "train") <= 24);
+        const auto preferred = store.pairs().list("r0002-plad");
+        QVERIFY(preferred.size() > consensus.size());
+        for (const auto &p : preferred)
+            QCOMPARE(p.labeller, std::string("teacher-preferred"));
+        // The pair-quality readout and the sequence-level diagnostics are in the report of the first run.
+        const std::string html = readText(ws / "runs" / "r0001-plad" / "report.html");
+        QVERIFY(html.find("Pair quality (held-out prompts, before training)") != std::string::npos);
+        QVERIFY(html.find("Calibration on the test prompts") != std::string::npos);
+        QVERIFY(html.find("rerank@N win rate") != std::string::npos);
+    }
+
+    void demoJsonFull()
+    {
+        // --full adds PLaD with the reference judge and DPO on the annotation-free pairs; --json prints the study.
+        const fs::path ws = mRoot / "ws-demo-full";
+        const auto r = runPlad({"demo", "--workspace", str(ws), "--prompts", "16", "--steps", "2", "--test-prompts", "6", "--eval-prompts", "6",
+                                "--full", "--json"},
+                               600000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto doc = r.json();
+        QCOMPARE(doc["workspace"].get<std::string>(), fs::absolute(ws).string());
+        QVERIFY(fs::exists(doc["report"].get<std::string>()));
+        const auto &methods = doc["methods"];
+        QCOMPARE(methods.size(), size_t(5));
+        const std::vector<std::string> names = {"PLaD (consensus)", "PLaD (teacher-preferred)", "SeqKD", "PLaD (judge: ROUGE-L vs reference)", "DPO (consensus)"};
+        const std::vector<std::string> labeling = {"consensus", "teacher-preferred", "none", "judge:rouge-l", "consensus"};
+        for (size_t i = 0; i < methods.size(); ++i) {
+            const auto &m = methods[i];
+            QCOMPARE(m["name"].get<std::string>(), names[i]);
+            QCOMPARE(m["labeling"].get<std::string>(), labeling[i]);
+            QCOMPARE(m["uses_references"].get<bool>(), labeling[i] == "judge:rouge-l");
+            for (const char *key : {"method", "win_rate", "ci", "wins", "losses", "ties", "rouge_l", "initial_rouge_l", "pair_accuracy", "token_ece",
+                                    "sequence_ece", "spearman", "rerank_win_rate", "seconds"})
+                QVERIFY2(m.contains(key), key);
+            QCOMPARE(m["wins"].get<int64_t>() + m["losses"].get<int64_t>() + m["ties"].get<int64_t>(), int64_t(6));
+            QVERIFY(m["ci"][0].get<double>() <= m["win_rate"].get<double>() && m["win_rate"].get<double>() <= m["ci"][1].get<double>());
+            QCOMPARE(m["token_ece"].size(), size_t(2));
+            QCOMPARE(m["sequence_ece"].size(), size_t(2));
+            QCOMPARE(m["rerank_win_rate"].size(), size_t(2));
+            // "before" is the initial student for every method.
+            QCOMPARE(m["token_ece"][0], methods[0]["token_ece"][0]);
+            QCOMPARE(m["initial_rouge_l"], methods[0]["initial_rouge_l"]);
+        }
+        QCOMPARE(methods[3]["method"].get<std::string>(), std::string("plad"));
+        QCOMPARE(methods[4]["method"].get<std::string>(), std::string("dpo"));
+        QCOMPARE(doc["pair_quality"]["prompts"].get<int64_t>(), int64_t(6));
+        QVERIFY(doc["pair_quality"]["policies"].size() >= 3);
     }
 
     void badInputs()

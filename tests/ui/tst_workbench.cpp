@@ -7,6 +7,8 @@
 #include "mainwindow/mainwindow.h"
 #include "monitor/monitorview.h"
 #include "pairs/pairinspector.h"
+
+#include <QLabel>
 #include "report/reportview.h"
 #include "runs/runsview.h"
 #include "setup/setupview.h"
@@ -314,6 +316,16 @@ private Q_SLOTS:
             QCOMPARE(evaluations.size(), size_t(1));
             QCOMPARE(nlohmann::json::parse(evaluations[0].resultJson)["prompts"].get<int>(), 6);
         }
+        // The first run's pairs open with the pair-quality readout of every policy above them.
+        auto *pairs = window.findChild<PairInspector *>();
+        QVERIFY(pairs);
+        QSignalSpy loaded(pairs, &PairInspector::loaded);
+        pairs->showRun(str(mRoot / "ws-study"), QStringLiteral("r0001-plad"));
+        QVERIFY(loaded.wait(30000));
+        const QString quality = pairs->findChild<QLabel *>(QStringLiteral("pairQuality"))->text();
+        QVERIFY2(quality.contains(QStringLiteral("4 held-out prompts")) && quality.contains(QStringLiteral("teacher-preferred"))
+                     && quality.contains(QStringLiteral("consensus")) && quality.contains(QStringLiteral("uses references")),
+                 qPrintable(quality));
     }
 
     void droppingFilesFillsSetup()

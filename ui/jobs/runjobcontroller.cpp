@@ -57,7 +57,7 @@ public:
         }
     }
 
-    void study(QString workspace, QString demoDirectory, DemoBudget budget, qint64 testPrompts, std::stop_token stop)
+    void study(QString workspace, QString demoDirectory, DemoBudget budget, qint64 testPrompts, bool full, std::stop_token stop)
     {
         QString current;
         try {
@@ -74,6 +74,7 @@ public:
             options.workspace = workspace.toStdString();
             options.budget = budget;
             options.testPrompts = testPrompts;
+            options.full = full;
             const auto result = runDemoStudy(options, &context, callbacks, callbacks.log, [&](const std::string &runId) {
                 current = QString::fromStdString(runId);
                 post([c = mController, workspace, id = current] {
@@ -147,7 +148,7 @@ bool RunJobController::resume(const QString &workspace, const QString &runId, QS
 }
 
 bool RunJobController::startDemoStudy(const QString &workspace, const QString &demoDirectory, qint64 prompts, qint64 steps, qint64 testPrompts,
-                                      qint64 evalPrompts, QString *error)
+                                      qint64 evalPrompts, bool full, QString *error)
 {
     if (mRunning) {
         if (error)
@@ -163,8 +164,8 @@ bool RunJobController::startDemoStudy(const QString &workspace, const QString &d
     budget.evalPrompts = evalPrompts;
     QMetaObject::invokeMethod(
         mWorker,
-        [w = mWorker, workspace, demoDirectory, budget, testPrompts, token = mStop->get_token()] {
-            w->study(workspace, demoDirectory, budget, testPrompts, token);
+        [w = mWorker, workspace, demoDirectory, budget, testPrompts, full, token = mStop->get_token()] {
+            w->study(workspace, demoDirectory, budget, testPrompts, full, token);
         },
         Qt::QueuedConnection);
     return true;

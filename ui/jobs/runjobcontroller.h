@@ -50,12 +50,13 @@ public:
      */
     bool start(const QString &workspace, const QByteArray &configJson, const QString &baseDirectory, QString *error = nullptr);
     /**
-     * Runs the demo study in `workspace` (PLaD, SeqKD and DPO on the demo in `demoDirectory`,
-     * each evaluated against the initial student on `testPrompts` test prompts): what
-     * `plad demo` runs. runCreated() fires for each of its runs; finished() carries the summary.
+     * Runs the demo study in `workspace` (annotation-free PLaD, PLaD with teacher-preferred
+     * pairs and SeqKD on the demo in `demoDirectory`; with `full`, also PLaD with the reference
+     * judge and DPO; each evaluated against the initial student on `testPrompts` test prompts):
+     * what `plad demo` runs. runCreated() fires for each of its runs; finished() carries the summary.
      */
     bool startDemoStudy(const QString &workspace, const QString &demoDirectory, qint64 prompts, qint64 steps, qint64 testPrompts,
-                        qint64 evalPrompts, QString *error = nullptr);
+                        qint64 evalPrompts, bool full = false, QString *error = nullptr);
     /** Continues a stopped, failed or killed run. */
     bool resume(const QString &workspace, const QString &runId, QString *error = nullptr);
     /** Asks the running job to stop at its next step; it stays resumable. */

@@ -152,7 +152,9 @@ void MainWindow::buildMenus()
     auto *run = menuBar()->addMenu(tr("&Run"));
     auto *demo = run->addAction(tr("Load the &demo"), this, &MainWindow::loadDemo);
     demo->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
-    run->addAction(tr("Run the demo &study (PLaD, SeqKD and DPO, evaluated)"), this, [this] { runDemoStudy(); });
+    run->addAction(tr("Run the demo &study (annotation-free PLaD, PLaD as published, SeqKD; evaluated)"), this, [this] { runDemoStudy(); });
+    run->addAction(tr("Run the &full demo study (adds PLaD with the reference judge and DPO)"), this,
+                   [this] { runDemoStudy(1500, 240, 400, 64, true); });
     mLaunchAction = run->addAction(tr("&Launch"), this, &MainWindow::launch);
     mLaunchAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
     mStopAction = run->addAction(tr("&Pause / stop (resumable)"), this, &MainWindow::stopJob);
@@ -255,20 +257,23 @@ void MainWindow::loadDemo()
     appendLog(tr("demo configuration loaded from %1").arg(mDemoDirectory));
 }
 
-bool MainWindow::runDemoStudy(qint64 prompts, qint64 steps, qint64 testPrompts, qint64 evalPrompts)
+bool MainWindow::runDemoStudy(qint64 prompts, qint64 steps, qint64 testPrompts, qint64 evalPrompts, bool full)
 {
     if (mDemoDirectory.isEmpty() || !QFileInfo::exists(mDemoDirectory + QStringLiteral("/student/config.json"))) {
         appendLog(tr("The demo's models are not in \"%1\" (set PLAD_DEMO_DIR).").arg(mDemoDirectory), true);
         return false;
     }
     QString error;
-    if (!mJobs->startDemoStudy(mWorkspace, mDemoDirectory, prompts, steps, testPrompts, evalPrompts, &error)) {
+    if (!mJobs->startDemoStudy(mWorkspace, mDemoDirectory, prompts, steps, testPrompts, evalPrompts, full, &error)) {
         appendLog(error, true);
         return false;
     }
     mRunningMethod = QStringLiteral("plad");
     mStatusJob->setText(tr("Starting the demo study..."));
-    appendLog(tr("the demo study: PLaD, then SeqKD and DPO on its teacher outputs, each evaluated on %1 test prompts").arg(testPrompts));
+    appendLog(tr("the demo study: PLaD with consensus pairs, then PLaD with teacher-preferred pairs and SeqKD%1 on the same teacher outputs, "
+                 "each evaluated on %2 test prompts")
+                  .arg(full ? tr(", PLaD with the reference judge and DPO") : QString())
+                  .arg(testPrompts));
     mTabs->setCurrentWidget(mMonitor);
     updateActions();
     return true;

@@ -44,7 +44,7 @@ public:
      * Runs the demo study in the open workspace (what `plad demo` runs; the defaults are its
      * budget); the runs appear in Runs as they start and the log gets the summary.
      */
-    bool runDemoStudy(qint64 prompts = 1500, qint64 steps = 240, qint64 testPrompts = 400, qint64 evalPrompts = 64);
+    bool runDemoStudy(qint64 prompts = 1500, qint64 steps = 240, qint64 testPrompts = 400, qint64 evalPrompts = 64, bool full = false);
     void openRun(const QString &runId, const QString &method);
     /** Stops the running job at its next step (it stays resumable). */
     void stopJob();

@@ -11,6 +11,7 @@
 #include <QHeaderView>
 #include <QInputDialog>
 #include <QAction>
+#include <QCoreApplication>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -82,7 +83,37 @@ struct LoadedPairs
 {
     std::vector<PairRow> rows;
     std::shared_ptr<const Tokenizer> tokenizer;
+    std::string quality; ///< the run's pair_quality evaluation (JSON), empty when there is none
 };
+
+/** The pair-quality readout as one line of rich text: each policy's agreement with the reference. */
+QString qualityText(const std::string &json)
+{
+    if (json.empty())
+        return QCoreApplication::translate("PairInspector",
+                                           "Pair quality: not measured (it needs held-out prompts with references: eval.prompts > 0 and a teacher)");
+    const auto doc = nlohmann::json::parse(json, nullptr, false);
+    if (!doc.is_object())
+        return QCoreApplication::translate("PairInspector", "Pair quality: unreadable record");
+    QStringList parts;
+    for (const auto &p : doc.value("policies", nlohmann::json::array())) {
+        const QString name = QString::fromStdString(p.value("policy", std::string()));
+        const auto accuracy = p.value("accuracy", nlohmann::json());
+        const qint64 agree = p.value("agree", int64_t(0)), decided = agree + p.value("disagree", int64_t(0));
+        QString value = accuracy.is_number() ? QStringLiteral("%1% (%2/%3)").arg(100 * accuracy.get<double>(), 0, 'f', 1).arg(agree).arg(decided)
+                                             : QStringLiteral("-");
+        if (accuracy.is_number()) {
+            const double a = accuracy.get<double>();
+            const char *colour = a >= 0.8 ? "#2ca02c" : (a >= 0.65 ? "#bcbd22" : "#d62728");
+            value = QStringLiteral("<span style=\"color:%1\"><b>%2</b></span>").arg(QLatin1String(colour), value);
+        }
+        parts << QStringLiteral("%1 %2%3").arg(name.toHtmlEscaped(), value,
+                                                 p.value("uses_annotations", false) ? QStringLiteral(" <i>(uses references)</i>") : QString());
+    }
+    return QCoreApplication::translate("PairInspector", "Pair quality on %1 held-out prompts (how often the preferred side is better by the reference): %2")
+        .arg(doc.value("prompts", int64_t(0)))
+        .arg(parts.join(QStringLiteral(" &middot; ")));
+}
 
 } // namespace
 
@@ -235,6 +266,14 @@ PairInspector::PairInspector(QWidget *parent)
 {
     setObjectName(QStringLiteral("pairs"));
     auto *layout = new QVBoxLayout(this);
+    mQuality = new QLabel(this);
+    mQuality->setObjectName(QStringLiteral("pairQuality"));
+    mQuality->setWordWrap(true);
+    mQuality->setTextFormat(Qt::RichText);
+    mQuality->setToolTip(tr("Measured before training on the validation prompts only: for every labelling policy, the share of its pairs whose "
+                            "preferred output has the higher ROUGE-L against the reference (pairs the reference cannot decide are left out). "
+                            "Low values mean the pseudo-preferences point the wrong way often."));
+    layout->addWidget(mQuality);
     auto *bar = new QHBoxLayout;
     mQuick = new QComboBox(this);
     mQuick->setObjectName(QStringLiteral("quickFilter"));
@@ -351,6 +390,9 @@ void PairInspector::showRun(const QString &workspace, const QString &runId)
         [ws, id] {
             Workspace store = Workspace::openReadOnly(ws);
             LoadedPairs loaded;
+            const auto quality = store.results().evaluations(id, "pair_quality");
+            if (!quality.empty())
+                loaded.quality = quality.back().resultJson;
             auto prompts = store.pairs().promptsById(id);
             auto outputs = store.pairs().outputsById(id);
             for (auto &p : store.pairs().list(id)) {
@@ -384,6 +426,7 @@ void PairInspector::showRun(const QString &workspace, const QString &runId)
                 return;
             }
             mTokenizer = outcome.value->tokenizer;
+            mQuality->setText(qualityText(outcome.value->quality));
             const int n = static_cast<int>(outcome.value->rows.size());
             mModel->setRows(outcome.value->rows);
             mFilter->setQuick(static_cast<PairFilterModel::Quick>(mQuick->currentIndex()));

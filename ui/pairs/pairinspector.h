@@ -123,6 +123,7 @@ private:
     QTextBrowser *mChosen = nullptr;
     QTextBrowser *mRejected = nullptr;
     QLabel *mStatus = nullptr;
+    QLabel *mQuality = nullptr;
 };
 
 } // namespace plad::ui

@@ -74,4 +74,14 @@ EncodedExamples encodeExamples(const std::vector<DatasetRecord> &records, const 
     return out;
 }
 
+void toLanguageModelling(std::vector<SequencePair> &examples)
+{
+    for (auto &e : examples) {
+        std::vector<int64_t> text = std::move(e.prompt);
+        text.insert(text.end(), e.response.begin(), e.response.end());
+        e.prompt.assign(text.begin(), text.begin() + std::min<std::ptrdiff_t>(1, static_cast<std::ptrdiff_t>(text.size())));
+        e.response.assign(text.begin() + static_cast<std::ptrdiff_t>(e.prompt.size()), text.end());
+    }
+}
+
 } // namespace plad

@@ -55,4 +55,11 @@ std::vector<int64_t> encodePromptWithin(const std::string &prompt, const Tokeniz
                                         const PromptTemplate &promptTemplate, const EncodingLimits &limits,
                                         int64_t responseBudget, bool *truncated = nullptr);
 
+/**
+ * The examples as language modelling on their whole text: the first token is the only context
+ * and every later token (prompt, template text and response) is predicted. An example whose
+ * prompt is empty keeps its response's first token as the context.
+ */
+void toLanguageModelling(std::vector<SequencePair> &examples);
+
 } // namespace plad

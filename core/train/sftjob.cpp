@@ -51,7 +51,15 @@ SftJobConfig SftJobConfig::fromJson(const nlohmann::json &doc, const fs::path &b
     c.promptTemplate = data.promptTemplate.value_or(PromptTemplate{});
     c.split = data.split;
     c.limits = data.limits;
-    c.train = TrainingOptions::fromJson(doc.value("train", nlohmann::json()), "train");
+    nlohmann::json train = doc.value("train", nlohmann::json());
+    if (train.is_object() && train.contains("stop_after")) {
+        const auto &value = train["stop_after"];
+        if (!value.is_number_integer() || value.get<int64_t>() < 0)
+            throw ConfigError("train.stop_after: must be a non-negative integer (0: train to max_steps), found " + value.dump());
+        c.stopAfter = value.get<int64_t>();
+        train.erase("stop_after");
+    }
+    c.train = TrainingOptions::fromJson(train, "train");
     return c;
 }
 
@@ -103,12 +111,8 @@ SftJobResult runSftJob(const SftJobConfig &config, bool resume, JobContext *cont
     if (config.objective == "all_tokens") {
         // Language modelling on the whole text: the first token is the only context, every
         // later token (prompt, template and response) is predicted.
-        for (auto *examples : {&train.examples, &validation.examples})
-            for (auto &e : *examples) {
-                e.prompt.insert(e.prompt.end(), e.response.begin(), e.response.end());
-                e.response.assign(e.prompt.begin() + 1, e.prompt.end());
-                e.prompt.resize(1);
-            }
+        toLanguageModelling(train.examples);
+        toLanguageModelling(validation.examples);
         say("objective all_tokens: the loss covers every token after the first");
     }
 
@@ -134,7 +138,7 @@ SftJobResult runSftJob(const SftJobConfig &config, bool resume, JobContext *cont
     writeFileAtomically(config.output / "splits.json", splitIds.dump() + "\n");
 
     SftTrainer trainer(model, train.examples, validation.examples, config.train, config.output);
-    result.training = trainer.run(context, onPoint, resume);
+    result.training = trainer.run(context, onPoint, resume, config.stopAfter);
     if (result.training.stop == TrainStop::Completed) {
         result.modelDirectory = config.output / "model";
         saveModel(*model, result.modelDirectory);

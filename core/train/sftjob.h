@@ -37,6 +37,8 @@ struct SftJobConfig
     /** "response": cross-entropy on the response tokens (SFT); "all_tokens": on every token after
      *  the first (language-model pre-training on the task's text: prompt, template and response). */
     std::string objective = "response";
+    /** train.stop_after: stop after this many steps of the train.max_steps schedule (0: at max_steps). */
+    int64_t stopAfter = 0;
     std::string device = "cpu";
     nlohmann::json raw;                         ///< the document as given, stored with the run
 

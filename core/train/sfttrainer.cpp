@@ -140,8 +140,9 @@ int64_t SftTrainer::loadCheckpoint()
     return state->at("step").get<int64_t>();
 }
 
-TrainingResult SftTrainer::run(JobContext *context, const std::function<void(const TrainingPoint &)> &onPoint, bool resume)
+TrainingResult SftTrainer::run(JobContext *context, const std::function<void(const TrainingPoint &)> &onPoint, bool resume, int64_t stopAfter)
 {
+    const int64_t lastStep = stopAfter > 0 ? std::min(stopAfter, mOptions.maxSteps) : mOptions.maxSteps;
     if (mOptions.threads > 0)
         configureThreads(mOptions.threads);
     std::error_code ec;
@@ -170,7 +171,7 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
     auto &optimizer = adam(mOptimizer);
     const auto start = std::chrono::steady_clock::now();
     const int64_t firstStep = step;
-    while (step < mOptions.maxSteps) {
+    while (step < lastStep) {
         if (context && context->isCancelled()) {
             if (mOptions.saveCheckpoints)
                 saveCheckpoint(step);
@@ -221,7 +222,7 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
         const double stepSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stepStart).count();
         point.tokensPerSecond = static_cast<double>(tokens) / stepSeconds;
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        point.etaSeconds = elapsed / static_cast<double>(step - firstStep) * static_cast<double>(mOptions.maxSteps - step);
+        point.etaSeconds = elapsed / static_cast<double>(step - firstStep) * static_cast<double>(lastStep - step);
         if ((mOptions.evalEvery > 0 && step % mOptions.evalEvery == 0) || step == mOptions.maxSteps) {
             const double v = evaluate();
             if (std::isfinite(v))
@@ -238,15 +239,17 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
         if (onPoint)
             onPoint(point);
         if (context)
-            context->report({"train", step, mOptions.maxSteps, "steps", point.tokensPerSecond, point.etaSeconds},
-                            step == mOptions.maxSteps);
+            context->report({"train", step, lastStep, "steps", point.tokensPerSecond, point.etaSeconds}, step == lastStep);
         if (mOptions.saveCheckpoints
-            && ((mOptions.checkpointEvery > 0 && step % mOptions.checkpointEvery == 0) || step == mOptions.maxSteps))
+            && ((mOptions.checkpointEvery > 0 && step % mOptions.checkpointEvery == 0) || step == mOptions.maxSteps || step == lastStep))
             saveCheckpoint(step);
     }
     mModel->eval();
     result.steps = step;
     result.stop = TrainStop::Completed;
+    if (step < mOptions.maxSteps)
+        result.message = "stopped at step " + std::to_string(step) + " of " + std::to_string(mOptions.maxSteps)
+                         + " as train.stop_after asks; raise it (or remove it) and resume to continue";
     return result;
 }
 

@@ -34,9 +34,13 @@ public:
     SftTrainer(CausalLM model, std::vector<SequencePair> train, std::vector<SequencePair> validation, TrainingOptions options,
                std::filesystem::path directory);
 
-    /** Trains to options.maxSteps; with `resume`, first restores directory/checkpoint. */
+    /**
+     * Trains to options.maxSteps, or to `stopAfter` (> 0) steps of that schedule: a budgeted
+     * stretch of a longer run, checkpointed so that a later call with a higher `stopAfter` (or
+     * none) continues it exactly. With `resume`, first restores directory/checkpoint.
+     */
     TrainingResult run(JobContext *context = nullptr, const std::function<void(const TrainingPoint &)> &onPoint = {},
-                       bool resume = false);
+                       bool resume = false, int64_t stopAfter = 0);
 
     /** Mean cross-entropy per response token on the validation examples (all, or evalBatches). */
     double evaluate();

@@ -8,6 +8,7 @@
 #include "tokenizer/prompttemplate.h"
 #include "tokenizer/tokenizer.h"
 #include "train/sftdata.h"
+#include "train/sftjob.h"
 #include "train/sfttrainer.h"
 #include "train/synthetictask.h"
 #include "testsupport.h"
@@ -259,6 +260,65 @@ private Q_SLOTS:
         for (std::string line; std::getline(metrics, line);)
             ++lines;
         QCOMPARE(lines, 10);
+    }
+
+    void stopAfterContinuesTheSameSchedule()
+    {
+        // train.stop_after: a stretch of a longer schedule; resuming continues it as if it had never stopped.
+        const auto opts = options(12);
+        std::vector<double> straight, straightLr;
+        SftTrainer a(freshModel(6), mTrain.examples, mValidation.examples, opts, tmp("stretch-a"));
+        a.run(nullptr, [&](const TrainingPoint &p) {
+            straight.push_back(p.loss);
+            straightLr.push_back(p.learningRate);
+        });
+        SftTrainer b(freshModel(6), mTrain.examples, mValidation.examples, opts, tmp("stretch-b"));
+        const auto first = b.run(nullptr, {}, false, 7);
+        QVERIFY(first.stop == TrainStop::Completed);
+        QCOMPARE(first.steps, int64_t(7));
+        QVERIFY2(first.message.find("stopped at step 7 of 12") != std::string::npos, first.message.c_str());
+        SftTrainer c(freshModel(77), mTrain.examples, mValidation.examples, opts, tmp("stretch-b"));
+        std::vector<double> resumed, resumedLr;
+        const auto second = c.run(nullptr, [&](const TrainingPoint &p) {
+            resumed.push_back(p.loss);
+            resumedLr.push_back(p.learningRate);
+        }, true);
+        QCOMPARE(second.steps, int64_t(12));
+        QCOMPARE(resumed.size(), size_t(5));
+        for (size_t i = 0; i < resumed.size(); ++i) {
+            QCOMPARE(resumed[i], straight[7 + i]);
+            QCOMPARE(resumedLr[i], straightLr[7 + i]); // the schedule of max_steps 12, not of 7
+        }
+    }
+
+    void languageModellingObjective()
+    {
+        // objective all_tokens: every token after the first is predicted, prompt and template included.
+        std::vector<SequencePair> examples = {{{1, 2, 3}, {4, 5}}, {{}, {7, 8}}, {{9}, {}}};
+        toLanguageModelling(examples);
+        QCOMPARE(examples[0].prompt, (std::vector<int64_t>{1}));
+        QCOMPARE(examples[0].response, (std::vector<int64_t>{2, 3, 4, 5}));
+        QCOMPARE(examples[1].prompt, (std::vector<int64_t>{7}));
+        QCOMPARE(examples[1].response, (std::vector<int64_t>{8}));
+        QCOMPARE(examples[2].prompt, (std::vector<int64_t>{9}));
+        QVERIFY(examples[2].response.empty());
+
+        nlohmann::json doc = {{"output", "out"}, {"tokenizer", "tok"}, {"model", {{"scratch", nlohmann::json::object()}}},
+                              {"data", {{"file", "data.jsonl"}}}, {"objective", "all_tokens"}, {"train", {{"max_steps", 30}, {"stop_after", 10}}}};
+        const auto config = SftJobConfig::fromJson(doc, "/base");
+        QCOMPARE(config.objective, std::string("all_tokens"));
+        QCOMPARE(config.stopAfter, int64_t(10));
+        QCOMPARE(config.train.maxSteps, int64_t(30));
+        QCOMPARE(SftJobConfig::fromJson({{"output", "o"}, {"tokenizer", "t"}, {"model", {{"scratch", nlohmann::json::object()}}},
+                                         {"data", {{"file", "d.jsonl"}}}},
+                                        "/base")
+                     .objective,
+                 std::string("response"));
+        doc["objective"] = "prompts";
+        test::expectError([&] { SftJobConfig::fromJson(doc, "/base"); }, "objective: must be \"response\" or \"all_tokens\", not \"prompts\"");
+        doc["objective"] = "all_tokens";
+        doc["train"]["stop_after"] = -2;
+        test::expectError([&] { SftJobConfig::fromJson(doc, "/base"); }, "train.stop_after: must be a non-negative integer");
     }
 
     void nonFiniteLossStopsAndKeepsTheCheckpoint()

@@ -2,6 +2,9 @@
 #include "cli/clisupport.h"
 #include "cli/commands.h"
 
+#include "plad/pairquality.h"
+#include "plad/runconfig.h"
+
 #include "common/error.h"
 #include "common/fileio.h"
 #include "plad/distillrun.h"
@@ -269,6 +272,39 @@ void addPairsCommands(CLI::App &app)
             std::cout << line.dump() << '\n';
         }
         std::cout << std::flush;
+    });
+
+    struct QualityArgs
+    {
+        std::string run, workspace = defaultWorkspace();
+        bool recompute = false;
+    };
+    auto q = std::make_shared<QualityArgs>();
+    auto *quality = pairs->add_subcommand("quality", "The pair-quality readout: for every labelling policy, how often its preferred side is "
+                                                     "better by the reference on the run's held-out (validation) prompts (JSON)");
+    quality->add_option("run", q->run, "run id")->required();
+    quality->add_flag("--recompute", q->recompute, "label the stored held-out outputs again instead of printing the readout recorded before training");
+    addWorkspaceOption(quality, q->workspace);
+    quality->callback([q] {
+        Workspace store = Workspace::openReadOnly(q->workspace);
+        const RunRecord run = store.runs().requireRun(q->run);
+        const auto recorded = store.results().evaluations(q->run, "pair_quality");
+        if (!recorded.empty() && !q->recompute) {
+            printJson(nlohmann::json::parse(recorded.back().resultJson));
+            return;
+        }
+        const RunConfig config = RunConfig::fromJson(nlohmann::json::parse(run.configJson), {});
+        LabellingOptions options;
+        options.score = config.loss.score;
+        options.minGap = config.labeling.minGap;
+        options.dropIdentical = config.labeling.dropIdentical;
+        const PairQuality result = storedPairQuality(store, q->run, config.eval.prompts, options);
+        if (result.prompts == 0)
+            throw Error("run " + q->run + " has no held-out outputs to measure (it needs eval.prompts > 0, a teacher, and pair generation done)");
+        nlohmann::json doc = toJson(result);
+        doc["policy"] = enumName<LabelingPolicy>(labelingPolicyNames, config.labeling.policy);
+        doc["split"] = "validation";
+        printJson(doc);
     });
 
     struct ImportArgs

@@ -345,26 +345,13 @@ void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t st
  */
 void recordPairQuality(RunState &s)
 {
-    std::map<std::string, size_t> index;
-    std::vector<QualityPrompt> prompts;
-    auto held = s.store.pairs().prompts(s.runId, "validation");
-    if (s.config.eval.prompts > 0 && static_cast<int64_t>(held.size()) > s.config.eval.prompts)
-        held.resize(static_cast<size_t>(s.config.eval.prompts));
-    for (const auto &p : held) {
-        index[p.id] = prompts.size();
-        prompts.push_back({p.reference, {}});
-    }
-    for (auto &o : s.store.pairs().outputs(s.runId, 0))
-        if (const auto it = index.find(o.promptId); it != index.end())
-            prompts[it->second].outputs.push_back({std::move(o), true, {}});
-    std::erase_if(prompts, [](const QualityPrompt &p) { return p.outputs.empty(); });
-    if (prompts.empty())
-        return;
     LabellingOptions options;
     options.score = s.config.loss.score;
     options.minGap = s.config.labeling.minGap;
     options.dropIdentical = s.config.labeling.dropIdentical;
-    const PairQuality quality = pairQuality(prompts, options);
+    const PairQuality quality = storedPairQuality(s.store, s.runId, s.config.eval.prompts, options);
+    if (quality.prompts == 0)
+        return;
     nlohmann::json doc = toJson(quality);
     doc["policy"] = enumName<LabelingPolicy>(labelingPolicyNames, s.config.labeling.policy);
     doc["split"] = "validation";

@@ -3,8 +3,10 @@
 #include "eval/judge.h"
 #include "eval/rouge.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -73,6 +75,24 @@ PairQuality pairQuality(const std::vector<QualityPrompt> &prompts, const Labelli
         out.policies.push_back(std::move(q));
     }
     return out;
+}
+
+PairQuality storedPairQuality(Workspace &store, const std::string &runId, int64_t maxPrompts, const LabellingOptions &base)
+{
+    std::map<std::string, size_t> index;
+    std::vector<QualityPrompt> prompts;
+    auto held = store.pairs().prompts(runId, "validation");
+    if (maxPrompts > 0 && static_cast<int64_t>(held.size()) > maxPrompts)
+        held.resize(static_cast<size_t>(maxPrompts));
+    for (const auto &p : held) {
+        index[p.id] = prompts.size();
+        prompts.push_back({p.reference, {}});
+    }
+    for (auto &o : store.pairs().outputs(runId, 0))
+        if (const auto it = index.find(o.promptId); it != index.end())
+            prompts[it->second].outputs.push_back({std::move(o), true, {}});
+    std::erase_if(prompts, [](const QualityPrompt &p) { return p.outputs.empty(); });
+    return pairQuality(prompts, base);
 }
 
 nlohmann::json toJson(const PairQuality &quality)

@@ -5,6 +5,7 @@
 // a user whether the pseudo-preferences are trustworthy. Pure functions: no models, no store.
 
 #include "plad/pairlabelling.h"
+#include "store/workspace.h"
 
 #include <cstdint>
 #include <string>
@@ -48,6 +49,12 @@ struct PairQuality
  * the score kind, min_gap and drop_identical.
  */
 PairQuality pairQuality(const std::vector<QualityPrompt> &prompts, const LabellingOptions &base);
+
+/**
+ * The readout of a stored run: its first `maxPrompts` (0: all) validation prompts with their
+ * round-0 outputs, labelled with `base`'s settings. Prompts without outputs are left out.
+ */
+PairQuality storedPairQuality(Workspace &store, const std::string &runId, int64_t maxPrompts, const LabellingOptions &base);
 
 /** `{"prompts": N, "policies": [{"policy", "uses_annotations", "pairs", "agree", "disagree", "reference_ties", "dropped", "accuracy"}]}` */
 nlohmann::json toJson(const PairQuality &quality);

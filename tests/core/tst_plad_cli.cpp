@@ -722,6 +722,15 @@ private Q_SLOTS:
         QVERIFY(preferred.size() > consensus.size());
         for (const auto &p : preferred)
             QCOMPARE(p.labeller, std::string("teacher-preferred"));
+        // The readout recorded before training, from the CLI; labelling the stored outputs again gives the same figures.
+        const auto quality = runPlad({"pairs", "quality", "r0001-plad", "--workspace", str(ws)});
+        QVERIFY2(quality.exitCode == 0, quality.err.constData());
+        const auto readout = quality.json();
+        QCOMPARE(readout["prompts"].get<int64_t>(), int64_t(8));
+        QCOMPARE(readout["policies"].size(), size_t(4)); // teacher-preferred, consensus, teacher-likelihood (a local teacher), judge
+        const auto again = runPlad({"pairs", "quality", "r0001-plad", "--workspace", str(ws), "--recompute"});
+        QVERIFY2(again.exitCode == 0, again.err.constData());
+        QCOMPARE(again.json()["policies"], readout["policies"]);
         // The pair-quality readout and the sequence-level diagnostics are in the report of the first run.
         const std::string html = readText(ws / "runs" / "r0001-plad" / "report.html");
         QVERIFY(html.find("Pair quality (held-out prompts, before training)") != std::string::npos);

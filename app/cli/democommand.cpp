@@ -2,6 +2,7 @@
 #include "cli/clisupport.h"
 #include "cli/commands.h"
 
+#include "common/error.h"
 #include "plad/demostudy.h"
 #include "plad/distillstep.h"
 #include "report/report.h"
@@ -32,6 +33,8 @@ struct DemoArgs
     std::string policy = "consensus";
     bool full = false;
     bool json = false;
+    std::string split = "test";
+    std::vector<std::string> settings;
 };
 
 } // namespace
@@ -53,6 +56,11 @@ void addDemoCommand(CLI::App &app)
     demo->add_option("--policy", a->policy, "the annotation-free PLaD's labelling policy: consensus, teacher-likelihood or teacher-preferred")
         ->capture_default_str();
     demo->add_flag("--full", a->full, "also PLaD with the reference ROUGE-L judge (uses annotations) and DPO on the annotation-free pairs");
+    demo->add_option("--evaluate-on", a->split, "evaluate on the demo's test split, or on its validation split to choose settings")
+        ->check(CLI::IsMember({"test", "validation"}))
+        ->capture_default_str();
+    demo->add_option("--set", a->settings, "PATH=VALUE: a run-config field for every method, e.g. --set loss.beta=0.5 "
+                                            "--set pairs.teacher.temperature=1 (VALUE is JSON, or else a string)");
     demo->add_flag("--json", a->json, "print the study as JSON on standard output (progress stays on standard error)");
     demo->callback([a] {
         DemoStudyOptions options;
@@ -62,6 +70,22 @@ void addDemoCommand(CLI::App &app)
         options.testPrompts = a->testPrompts;
         options.full = a->full;
         options.annotationFreePolicy = a->policy;
+        options.evaluationSplit = a->split;
+        for (const auto &setting : a->settings) {
+            const auto equals = setting.find('=');
+            if (equals == std::string::npos || equals == 0)
+                throw ConfigError("--set " + setting + ": expected PATH=VALUE, such as loss.beta=0.5");
+            nlohmann::json value = nlohmann::json::parse(setting.substr(equals + 1), nullptr, false);
+            if (value.is_discarded())
+                value = setting.substr(equals + 1);
+            std::string path = setting.substr(0, equals);
+            for (char &c : path)
+                if (c == '.')
+                    c = '/';
+            nlohmann::json patch;
+            patch[nlohmann::json::json_pointer("/" + path)] = value;
+            options.overrides.merge_patch(patch);
+        }
         auto log = [](const std::string &line) { std::cerr << line << std::endl; };
         RunCallbacks callbacks;
         callbacks.log = log;

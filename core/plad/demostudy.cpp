@@ -97,7 +97,8 @@ nlohmann::json DemoStudyResult::toJson() const
             {"methods", methodsJson},
             {"initial_calibration", initialCalibration.detail},
             {"pair_quality", pairQuality},
-            {"calibration_lists", "[before, after] on the test prompts: the initial student, then the trained one"},
+            {"evaluated_on", evaluationSplit},
+            {"calibration_lists", "[before, after] on the evaluation prompts: the initial student, then the trained one"},
             {"pair_accuracy_list", "[step 0, last step] on the held-out pairs of the validation prompts"}};
 }
 
@@ -132,6 +133,7 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
 
     DemoStudyResult study;
     study.workspace = options.workspace;
+    study.evaluationSplit = options.evaluationSplit;
     nlohmann::json fileTeacher;
     std::vector<std::pair<MethodSpec, std::string>> runs;
     std::map<std::string, double> runSeconds;
@@ -139,7 +141,10 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
         const auto runStart = std::chrono::steady_clock::now();
         const bool first = runs.empty();
         const nlohmann::json teacher = first ? nlohmann::json{{"type", "local"}, {"model", (demo / "teacher").string()}} : fileTeacher;
-        const nlohmann::json doc = demoRunConfig(demo, spec.method, teacher, options.budget, spec.policy.empty() ? freePolicy : spec.policy);
+        nlohmann::json doc = demoRunConfig(demo, spec.method, teacher, options.budget, spec.policy.empty() ? freePolicy : spec.policy);
+        if (!options.overrides.empty())
+            doc.merge_patch(options.overrides);
+        doc["teacher"] = teacher; // the study decides where the teacher's text comes from
         writeFileAtomically(configs / (spec.key + ".json"), doc.dump(2) + "\n");
         const RunConfig config = RunConfig::fromJson(doc, {});
         const std::string id = createDistillationRun(store, config).id;
@@ -177,7 +182,9 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
     // calibration there.
     ImportOptions import;
     import.fields = {"prompt", "reference", "id", "group"};
-    const fs::path testFile = demo / "data" / "test.jsonl.lz4";
+    if (options.evaluationSplit != "test" && options.evaluationSplit != "validation")
+        throw ConfigError("demo: the evaluation split must be \"test\" or \"validation\", not \"" + options.evaluationSplit + "\"");
+    const fs::path testFile = demo / "data" / (options.evaluationSplit + ".jsonl.lz4");
     auto records = importDataset(testFile, import).records;
     if (options.testPrompts > 0 && static_cast<size_t>(options.testPrompts) < records.size())
         records.resize(static_cast<size_t>(options.testPrompts));
@@ -193,13 +200,13 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
     calibration.sampling.greedy = false;
     calibration.sampling.temperature = 1.0;
     calibration.sampling.seed = 17;
-    say("== calibration of the initial student on " + std::to_string(records.size()) + " test prompts");
+    say("== calibration of the initial student on " + std::to_string(records.size()) + " " + options.evaluationSplit + " prompts");
     study.initialCalibration = toDemoCalibration(calibrateModel(demo / "student", records, calibration, context));
     for (const auto &[spec, id] : runs) {
         if (context && context->isCancelled())
             throw Error("the demo study was stopped before evaluating " + id + "; its runs are complete and kept");
         const auto evalStart = std::chrono::steady_clock::now();
-        say("== evaluating " + spec.name + " (" + id + ") on " + std::to_string(records.size()) + " test prompts");
+        say("== evaluating " + spec.name + " (" + id + ") on " + std::to_string(records.size()) + " " + options.evaluationSplit + " prompts");
         const fs::path model = runDirectory(options.workspace, id) / "model";
         const auto comparison = compareModels({{id, model, promptTemplate, {}}, {"initial", demo / "student", promptTemplate, {}}}, records,
                                               evalOptions, context);

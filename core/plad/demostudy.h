@@ -29,6 +29,8 @@ struct DemoStudyOptions
     bool full = false;                     ///< also PLaD with the reference judge and DPO on the annotation-free pairs
     std::string annotationFreePolicy = "consensus"; ///< the annotation-free PLaD's policy
     int64_t calibrationSamples = 4;        ///< N of rerank@N and the sequence ECE on the test prompts
+    std::string evaluationSplit = "test";  ///< "test", or "validation" to choose settings without looking at the test split
+    nlohmann::json overrides = nlohmann::json::object(); ///< merged (RFC 7386) into every run's config: {"loss": {"beta": 0.5}}
 };
 
 /** Calibration of a student on the test prompts (eval/modelcalibration.h), without Torch in this header. */
@@ -59,6 +61,7 @@ struct DemoStudyResult
     DemoCalibration initialCalibration;    ///< the initial student on the same test prompts
     nlohmann::json pairQuality;            ///< the first run's pair-quality readout (validation prompts)
     std::filesystem::path workspace;
+    std::string evaluationSplit = "test";
     double seconds = 0;
 
     /** What `plad demo --json` prints (without the report path, which the caller adds). */

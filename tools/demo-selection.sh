@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Reproduces how the demo's settings were chosen (docs/demo-study.md): each candidate runs the
+# whole study (annotation-free PLaD, PLaD with teacher-preferred pairs, SeqKD) evaluated on the
+# demo's validation split, never on its test split, and prints one line per method.
+# Needs a Release build (bash tools/bootstrap.sh build). About 5 minutes per candidate on 2 cores.
+#   bash tools/demo-selection.sh [OUT_DIR]   (default: runs/demo-selection)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+plad=build/release/app/plad
+out="${1:-runs/demo-selection}"
+threads="${PLAD_THREADS:-$(nproc)}"
+mkdir -p "$out"
+
+# name | extra arguments to plad demo
+candidates=(
+  "sampled-student|"
+  "greedy-student|--set pairs.student.greedy=true"
+)
+for entry in "${candidates[@]}"; do
+  name="${entry%%|*}"
+  args="${entry#*|}"
+  if [ ! -s "$out/$name.json" ]; then
+    rm -rf "$out/$name"
+    # shellcheck disable=SC2086
+    PLAD_HEADLESS=1 "$plad" --threads "$threads" demo --workspace "$out/$name" --evaluate-on validation --json $args \
+      > "$out/$name.json.part" 2> "$out/$name.log"
+    mv "$out/$name.json.part" "$out/$name.json"
+  fi
+  python3 - "$name" "$out/$name.json" <<'PY'
+import json, sys
+name, path = sys.argv[1], sys.argv[2]
+doc = json.load(open(path))
+for m in doc["methods"]:
+    print(f"{name:16} {m['name']:26} win {100*m['win_rate']:5.1f}% [{100*m['ci'][0]:.1f}, {100*m['ci'][1]:.1f}]"
+          f"  ROUGE-L {m['rouge_l']:.4f} (initial {m['initial_rouge_l']:.4f})"
+          f"  seq ECE {m['sequence_ece'][0]:.3f} -> {m['sequence_ece'][1]:.3f}"
+          f"  rerank {100*m['rerank_win_rate'][0]:.1f}% -> {100*m['rerank_win_rate'][1]:.1f}%  {m['seconds']:.0f} s")
+PY
+done

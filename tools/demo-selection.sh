@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces how the demo's settings were chosen (docs/demo-study.md): each candidate runs the
 # whole study (annotation-free PLaD, PLaD with teacher-preferred pairs, SeqKD) evaluated on the
-# demo's validation split, never on its test split, and prints one line per method.
+# demo's validation split, never on its test split, and prints one line per method. The demo's
+# defaults (core/plad/democonfig.cpp) are the candidate whose annotation-free PLaD won most.
 # Needs a Release build (bash tools/bootstrap.sh build). About 5 minutes per candidate on 2 cores.
 #   bash tools/demo-selection.sh [OUT_DIR]   (default: runs/demo-selection)
 set -euo pipefail
@@ -14,8 +15,8 @@ mkdir -p "$out"
 
 # name | extra arguments to plad demo
 candidates=(
-  "sampled-student|"
-  "greedy-student|--set pairs.student.greedy=true"
+  "sampled-student|--set pairs.student.greedy=false --set pairs.student.temperature=0.8"
+  "greedy-student|"
 )
 for entry in "${candidates[@]}"; do
   name="${entry%%|*}"

@@ -7,9 +7,11 @@ namespace plad {
 nlohmann::json demoRunConfig(const std::filesystem::path &demo, const std::string &method, const nlohmann::json &teacher, const DemoBudget &budget,
                              const std::string &policy)
 {
-    // Chosen on the validation split (docs/demo-study.md): k sampled outputs a side, so that
-    // consensus can find the teacher's medoid and the student's outlier; a small margin on the
-    // length-normalised score with the cross-entropy of the preferred output beside it.
+    // Chosen on the validation split (docs/demo-study.md, tools/demo-selection.sh): k = 4
+    // teacher samples at T = 0.7, so that consensus can find their medoid, against the
+    // student's greedy output (the text it would actually write; sampled student outputs made
+    // easier negatives and a weaker student); a small margin on the length-normalised score
+    // with the cross-entropy of the preferred output beside it.
     nlohmann::json labeling = {{"policy", policy}};
     if (policy == "judge")
         labeling["judge"] = "rouge-l";
@@ -31,7 +33,7 @@ nlohmann::json demoRunConfig(const std::filesystem::path &demo, const std::strin
           {"per_prompt", budget.perPrompt},
           {"batch_size", 0},
           {"teacher", {{"temperature", 0.7}}},
-          {"student", {{"temperature", 0.8}}}}},
+          {"student", {{"greedy", true}}}}},
         {"labeling", labeling},
         {"loss", {{"score", "mean"}, {"beta", 0.2}, {"lambda", 1.0}, {"dpo_beta", 0.1}}},
         {"eval", {{"prompts", budget.evalPrompts}, {"samples", 4}, {"every", std::max<int64_t>(1, budget.steps / 4)}}},

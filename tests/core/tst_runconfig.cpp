@@ -200,6 +200,28 @@ private Q_SLOTS:
         }
     }
 
+    void teacherLikelihoodNeedsALocalTeacher()
+    {
+        // The teacher's likelihood of both texts exists only for a local model: a remote or file teacher is refused at once.
+        for (const size_t kind : {size_t(1), size_t(2)}) {
+            nlohmann::json doc = minimalDocuments()[kind].second;
+            doc["labeling"] = {{"policy", "teacher-likelihood"}};
+            const std::string problem = problemWith(doc);
+            QVERIFY2(problem.find("labeling.policy: \"teacher-likelihood\" asks the teacher's own likelihood") != std::string::npos
+                         && problem.find("use \"consensus\"") != std::string::npos,
+                     problem.c_str());
+        }
+        nlohmann::json local = minimalDocuments()[0].second;
+        local["labeling"] = {{"policy", "teacher-likelihood"}, {"min_gap", 0.5}};
+        QVERIFY(problemWith(local).empty());
+        const RunConfig config = RunConfig::fromJson(local, "/base");
+        QVERIFY(config.labeling.policy == LabelingPolicy::TeacherLikelihood);
+        QCOMPARE(config.labeling.minGap, 0.5);
+        nlohmann::json consensus = minimalDocuments()[1].second; // consensus needs only the teacher's text
+        consensus["labeling"] = {{"policy", "consensus"}};
+        QVERIFY(problemWith(consensus).empty());
+    }
+
     void effectiveConfigIsAFixedPoint()
     {
         // What `plad run` stores reads back to itself.

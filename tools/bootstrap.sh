@@ -87,7 +87,7 @@ case "$mode" in
       echo "== the workbench, with the demo's PLaD run (PLAD_HEADLESS=1 runs the whole demo on the terminal instead)"
       build/release/app/plad-workbench --threads "$(nproc)" --workspace build/demo-workspace --demo
     else
-      stage "PLaD, SeqKD and DPO on the demo task (resources/demo), evaluated against the initial student"
+      stage "the demo study: PLaD with consensus and with teacher-preferred pairs, and SeqKD, on the demo task (resources/demo), evaluated against the initial student"
       "$plad" --threads "$(nproc)" demo --workspace build/demo-workspace
     fi
     finish

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cmath>
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -13,6 +15,22 @@ inline std::string trimmed(std::string_view text)
         return {};
     const auto last = text.find_last_not_of(" \t\r\n");
     return std::string(text.substr(first, last - first + 1));
+}
+
+/** `value` with `digits` decimals, or "-" when it is NaN or infinite. */
+inline std::string fixedText(double value, int digits = 3)
+{
+    if (!std::isfinite(value))
+        return "-";
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", digits, value);
+    return text;
+}
+
+/** A share as a percentage with one decimal ("58.5%"), or "-" when it is NaN or infinite. */
+inline std::string percentText(double share)
+{
+    return std::isfinite(share) ? fixedText(100 * share, 1) + "%" : "-";
 }
 
 } // namespace plad

@@ -194,10 +194,10 @@ RerankResult rerankWinRate(const std::vector<SampledSequences> &perPrompt)
 
 nlohmann::json ModelCalibration::toJson() const
 {
-    auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
-    return {{"token_ece", finite(tokenEce)}, {"sequence_ece", finite(sequenceEce)}, {"sequence_pairs", sequencePairs},
-            {"spearman", finite(spearman)}, {"rerank_win_rate", finite(rerankWinRate)}, {"rerank_rouge_l", finite(rerankRougeL)},
-            {"sample_rouge_l", finite(sampleRougeL)}, {"prompts", prompts}};
+    return {{"token_ece", finiteOrNull(tokenEce)},         {"sequence_ece", finiteOrNull(sequenceEce)},
+            {"sequence_pairs", sequencePairs},             {"spearman", finiteOrNull(spearman)},
+            {"rerank_win_rate", finiteOrNull(rerankWinRate)}, {"rerank_rouge_l", finiteOrNull(rerankRougeL)},
+            {"sample_rouge_l", finiteOrNull(sampleRougeL)}, {"prompts", prompts}};
 }
 
 ModelCalibration calibrateModel(const std::filesystem::path &directory, const std::vector<DatasetRecord> &records,

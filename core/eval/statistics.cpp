@@ -146,6 +146,11 @@ double spearman(const std::vector<double> &x, const std::vector<double> &y)
     return sxy / std::sqrt(sxx * syy);
 }
 
+nlohmann::json finiteOrNull(double value)
+{
+    return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
+
 nlohmann::json toJson(const Interval &i)
 {
     return {{"estimate", i.estimate}, {"low", i.low}, {"high", i.high}, {"level", i.level}};

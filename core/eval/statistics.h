@@ -58,6 +58,9 @@ CalibrationCurve calibrationCurve(const std::vector<double> &confidence, const s
 /** Spearman's rho with average ranks for ties; NaN when either side is constant or n < 2. */
 double spearman(const std::vector<double> &x, const std::vector<double> &y);
 
+/** `value` as a JSON number, or null when it is NaN or infinite (JSON has no such numbers). */
+nlohmann::json finiteOrNull(double value);
+
 nlohmann::json toJson(const Interval &interval);
 nlohmann::json toJson(const WinRate &winRate);
 nlohmann::json toJson(const CalibrationCurve &curve);

@@ -2,9 +2,11 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "common/text.h"
 #include "data/dataset.h"
 #include "eval/comparison.h"
 #include "eval/modelcalibration.h"
+#include "eval/statistics.h"
 #include "store/workspace.h"
 
 #include <chrono>
@@ -18,29 +20,6 @@ namespace plad {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string percentText(double v)
-{
-    if (!std::isfinite(v))
-        return "-";
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f%%", 100 * v);
-    return text;
-}
-
-std::string fixedText(double v, int digits = 4)
-{
-    if (!std::isfinite(v))
-        return "-";
-    char text[32];
-    std::snprintf(text, sizeof text, "%.*f", digits, v);
-    return text;
-}
-
-nlohmann::json finite(double v)
-{
-    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
-}
 
 /** One method of the study as it is run. */
 struct MethodSpec
@@ -86,10 +65,10 @@ nlohmann::json DemoStudyResult::toJson() const
                                {"rouge_l", models.at(0).at("rouge").at("rougeL").at("f")},
                                {"initial_rouge_l", models.at(1).at("rouge").at("rougeL").at("f")},
                                {"pair_accuracy", accuracy},
-                               {"token_ece", {finite(initialCalibration.tokenEce), finite(m.calibration.tokenEce)}},
-                               {"sequence_ece", {finite(initialCalibration.sequenceEce), finite(m.calibration.sequenceEce)}},
-                               {"spearman", {finite(initialCalibration.spearman), finite(m.calibration.spearman)}},
-                               {"rerank_win_rate", {finite(initialCalibration.rerankWinRate), finite(m.calibration.rerankWinRate)}},
+                               {"token_ece", {finiteOrNull(initialCalibration.tokenEce), finiteOrNull(m.calibration.tokenEce)}},
+                               {"sequence_ece", {finiteOrNull(initialCalibration.sequenceEce), finiteOrNull(m.calibration.sequenceEce)}},
+                               {"spearman", {finiteOrNull(initialCalibration.spearman), finiteOrNull(m.calibration.spearman)}},
+                               {"rerank_win_rate", {finiteOrNull(initialCalibration.rerankWinRate), finiteOrNull(m.calibration.rerankWinRate)}},
                                {"seconds", m.seconds}});
     }
     return {{"workspace", fs::absolute(workspace).string()},
@@ -237,7 +216,7 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
                       percentText(h["win_rate_interval"]["high"].get<double>()).c_str(), static_cast<long long>(h["wins"].get<int64_t>()),
                       static_cast<long long>(h["losses"].get<int64_t>()), static_cast<long long>(h["ties"].get<int64_t>()),
                       r.evaluation["models"][0]["rouge"]["rougeL"]["f"].get<double>(), r.evaluation["models"][1]["rouge"]["rougeL"]["f"].get<double>(),
-                      fixedText(study.initialCalibration.sequenceEce).c_str(), fixedText(r.calibration.sequenceEce).c_str(),
+                      fixedText(study.initialCalibration.sequenceEce, 4).c_str(), fixedText(r.calibration.sequenceEce, 4).c_str(),
                       static_cast<long long>(calibration.samples), percentText(study.initialCalibration.rerankWinRate).c_str(),
                       percentText(r.calibration.rerankWinRate).c_str(),
                       r.heldOutAccuracy.empty() ? "-" : percentText(r.heldOutAccuracy.front()).c_str(),

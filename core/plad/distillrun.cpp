@@ -318,14 +318,13 @@ void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t st
             points.push_back({step, "eval_sequence_ece", seq.preference.ece});
         if (std::isfinite(seq.rerank.winRate))
             points.push_back({step, "eval_rerank_win_rate", seq.rerank.winRate});
-        auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
-        result["sequence_calibration"] = {{"mean_spearman", finite(seq.meanSpearman)}, {"prompts", seq.prompts}, {"samples", e.samples},
+        result["sequence_calibration"] = {{"mean_spearman", finiteOrNull(seq.meanSpearman)}, {"prompts", seq.prompts}, {"samples", e.samples},
                                           {"preference", toJson(seq.preference)},
                                           {"rerank",
-                                           {{"win_rate", finite(seq.rerank.winRate)}, {"wins", seq.rerank.wins}, {"losses", seq.rerank.losses},
+                                           {{"win_rate", finiteOrNull(seq.rerank.winRate)}, {"wins", seq.rerank.wins}, {"losses", seq.rerank.losses},
                                             {"ties", seq.rerank.ties}, {"prompts", seq.rerank.prompts},
-                                            {"mean_rouge_l", finite(seq.rerank.meanQuality)},
-                                            {"mean_sample_rouge_l", finite(seq.rerank.meanSampleQuality)}}}};
+                                            {"mean_rouge_l", finiteOrNull(seq.rerank.meanQuality)},
+                                            {"mean_sample_rouge_l", finiteOrNull(seq.rerank.meanSampleQuality)}}}};
     }
     s.store.pairs().recordStep(s.runId, step, points, {});
     s.store.results().addEvaluation(s.runId, step, "calibration", result.dump());

@@ -2,6 +2,7 @@
 
 #include "eval/judge.h"
 #include "eval/rouge.h"
+#include "eval/statistics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -107,7 +108,7 @@ nlohmann::json toJson(const PairQuality &quality)
                             {"disagree", q.disagree},
                             {"reference_ties", q.referenceTies},
                             {"dropped", q.dropped},
-                            {"accuracy", std::isfinite(accuracy) ? nlohmann::json(accuracy) : nlohmann::json()}});
+                            {"accuracy", finiteOrNull(accuracy)}});
     }
     return {{"prompts", quality.prompts}, {"policies", policies}};
 }

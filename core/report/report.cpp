@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "common/text.h"
 #include "report/chartcatalog.h"
 #include "report/tokenhtml.h"
 #include "report/svgchart.h"
@@ -22,20 +23,6 @@ namespace plad {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string fixed(double v, int digits = 3)
-{
-    if (!std::isfinite(v))
-        return "-";
-    char text[64];
-    std::snprintf(text, sizeof text, "%.*f", digits, v);
-    return text;
-}
-
-std::string percent(double v)
-{
-    return std::isfinite(v) ? fixed(100 * v, 1) + "%" : "-";
-}
 
 /** One piece of the report, rendered to HTML or Markdown. */
 struct Block
@@ -262,12 +249,12 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
            {"optimiser steps", std::to_string(std::max<int64_t>(0, loss.empty() ? 0 : loss.back().step))},
            {"training pairs", std::to_string(store.pairs().pairCount(run.id, -1, "train"))},
            {"held-out pairs", std::to_string(store.pairs().pairCount(run.id, 0, "validation"))},
-           {"final training loss", fixed(last(loss), 4)},
-           {"held-out pair ranking accuracy, step 0 -> last", percent(first(pairAccuracy)) + " -> " + percent(last(pairAccuracy))},
-           {"token ECE (15 bins), step 0 -> last", fixed(first(ece), 4) + " -> " + fixed(last(ece), 4)},
-           {"sequence calibration (Spearman), step 0 -> last", fixed(first(spearmanSeries)) + " -> " + fixed(last(spearmanSeries))},
-           {"sequence-level preference ECE, step 0 -> last", fixed(first(sequenceEce), 4) + " -> " + fixed(last(sequenceEce), 4)},
-           {"rerank@N win rate (the likeliest sample against the others), step 0 -> last", percent(first(rerank)) + " -> " + percent(last(rerank))},
+           {"final training loss", fixedText(last(loss), 4)},
+           {"held-out pair ranking accuracy, step 0 -> last", percentText(first(pairAccuracy)) + " -> " + percentText(last(pairAccuracy))},
+           {"token ECE (15 bins), step 0 -> last", fixedText(first(ece), 4) + " -> " + fixedText(last(ece), 4)},
+           {"sequence calibration (Spearman), step 0 -> last", fixedText(first(spearmanSeries)) + " -> " + fixedText(last(spearmanSeries))},
+           {"sequence-level preference ECE, step 0 -> last", fixedText(first(sequenceEce), 4) + " -> " + fixedText(last(sequenceEce), 4)},
+           {"rerank@N win rate (the likeliest sample against the others), step 0 -> last", percentText(first(rerank)) + " -> " + percentText(last(rerank))},
            {"pair labelling", labellingText}});
 
     // Pair quality before training.
@@ -283,7 +270,7 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
             rows.push_back({p.value("policy", std::string("?")), p.value("uses_annotations", false) ? "yes" : "no",
                             std::to_string(p.value("pairs", int64_t(0))), std::to_string(p.value("agree", int64_t(0))),
                             std::to_string(p.value("disagree", int64_t(0))), std::to_string(p.value("reference_ties", int64_t(0))),
-                            std::to_string(p.value("dropped", int64_t(0))), accuracy.is_number() ? percent(accuracy.get<double>()) : "-"});
+                            std::to_string(p.value("dropped", int64_t(0))), accuracy.is_number() ? percentText(accuracy.get<double>()) : "-"});
         }
         table(rows);
     } else {
@@ -354,9 +341,9 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
         for (const auto &m : t["models"]) {
             const auto lengths = m.value("token_lengths", nlohmann::json::object());
             auto length = [&](const char *key) { return lengths.contains(key) ? std::to_string(lengths[key].get<int64_t>()) : std::string("-"); };
-            rouge.push_back({m.value("name", m.value("model", std::string("?"))), fixed(m["rouge"]["rouge1"]["f"].get<double>(), 4),
-                             fixed(m["rouge"]["rouge2"]["f"].get<double>(), 4), fixed(m["rouge"]["rougeL"]["f"].get<double>(), 4),
-                             fixed(m.value("mean_tokens", 0.0), 1), length("median"), length("p10") + " - " + length("p90"),
+            rouge.push_back({m.value("name", m.value("model", std::string("?"))), fixedText(m["rouge"]["rouge1"]["f"].get<double>(), 4),
+                             fixedText(m["rouge"]["rouge2"]["f"].get<double>(), 4), fixedText(m["rouge"]["rougeL"]["f"].get<double>(), 4),
+                             fixedText(m.value("mean_tokens", 0.0), 1), length("median"), length("p10") + " - " + length("p90"),
                              std::to_string(m.value("ended_without_eos", int64_t{0}))});
         }
         table(rouge);
@@ -364,9 +351,9 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
         for (const auto &h : t.value("head_to_head", nlohmann::json::array()))
             wins.push_back({h.value("a", std::string("?")) + " vs " + h.value("b", std::string("?")), std::to_string(h["wins"].get<int64_t>()),
                             std::to_string(h["losses"].get<int64_t>()), std::to_string(h["ties"].get<int64_t>()),
-                            percent(h["win_rate"].get<double>()),
-                            h.contains("win_rate_interval") ? percent(h["win_rate_interval"]["low"].get<double>()) + " - "
-                                                                  + percent(h["win_rate_interval"]["high"].get<double>())
+                            percentText(h["win_rate"].get<double>()),
+                            h.contains("win_rate_interval") ? percentText(h["win_rate_interval"]["low"].get<double>()) + " - "
+                                                                  + percentText(h["win_rate_interval"]["high"].get<double>())
                                                             : "-"});
         table(wins);
     }
@@ -380,7 +367,7 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
                     "(50% means its likelihood says nothing about quality).");
         auto value = [](const nlohmann::json &doc, const char *key, bool asPercent) {
             const auto v = doc.value(key, nlohmann::json());
-            return v.is_number() ? (asPercent ? percent(v.get<double>()) : fixed(v.get<double>(), 4)) : std::string("-");
+            return v.is_number() ? (asPercent ? percentText(v.get<double>()) : fixedText(v.get<double>(), 4)) : std::string("-");
         };
         std::vector<std::vector<std::string>> rows = {{"student", "token ECE", "sequence ECE", "Spearman", "rerank@N win rate", "ROUGE-L of the likeliest sample"}};
         for (const auto &[label, key] : {std::pair{"initial", "initial"}, {"trained", "trained"}}) {
@@ -403,15 +390,15 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
             const auto g = nlohmann::json::parse(generation.back().resultJson);
             if (g.contains("head_to_head") && !g["head_to_head"].empty()) {
                 const auto &h = g["head_to_head"][0];
-                comparison = "vs " + h.value("b", std::string("?")) + ": " + percent(h["win_rate"].get<double>());
+                comparison = "vs " + h.value("b", std::string("?")) + ": " + percentText(h["win_rate"].get<double>());
                 if (h.contains("win_rate_interval"))
-                    comparison += " (" + percent(h["win_rate_interval"]["low"].get<double>()) + " - "
-                                  + percent(h["win_rate_interval"]["high"].get<double>()) + ")";
+                    comparison += " (" + percentText(h["win_rate_interval"]["low"].get<double>()) + " - "
+                                  + percentText(h["win_rate_interval"]["high"].get<double>()) + ")";
             }
         }
         others.push_back({r.id + (r.id == run.id ? " (this run)" : ""), r.method, toString(r.status),
-                          std::to_string(std::max<int64_t>(0, store.runs().lastMetricStep(r.id))), percent(last(acc)),
-                          fixed(last(series(store, r.id, "eval_ece")), 4), fixed(last(series(store, r.id, "eval_spearman"))), comparison});
+                          std::to_string(std::max<int64_t>(0, store.runs().lastMetricStep(r.id))), percentText(last(acc)),
+                          fixedText(last(series(store, r.id, "eval_ece")), 4), fixedText(last(series(store, r.id, "eval_spearman"))), comparison});
         if (!acc.empty())
             overlay.series.push_back(line(r.id, methodColour(r.method), points(acc), r.id != run.id));
     }
@@ -447,9 +434,9 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
         for (const auto &p : pairs) {
             const auto &chosen = outputs.at(p.chosenOutput), &rejected = outputs.at(p.rejectedOutput);
             const std::string prompt = prompts[p.promptId].prompt;
-            const std::string marginText = p.currentMargin ? fixed(*p.currentMargin) : fixed(p.initialMargin) + " (initial)";
+            const std::string marginText = p.currentMargin ? fixedText(*p.currentMargin) : fixedText(p.initialMargin) + " (initial)";
             html += "<div class=\"pair\"><div><b>pair " + std::to_string(p.id) + "</b>, " + xmlEscape(p.labeller) + ", margin " + marginText
-                    + (p.currentLoss ? ", loss " + fixed(*p.currentLoss) : "") + "</div><div class=\"prompt\">"
+                    + (p.currentLoss ? ", loss " + fixedText(*p.currentLoss) : "") + "</div><div class=\"prompt\">"
                     + xmlEscape(prompt.substr(0, 600)) + (prompt.size() > 600 ? "..." : "") + "</div><div class=\"sides\"><div class=\"side\"><b>"
                     + toString(chosen.source) + " (chosen)</b><br>" + tintedTokensHtml(chosen, tokenizer ? &*tokenizer : nullptr)
                     + "</div><div class=\"side\"><b>" + toString(rejected.source) + " (rejected)</b><br>"

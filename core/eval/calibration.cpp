@@ -72,7 +72,7 @@ CalibrationCurve tokenCalibration(CausalLMImpl &model, const std::vector<ScoreRe
 
 SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &tokenizer, const std::vector<std::vector<int64_t>> &prompts,
                                         const std::vector<std::string> &references, int64_t samples, const SamplingOptions &sampling,
-                                        int64_t maxNewTokens, JobContext *context)
+                                        int64_t maxNewTokens, JobContext *context, int preferenceBins)
 {
     if (prompts.size() != references.size())
         throw Error("sequence calibration: one reference per prompt is needed");
@@ -110,7 +110,7 @@ SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &to
         out.perPrompt.push_back(std::move(p));
     }
     out.meanSpearman = out.prompts > 0 ? sum / static_cast<double>(out.prompts) : std::nan("");
-    out.preference = preferenceCalibration(out.perPrompt);
+    out.preference = preferenceCalibration(out.perPrompt, preferenceBins);
     out.rerank = rerankWinRate(out.perPrompt);
     return out;
 }
@@ -226,11 +226,11 @@ ModelCalibration calibrateModel(const std::filesystem::path &directory, const st
     ModelCalibration out;
     out.prompts = static_cast<int64_t>(records.size());
     out.tokenEce = tokenCalibration(model, referenceRequests).ece;
-    const auto seq = sequenceCalibration(model, tokenizer, prompts, references, options.samples, options.sampling, options.maxNewTokens, context);
+    const auto seq = sequenceCalibration(model, tokenizer, prompts, references, options.samples, options.sampling, options.maxNewTokens, context,
+                                         options.bins);
     out.spearman = seq.meanSpearman;
-    const CalibrationCurve preference = preferenceCalibration(seq.perPrompt, options.bins);
-    out.sequenceEce = preference.samples > 0 ? preference.ece : std::nan("");
-    out.sequencePairs = preference.samples;
+    out.sequenceEce = seq.preference.samples > 0 ? seq.preference.ece : std::nan("");
+    out.sequencePairs = seq.preference.samples;
     out.rerankWinRate = seq.rerank.winRate;
     out.rerankRougeL = seq.rerank.meanQuality;
     out.sampleRougeL = seq.rerank.meanSampleQuality;

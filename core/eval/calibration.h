@@ -80,11 +80,11 @@ RerankResult rerankWinRate(const std::vector<SampledSequences> &perPrompt);
 /**
  * Samples `samples` outputs per prompt, scores them with the model and with ROUGE-L against
  * the reference, and correlates the two per prompt (Spearman). Prompts whose samples all score
- * the same on either side do not contribute. The same samples give the preference ECE and
- * rerank@N.
+ * the same on either side do not contribute. The same samples give the preference ECE (over
+ * `preferenceBins` bins) and rerank@N.
  */
 SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &tokenizer, const std::vector<std::vector<int64_t>> &prompts,
                                         const std::vector<std::string> &references, int64_t samples, const SamplingOptions &sampling,
-                                        int64_t maxNewTokens, JobContext *context = nullptr);
+                                        int64_t maxNewTokens, JobContext *context = nullptr, int preferenceBins = 10);
 
 } // namespace plad

@@ -390,12 +390,12 @@ DistillRunResult execute(RunState &s, JobContext *context)
     // Held-out pairs for the calibration diagnostics: teacher and student outputs for the first
     // eval.prompts validation prompts, labelled like the training pairs, never trained on.
     const bool heldOut = c.eval.prompts > 0 && c.teacher && !s.store.pairs().prompts(s.runId, "validation").empty();
+    const int64_t teacherTokens = c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens;
     const bool trainMissing = usesTeacherOutputs(c.method) && missingPrompts(s, "train", 0, 0) > 0;
     if (trainMissing || (heldOut && missingPrompts(s, "validation", 0, c.eval.prompts) > 0)) {
         s.store.runs().setStage(s.runId, "generate", "running");
         const int64_t k = c.pairs.perPrompt;
-        const int64_t tokens = c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens;
-        auto teacher = makeTeacher(*c.teacher, c.pairs.teacher, tokens, s.promptTemplate, c.data.limits, c.device, pairGenerationRows(c));
+        auto teacher = makeTeacher(*c.teacher, c.pairs.teacher, teacherTokens, s.promptTemplate, c.data.limits, c.device, pairGenerationRows(c));
         setup.teacher = teacher.get();
         const bool likelihoodPolicy = c.labeling.policy == LabelingPolicy::TeacherLikelihood;
         std::vector<std::pair<std::string, int64_t>> parts;
@@ -435,8 +435,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
     // An online refresh with teacher-likelihood asks the teacher about the new student outputs.
     std::unique_ptr<TeacherSource> refreshScorer;
     if (c.refreshEvery > 0 && c.labeling.policy == LabelingPolicy::TeacherLikelihood && c.teacher) {
-        refreshScorer = makeTeacher(*c.teacher, c.pairs.teacher, c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens,
-                                    s.promptTemplate, c.data.limits, c.device, pairGenerationRows(c));
+        refreshScorer = makeTeacher(*c.teacher, c.pairs.teacher, teacherTokens, s.promptTemplate, c.data.limits, c.device, pairGenerationRows(c));
         setup.teacherScorer = refreshScorer.get();
     }
     if (s.callbacks.generateOnly) {

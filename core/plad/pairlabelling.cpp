@@ -92,11 +92,6 @@ bool usable(const CollectedOutput &o)
     return o.error.empty() && !o.output.tokenIds.empty();
 }
 
-double meanOf(const std::vector<float> &values)
-{
-    return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
-
 /** Consensus: the teacher medoid against the student sample farthest from the teacher's samples. */
 PromptLabelling labelByConsensus(const std::vector<CollectedOutput> &outputs, const LabellingOptions &options)
 {
@@ -121,16 +116,8 @@ PromptLabelling labelByConsensus(const std::vector<CollectedOutput> &outputs, co
     }
     if (!anyTeacher || !anyStudent)
         return result; // nothing to pair
+    // Without a usable side, the candidate holds an unusable output, which the screen reports.
     const CandidatePair candidate{best.value_or(*anyTeacher), worst.value_or(*anyStudent)};
-    for (const size_t i : {candidate.teacher, candidate.student})
-        if (!outputs[i].error.empty()) {
-            result.dropped.push_back({candidate, DropReason::FailedOutput});
-            return result;
-        }
-    if (!best || !worst) {
-        result.dropped.push_back({candidate, DropReason::EmptyOutput});
-        return result;
-    }
     if (const auto reason = screenCandidate(outputs, candidate, options)) {
         result.dropped.push_back({candidate, *reason});
         return result;
@@ -220,7 +207,7 @@ PromptLabelling labelPairs(const std::vector<CollectedOutput> &outputs, const st
                 result.dropped.push_back({c, DropReason::NoTeacherScore});
                 continue;
             }
-            const double teacherScore = meanOf(*t), studentScore = meanOf(*u);
+            const double teacherScore = sequenceScore(*t, ScoreKind::Mean), studentScore = sequenceScore(*u, ScoreKind::Mean);
             if (teacherScore == studentScore) {
                 result.dropped.push_back({c, DropReason::Tie});
                 continue;

@@ -1,7 +1,6 @@
 #include "plad/pairquality.h"
 
 #include "eval/judge.h"
-#include "eval/rouge.h"
 #include "eval/statistics.h"
 
 #include <algorithm>
@@ -23,7 +22,6 @@ PairQuality pairQuality(const std::vector<QualityPrompt> &prompts, const Labelli
 {
     PairQuality out;
     out.prompts = static_cast<int64_t>(prompts.size());
-    const RougeScorer rouge;
     bool teacherScores = !prompts.empty();
     for (const auto &p : prompts)
         for (const auto &o : p.outputs)
@@ -40,34 +38,34 @@ PairQuality pairQuality(const std::vector<QualityPrompt> &prompts, const Labelli
         policies.push_back({LabelingPolicy::TeacherLikelihood, "teacher-likelihood"});
     policies.push_back({LabelingPolicy::Judge, "judge:rouge-l"});
 
+    // "Better by the reference" is the ROUGE-L judge's verdict: the judge policy labels with it,
+    // and every policy's pairs are checked with it.
+    const auto judge = makeRougeJudge();
     for (const auto &entry : policies) {
         PolicyQuality q;
         q.policy = entry.name;
         q.usesAnnotations = usesAnnotations(entry.policy);
         LabellingOptions options = base;
         options.policy = entry.policy;
-        options.judgeName = "judge:rouge-l";
+        options.judgeName = judge->name();
         for (const auto &p : prompts) {
             std::vector<JudgeVerdict> verdicts;
-            if (entry.policy == LabelingPolicy::Judge)
-                for (const auto &c : candidatePairs(p.outputs)) {
-                    const double first = rouge.score(p.reference, p.outputs[c.teacher].output.text).rougeL.f1;
-                    const double second = rouge.score(p.reference, p.outputs[c.student].output.text).rougeL.f1;
-                    JudgeVerdict v;
-                    v.firstScore = first;
-                    v.secondScore = second;
-                    v.preferred = first > second ? 1 : (second > first ? -1 : 0);
-                    verdicts.push_back(v);
-                }
+            if (entry.policy == LabelingPolicy::Judge) {
+                std::vector<JudgeCase> cases;
+                for (const auto &c : candidatePairs(p.outputs))
+                    cases.push_back({{}, p.reference, p.outputs[c.teacher].output.text, p.outputs[c.student].output.text});
+                verdicts = judge->judge(cases, nullptr);
+            }
             const PromptLabelling labelled = labelPairs(p.outputs, verdicts, options);
             q.dropped += static_cast<int64_t>(labelled.dropped.size());
-            for (const auto &pair : labelled.pairs) {
-                ++q.pairs;
-                const double chosen = rouge.score(p.reference, p.outputs[pair.chosen].output.text).rougeL.f1;
-                const double rejected = rouge.score(p.reference, p.outputs[pair.rejected].output.text).rougeL.f1;
-                if (chosen > rejected)
+            std::vector<JudgeCase> kept;
+            for (const auto &pair : labelled.pairs)
+                kept.push_back({{}, p.reference, p.outputs[pair.chosen].output.text, p.outputs[pair.rejected].output.text});
+            q.pairs += static_cast<int64_t>(kept.size());
+            for (const auto &v : judge->judge(kept, nullptr)) {
+                if (v.preferred > 0)
                     ++q.agree;
-                else if (chosen < rejected)
+                else if (v.preferred < 0)
                     ++q.disagree;
                 else
                     ++q.referenceTies;

@@ -9,6 +9,7 @@ void addModelCommands(CLI::App &app);
 void addGenerateCommand(CLI::App &app);
 void addBenchCommands(CLI::App &app);
 void addTokenizerCommands(CLI::App &app);
+void addTemplateCommands(CLI::App &app);
 void addEvalCommands(CLI::App &app);
 void addServeCommand(CLI::App &app);
 void addDataCommands(CLI::App &app);

@@ -22,6 +22,7 @@ int main(int argc, char **argv)
     plad::cli::addModelCommands(app);
     plad::cli::addGenerateCommand(app);
     plad::cli::addTokenizerCommands(app);
+    plad::cli::addTemplateCommands(app);
     plad::cli::addEvalCommands(app);
     plad::cli::addServeCommand(app);
     plad::cli::addDataCommands(app);

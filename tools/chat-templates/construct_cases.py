@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Writes the construct-level Jinja cases (template + context) to FILE; jinja2_oracle.py
+constructs FILE then adds jinja2's output for each.
+
+  python3 construct_cases.py tests/data/jinja/constructs.json
+  /usr/bin/python3 jinja2_oracle.py constructs tests/data/jinja/constructs.json
+"""
+import json
+import sys
+T=[]
+def c(t, ctx=None): T.append({"template": t, "context": ctx or {}})
+# output of values
+c("{{ none }}|{{ true }}|{{ false }}|{{ 1 }}|{{ 1.0 }}|{{ 1.5e3 }}|{{ 0.1 + 0.2 }}|{{ 1e20 }}|{{ 1e-5 }}|{{ -0.0 }}")
+c("{{ [1, 'a', none, true, 2.5] }}|{{ {'a': 1, 'b': [1, 2]} }}|{{ ('x', 1) }}|{{ [] }}|{{ {} }}")
+c("{{ \"it's\" }}|{{ ['it\\'s', \"q\\\"d\", 'both\\'\"', 'back\\\\slash', 'nl\\n'] }}")
+c("{{ x }}|{{ x.y is defined }}|{{ undefined_name }}", {"x": {"y": None}})
+# arithmetic
+c("{{ 7 / 2 }}|{{ 7 // 2 }}|{{ -7 // 2 }}|{{ 7 % 3 }}|{{ -7 % 3 }}|{{ 7 % -3 }}|{{ 2 ** 10 }}|{{ 2 ** -1 }}|{{ 7.5 // 2 }}|{{ -7.5 % 2 }}")
+c("{{ 1 + 2 * 3 }}|{{ (1 + 2) * 3 }}|{{ 2 ** 3 ** 2 }}|{{ -2 ** 2 }}|{{ 10 - 2 - 3 }}|{{ true + 1 }}|{{ 1 + 1.5 }}")
+c("{{ 'ab' * 3 }}|{{ 3 * 'ab' }}|{{ [1] * 3 }}|{{ 'a' + 'b' }}|{{ [1] + [2, 3] }}|{{ 'a' ~ 1 ~ none ~ true }}")
+c("{{ 1 + 'a' }}")
+c("{{ 'a' + 1 }}")
+c("{{ 1 / 0 }}")
+c("{{ '%s and %d' % ('x', 3) }}|{{ '%05.2f' % 3.14159 }}|{{ '%(a)s-%(b)s' % {'a': 1, 'b': 2} }}|{{ '%x %o %%' % (255, 8) }}|{{ '%r' % 'q' }}")
+# comparisons and logic
+c("{{ 1 == 1.0 }}|{{ 1 == true }}|{{ 'a' < 'b' }}|{{ [1, 2] < [1, 3] }}|{{ 1 < 2 < 3 }}|{{ 3 > 2 > 2 }}|{{ none == none }}|{{ 'a' != 'a' }}")
+c("{{ 1 and 'x' }}|{{ 0 or 'y' }}|{{ '' or [] }}|{{ not none }}|{{ not 'a' in 'abc' }}|{{ 'b' not in ['a'] }}|{{ 'k' in {'k': 1} }}|{{ 2 in [1, 2] }}")
+c("{{ 1 < 'a' }}")
+c("{{ 'yes' if x else 'no' }}|{{ 'a' if false }}|{{ 1 if none else 2 if 0 else 3 }}", {"x": [0]})
+# strings
+c("{{ 'abc'[0] }}{{ 'abc'[-1] }}|{{ 'abcdef'[1:4] }}|{{ 'abcdef'[::-1] }}|{{ 'abcdef'[::2] }}|{{ 'abcdef'[-2:] }}|{{ 'abcdef'[:-2] }}|{{ 'abcdef'[10:] }}|{{ 'abc'[5] }}|")
+c("{{ 'héllo wörld'[1:4] }}|{{ '日本語'|length }}|{{ '日本語'[::-1] }}|{{ 'ÄÖ'.lower() }}|{{ 'straße'.upper() }}")
+c("{{ '  x  '.strip() }}|{{ 'xxhixx'.strip('x') }}|{{ '\\n\\nhi\\n'.lstrip('\\n') }}|{{ ' a '.rstrip() }}|{{ 'a,b,,c'.split(',') }}|{{ ' a  b '.split() }}|{{ 'a b c'.split(' ', 1) }}|{{ 'a b c'.rsplit(' ', 1) }}")
+c("{{ 'Hello'.startswith('He') }}|{{ 'Hello'.endswith(('x', 'lo')) }}|{{ 'aaa'.replace('a', 'b', 2) }}|{{ 'ab'.replace('', '-') }}|{{ 'hello world'.title() }}|{{ \"they're bill's\".title() }}|{{ 'hELLO'.capitalize() }}")
+c("{{ 'abcabc'.find('c') }}|{{ 'abcabc'.rfind('c') }}|{{ 'abc'.find('z') }}|{{ 'abcabc'.count('b') }}|{{ '-'.join(['a', 'b']) }}|{{ 'a\\nb\\r\\nc'.splitlines() }}|{{ '12'.isdigit() }}|{{ 'ab'.isalpha() }}|{{ '  '.isspace() }}|{{ 'AB'.isupper() }}|{{ 'ab'.islower() }}")
+c("{{ '{} and {}'.format('a', 'b') }}|{{ '{1}{0}'.format('a', 'b') }}|{{ '{name}!'.format(name='x') }}|{{ '{:>5}|{:<4}|{:^5}'.format('a', 'b', 'c') }}|{{ '{:.2f}'.format(3.14159) }}|{{ '{:05d}'.format(42) }}|{{ '{!r}'.format('q') }}")
+c("{{ 'ab'.zfill(5) }}|{{ 'ab'.center(6, '*') }}|{{ 'ab'.ljust(4, '.') }}|{{ 'ab'.rjust(4) }}|{{ 'prefix-x'.removeprefix('prefix-') }}|{{ 'a=b=c'.partition('=') }}|{{ 'a=b=c'.rpartition('=') }}")
+c("{{ \"\\t\\x41\\u00e9\\U0001F600\\101 \\d\" }}")
+c("{{ 'a' 'b' \"c\" }}")
+# lists and dicts
+c("{{ [1, 2, 3][1] }}|{{ [1, 2, 3][-1] }}|{{ [1, 2, 3][1:] }}|{{ [1, 2, 3][::-1] }}|{{ [1, 2, 3][5] }}|{{ x.a }}|{{ x['b'] }}|{{ x.missing }}|{{ x.items() }}|{{ x.keys() }}|{{ x.values() }}|{{ x.get('a') }}|{{ x.get('z', 'd') }}|{{ x.get('z') }}", {"x": {"a": 1, "b": "two"}})
+c("{{ x.items is callable }}|{{ x.items()|list }}|{{ [1] + (2,) }}", {"x": {"items": 5}})
+c("{{ x['items'] }}|{{ x.0 }}|{{ y.1 }}", {"x": {"items": 5}, "y": ["p", "q"]})
+c("{{ [3, 1, 2].index(1) }}|{{ [1, 1, 2].count(1) }}")
+c("{{ [1].append(2) }}")
+c("{% set l = [1] %}{% set _ = l.append(2) %}{{ l }}")
+c("{{ x.update({'a': 1}) }}", {"x": {}})
+c("{{ {'a': 1} == {'a': 1.0} }}|{{ [1, [2]] == [1, [2]] }}|{{ {'b': 1, 'a': 2} }}")
+# undefined behaviour
+c("{{ missing.attr }}")
+c("{{ missing['k'] }}")
+c("{{ missing }}|{{ missing is defined }}|{{ missing|length }}|{{ missing|default('d') }}|{% for x in missing %}x{% else %}empty{% endfor %}|{{ missing ~ 'z' }}|{{ 'a' in missing }}|{{ missing == missing }}")
+c("{{ missing + 1 }}")
+c("{{ missing() }}")
+c("{{ x.y.z }}", {"x": {}})
+c("{{ none.x }}|{{ (5).x }}")
+c("{{ 5() }}")
+# for loops
+c("{% for x in [1, 2, 3] %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }};{% endfor %}")
+c("{% for x in [1, 2, 3] %}{{ loop.previtem }}-{{ loop.nextitem }}/{{ loop.cycle('a', 'b') }};{% endfor %}")
+c("{% for k, v in x.items() %}{{ k }}={{ v }};{% endfor %}|{% for k in x %}{{ k }}{% endfor %}|{% for (a, b) in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}", {"x": {"b": 1, "a": 2}})
+c("{% for x in [1, 2, 3, 4] if x is even %}{{ x }}{{ loop.index }}{{ loop.length }};{% endfor %}")
+c("{% for x in [] %}a{% else %}none{% endfor %}|{% for c in 'héj' %}[{{ c }}]{% endfor %}")
+c("{% for x in [1, 2, 3, 4, 5] %}{% if x == 2 %}{% continue %}{% endif %}{% if x == 4 %}{% break %}{% endif %}{{ x }}{% endfor %}")
+c("{% for i in range(3) %}{% for j in range(i) %}{{ i }}{{ j }} {% endfor %}{% endfor %}|{{ range(2, 10, 3) }}|{{ range(5, 0, -2) }}|{{ range(0) }}")
+c("{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}")
+c("{% set ns = namespace(total=0, items=[]) %}{% for i in [1, 2, 3] %}{% set ns.total = ns.total + i %}{% set ns.items = ns.items + [i] %}{% endfor %}{{ ns.total }}{{ ns.items }}")
+c("{% for x in 5 %}{% endfor %}")
+c("{% for a, b in [[1, 2, 3]] %}{% endfor %}")
+c("{{ range(1000000)|length }}")
+# set
+c("{% set a, b = 1, 2 %}{{ a }}{{ b }}|{% set t = 1, 2 %}{{ t }}|{% set s %}captured {{ 1 + 1 }}{% endset %}[{{ s }}]|{% set u | upper %}shout{% endset %}{{ u }}")
+c("{% if true %}{% set x = 'in-if' %}{% endif %}{{ x }}")
+c("{% set x = 1 %}{% set x.y = 2 %}")
+# if
+c("{% if 0 %}a{% elif [] %}b{% elif 'x' %}c{% else %}d{% endif %}|{% if none %}n{% else %}e{% endif %}")
+# macros
+c("{% macro greet(name, punct='!') %}Hello {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} {{ greet('B', '?') }} {{ greet(punct='.', name='C') }} {{ greet() }}")
+c("{% macro m(a) %}{{ a }}|{{ varargs }}|{{ kwargs }}{% endmacro %}{{ m(1, 2, 3, k=4) }}")
+c("{% macro fact(n) %}{% if n <= 1 %}1{% else %}{{ n * fact(n - 1)|int }}{% endif %}{% endmacro %}{{ fact(5) }}")
+c("{% set g = 'global' %}{% macro show() %}{{ g }}{% endmacro %}{{ show() }}")
+c("{% macro wrap() %}<{{ caller() }}>{% endmacro %}{% call wrap() %}inner{% endcall %}|{% macro each(xs) %}{% for x in xs %}{{ caller(x) }}{% endfor %}{% endmacro %}{% call(v) each([1, 2]) %}[{{ v }}]{% endcall %}")
+# filters
+c("{{ '  hi  '|trim }}|{{ 'xhix'|trim('x') }}|{{ 'Hi'|upper }}{{ 'Hi'|lower }}|{{ 'hello big-world (x)'|title }}|{{ 'hELLO wORLD'|capitalize }}|{{ 'aXa'|replace('a', 'b') }}|{{ 1|string }}{{ none|string }}")
+c("{{ [1, 2]|length }}{{ 'abc'|count }}{{ {'a': 1}|length }}|{{ 'ab'|list }}|{{ {'k': 1}|list }}|{{ [3, 1]|first }}{{ [3, 1]|last }}{{ 'xyz'|first }}|{{ []|first }}|{{ [1, 2, 3]|join(', ') }}|{{ ['a', 'b']|join }}|{{ [{'n': 'x'}, {'n': 'y'}]|join('-', attribute='n') }}")
+c("{{ missing|default('dflt') }}|{{ ''|default('dflt') }}|{{ ''|default('dflt', true) }}|{{ none|default('d') }}|{{ 0|d('zero', boolean=true) }}")
+c("{{ x|tojson }}|{{ x|tojson(indent=2) }}|{{ 'é\"\\n<>&'|tojson }}|{{ 'é'|tojson(ensure_ascii=true) }}|{{ x|tojson(separators=(',', ':')) }}|{{ {'b': 1, 'a': 2}|tojson(sort_keys=true) }}|{{ [1.0, 2.5, none, true]|tojson }}|{{ []|tojson(indent=2) }}|{{ {'a': {}}|tojson(indent='\\t') }}", {"x": {"z": 1, "a": [1, {"k": "v"}], "m": None}})
+c("{{ missing|tojson }}")
+c("{{ [1, 2, 3, 4]|select('odd')|list }}|{{ [1, 2, 3, 4]|reject('odd')|list }}|{{ [0, 1, '', 'a']|select|list }}|{{ [1, 5, 10]|select('gt', 3)|list }}|{{ ['a', 'b']|select('in', 'abc')|list }}|{{ [1, 2]|select('equalto', 2)|list }}")
+c("{{ ms|selectattr('role', 'equalto', 'user')|map(attribute='content')|list }}|{{ ms|rejectattr('role', 'equalto', 'user')|list|length }}|{{ ms|selectattr('tool_calls', 'undefined')|list|length }}|{{ ms|selectattr('tool_calls', 'defined')|list|length }}|{{ ms|selectattr('name')|list|length }}|{{ ms|map(attribute='name', default='anon')|list }}|{{ ms|map(attribute='meta.k')|list }}", {"ms": [{"role": "user", "content": "a", "meta": {"k": 1}}, {"role": "assistant", "content": "b", "tool_calls": [], "name": "n", "meta": {"k": 2}}]})
+c("{{ ['a', 'B']|map('upper')|list }}|{{ [1.5, 2.5]|map('round')|list }}|{{ ['x', none]|map('default', 'z')|list }}|{{ [[1, 2], [3]]|map('length')|list }}")
+c("{{ [3, 1, 2]|sort }}|{{ [3, 1, 2]|sort(reverse=true) }}|{{ ['b', 'A', 'c']|sort }}|{{ ['b', 'A', 'c']|sort(case_sensitive=true) }}|{{ [{'a': 2}, {'a': 1}]|sort(attribute='a') }}|{{ ['a', 'A', 'b']|unique|list }}|{{ [1, 2, 1]|unique|list }}|{{ [3, 5, 1]|min }}{{ [3, 5, 1]|max }}|{{ [1, 2, 3]|sum }}|{{ [{'v': 1}, {'v': 2}]|sum(attribute='v') }}|{{ [1, 2]|sum(start=10) }}")
+c("{{ {'b': 1, 'a': 2}|dictsort }}|{{ {'b': 1, 'a': 2}|dictsort(by='value') }}|{{ {'b': 1, 'a': 2}|items|list }}|{{ [1, 2, 3]|reverse|list }}|{{ 'abc'|reverse }}")
+c("{{ '42'|int }}|{{ '4.7'|int }}|{{ 'x'|int }}|{{ 'x'|int(7) }}|{{ 3.9|int }}|{{ '0x1A'|int(0, 16) }}|{{ '1.5'|float }}|{{ 'x'|float }}|{{ 3|float }}|{{ -3|abs }}|{{ 2.5|round }}|{{ 3.5|round }}|{{ 3.14159|round(2) }}|{{ 3.1|round(method='ceil') }}|{{ 3.9|round(0, 'floor') }}|{{ 7|round }}")
+c("{{ 'a\\nb\\n\\nc'|indent }}|{{ 'a\\nb'|indent(2, true) }}|{{ 'a\\n\\nb'|indent(2, blank=true) }}|{{ 'a\\nb'|indent('> ') }}")
+c("{{ 'ab'|center(6) }}|{{ 'one two  three'|wordcount }}|{{ '%s-%s'|format('a', 1) }}|{{ '<a href=\"x\">&'|e }}|{{ '<b>'|escape }}|{{ '<b>'|safe }}|{{ 'a long sentence here'|truncate(9) }}|{{ 'a long sentence here'|truncate(9, true) }}|{{ 'a long sentence here'|truncate(15, false, '..', 0) }}")
+c("{{ [1, 2, 3, 4, 5]|batch(2)|list }}|{{ [1, 2, 3]|batch(2, 'x')|list }}|{{ x|attr('a') }}", {"x": {"a": 1}})
+c("{{ 'x'|frobnicate }}")
+c("{{ 'x' is frobnicated }}")
+c("{{ 1|length }}")
+# tests
+c("{{ none is none }}{{ 1 is number }}{{ 1.5 is float }}{{ 1 is integer }}{{ true is integer }}{{ true is boolean }}{{ 's' is string }}{{ {} is mapping }}{{ [] is iterable }}{{ 's' is sequence }}{{ range is callable }}{{ true is true }}{{ 1 is true }}{{ false is false }}")
+c("{{ 3 is odd }}{{ 4 is even }}{{ 9 is divisibleby 3 }}{{ 9 is divisibleby(4) }}{{ 1 is eq 1 }}{{ 1 is ne 2 }}{{ 1 is lt 2 }}{{ 2 is le 2 }}{{ 3 is gt 2 }}{{ 2 is ge 3 }}{{ 'a' is in 'cat' }}{{ none is sameas none }}{{ 'ab' is lower }}{{ 'AB' is upper }}{{ 'x' is not defined }}{{ missing is undefined }}{{ 'trim' is filter }}{{ 'odd' is test }}")
+c("{{ x is string and x.startswith('a') }}|{{ x is not string or true }}|{{ 1 is sameas 1 }}", {"x": "abc"})
+# whitespace control
+c("a\n  {% if true %}\n  b\n  {% endif %}\nc\n")
+c("a  {%- if true -%}  b  {%- endif -%}  c")
+c("x\n    {%+ if true %}y{% endif %}\n{# comment #}\nz  {#- trimmed -#}  w\n")
+c("{{- ' a ' -}}\n   {{ 'b' }}   \n{{ 'c' -}}   \nd")
+c("line1\n{% for i in [1, 2] %}\n  item {{ i }}\n{% endfor %}\nend\n")
+c("  {% if true %}indented{% endif %}\n\t{% set x = 1 %}tab{{ x }}\n")
+c("{% raw %}{{ not rendered }} {% if %}{% endraw %}|{%- raw -%}  spaced  {%- endraw -%}|")
+c("a\r\nb\rc\n\n")
+c("{# only a comment #}")
+c("{% generation %}assistant text{% endgeneration %} after")
+c("{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}{{ a }}")
+c("{% filter upper %}shout {{ 'it' }}{% endfilter %}")
+# globals
+c("{{ dict(a=1, b=2) }}|{{ namespace(x=1).x }}|{% set j = joiner('; ') %}{% for i in [1, 2, 3] %}{{ j() }}{{ i }}{% endfor %}|{{ strftime_now('%d %b %Y') }}")
+c("{{ raise_exception('custom failure') }}")
+# syntax errors
+c("{% if true %}unclosed")
+c("{{ 1 + }}")
+c("{% endfor %}")
+c("{% frobnicate %}")
+c("{{ 'unterminated }}")
+c("{% for x in [1] %}{% endif %}")
+c("{% include 'other.html' %}")
+c("{{ a b }}")
+c("{% break %}")
+c("{{ x[1:2:3:4] }}")
+json.dump({"cases": T}, open(sys.argv[1], "w"), indent=1)
+print(len(T))

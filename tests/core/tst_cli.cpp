@@ -1,4 +1,5 @@
 // The plad command line: exact spellings and JSON outputs that scripts rely on.
+#include "common/fileio.h"
 #include "openai/openaiclient.h"
 #include "testsupport.h"
 
@@ -167,6 +168,51 @@ private Q_SLOTS:
         r = runPlad({"tokenize", "--tokenizer", "/nonexistent/tokenizer.json", "--text", "x"});
         QVERIFY(r.exitCode != 0);
         QVERIFY(r.err.contains("no such tokenizer file"));
+    }
+
+    void templateRender()
+    {
+        // The shared fixtures, as a user passes them: --config with --cases prints one string
+        // per case, byte-identical to @huggingface/jinja's rendering.
+        const auto shared = test::dataDir() / "chat_templates" / "shared";
+        const auto doc = nlohmann::json::parse(readTextFile(shared / "cases.json"));
+        for (const char *model : {"qwen3", "llama3"}) {
+            const Run r = runPlad({"template", "render", "--config", test::q((shared / (std::string(model) + ".tokenizer_config.json")).string()),
+                                   "--cases", test::q((shared / "cases.json").string())});
+            QCOMPARE(r.exitCode, 0);
+            QCOMPARE(r.json(), doc["expected"][model]);
+        }
+        // A model directory and one conversation as text, exactly (no newline added).
+        QTemporaryDir dir;
+        const std::filesystem::path root = dir.path().toStdString();
+        std::filesystem::copy_file(shared / "qwen3.tokenizer_config.json", root / "tokenizer_config.json");
+        test::writeBytes(root / "messages.json", R"([{"role": "user", "content": "Hi"}])");
+        Run r = runPlad({"template", "render", test::q(root.string()), "--messages", test::q((root / "messages.json").string()),
+                         "--add-generation-prompt"});
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(r.out, QByteArray("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+        r = runPlad({"template", "render", test::q(root.string()), "--messages", test::q((root / "messages.json").string()),
+                     "--add-generation-prompt", "--var", "enable_thinking=false"});
+        QCOMPARE(r.out, QByteArray("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"));
+        // A case the template rejects is {"error"} in its place; the others still render.
+        test::writeBytes(root / "t.jinja", "{% if messages|length > 1 %}{{ raise_exception('one message only') }}{% endif %}"
+                                           "{{ messages[0].content }}");
+        test::writeBytes(root / "cases.json", R"([{"conversation": [{"role": "user", "content": "a"}], "add_generation_prompt": false},
+            {"conversation": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], "add_generation_prompt": false}])");
+        r = runPlad({"template", "render", "--template", test::q((root / "t.jinja").string()), "--cases", test::q((root / "cases.json").string())});
+        QCOMPARE(r.exitCode, 0);
+        const auto out = r.json();
+        QCOMPARE(out[0].get<std::string>(), std::string("a"));
+        QVERIFY(out[1]["error"].get<std::string>().find("one message only") != std::string::npos);
+        // A broken template names the file, line and column; a directory without one says so.
+        test::writeBytes(root / "bad.jinja", "ok\n{{ messages | nosuchfilter }}");
+        r = runPlad({"template", "render", "--template", test::q((root / "bad.jinja").string()), "--messages",
+                     test::q((root / "messages.json").string())});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("bad.jinja:2:15: unknown filter 'nosuchfilter'"), r.err.constData());
+        r = runPlad({"template", "render", test::q((root / "empty").string()), "--messages", test::q((root / "messages.json").string())});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("no chat template"), r.err.constData());
     }
 
     void trainTokenizer()

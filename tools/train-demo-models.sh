@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
-# Reproduces the demo teacher and student shipped in resources/demo/: SFT of both from scratch on
-# the demo task, then the test-split evaluation, the training-curve chart and the copies into
-# resources/demo/{teacher,student}. Needs a Release build (bash tools/bootstrap.sh build).
-# Takes about 1.5 hours on 2 cores (the teacher about 75 minutes, the student about 10).
-#   bash tools/train-demo-models.sh [train|ship|large]   (default: train and ship)
+# Reproduces the demo teacher and student shipped in resources/demo/: the teacher is pre-trained
+# from scratch on the whole text of the training examples (objective all_tokens) and then
+# fine-tuned on the synopses; the student is fine-tuned from scratch. Then the test-split
+# evaluation, the training-curve chart and the copies into resources/demo/{teacher,student}.
+# Needs a Release build (bash tools/bootstrap.sh build). About 3 hours on 2 cores: teacher
+# pre-training ~70 minutes, teacher fine-tuning ~60, student ~10.
+#   bash tools/train-demo-models.sh [train|ship|v1]   (default: train and ship)
 #
-# `large` runs the larger-teacher experiment of resources/demo/README.md instead (not shipped):
-# a 12.2M-parameter teacher pre-trained on the whole text of the training examples
-# (objective all_tokens: description, template and synopsis; 1,600 steps of 32, about an hour)
-# and then fine-tuned on the synopses (300 steps, about 15 minutes), evaluated against the
-# student on the test split into runs/demo-teacher-large-eval/.
-# Every stage checkpoints every 50 (large) or 500 steps; running the script again resumes the
-# stage that stopped (a finished stage is skipped).
+# `v1` trains the first demo teacher instead (5.8M parameters, SFT only; resources/demo/README.md
+# compares it) and evaluates it against the student into runs/demo-teacher-v1-eval/.
+# Every stage checkpoints every 50 to 500 steps; running the script again resumes the stage that
+# stopped (a finished stage is skipped).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -33,21 +32,20 @@ train_stage() {
   "$plad" --threads "$threads" sft --config "$demo/configs/$stage.json" "${resume[@]}"
 }
 
-if [ "$step" = large ]; then
-  train_stage teacher-large-pretrain
-  train_stage teacher-large-sft
-  mkdir -p runs/demo-teacher-large-eval
-  echo "== greedy decoding on the test split: large teacher against student"
-  "$plad" --threads "$threads" eval runs/demo-teacher-large-sft/model --against "$demo/student" \
+if [ "$step" = v1 ]; then
+  train_stage teacher-v1-sft
+  mkdir -p runs/demo-teacher-v1-eval
+  echo "== greedy decoding on the test split: first teacher against student"
+  "$plad" --threads "$threads" eval runs/demo-teacher-v1-sft/model --against "$demo/student" \
     --data "$demo/data/test.jsonl.lz4" --response-field reference --id-field id \
-    --out runs/demo-teacher-large-eval/test-greedy.json --outputs runs/demo-teacher-large-eval/test-greedy-outputs.jsonl
+    --out runs/demo-teacher-v1-eval/test-greedy.json --outputs runs/demo-teacher-v1-eval/test-greedy-outputs.jsonl
   exit 0
 fi
 
 if [ "$step" = all ] || [ "$step" = train ]; then
-  for model in teacher student; do
-    train_stage "$model-sft"
-  done
+  train_stage teacher-pretrain
+  train_stage teacher-sft
+  train_stage student-sft
 fi
 
 if [ "$step" = all ] || [ "$step" = ship ]; then
@@ -59,8 +57,10 @@ if [ "$step" = all ] || [ "$step" = ship ]; then
     done
     cp "$run/metrics.jsonl" "$demo/training/$model-metrics.jsonl"
   done
+  cp runs/demo-teacher-pretrain/metrics.jsonl "$demo/training/teacher-pretrain-metrics.jsonl"
   python3 tools/plot_training_curves.py --out "$demo/training/curves.svg" \
-    teacher="$demo/training/teacher-metrics.jsonl" student="$demo/training/student-metrics.jsonl"
+    "teacher pre-training"="$demo/training/teacher-pretrain-metrics.jsonl" \
+    "teacher fine-tuning"="$demo/training/teacher-metrics.jsonl" student="$demo/training/student-metrics.jsonl"
   echo "== greedy decoding on the test split: teacher against student"
   mkdir -p "$demo/evaluation"
   "$plad" --threads "$threads" eval "$demo/teacher" --against "$demo/student" \

@@ -108,7 +108,7 @@ public:
                 if (close == std::string::npos)
                     fail(idx, "the comment opened here has no closing '#}'");
                 const char closeSign = close > p && (mSource[close - 1] == '-' || mSource[close - 1] == '+') ? mSource[close - 1] : '\0';
-                pos = closeTag(close, close + 2, closeSign, true);
+                pos = closeTag(close + 2, closeSign, true);
                 lineStarting = pos > 0 && mSource[pos - 1] == '\n';
                 continue;
             }
@@ -151,7 +151,7 @@ private:
 
     // After a closing `%}` or `#}` ending at `after`: `-` eats the whitespace that follows,
     // trim_blocks one newline, `+` nothing. Returns where the text resumes.
-    std::size_t closeTag(std::size_t /*closeAt*/, std::size_t after, char sign, bool trim) const
+    std::size_t closeTag(std::size_t after, char sign, bool trim) const
     {
         if (sign == '-') {
             while (after < mSource.size() && isSpace(mSource[after]))
@@ -217,7 +217,7 @@ private:
             applyLeftStrip(text, sign, true, rawLineStarting);
             if (!text.empty())
                 tokens.push_back({Tok::Data, std::move(text), 0, 0, contentStart});
-            const std::size_t after = closeTag(q, q + 2, closeSign, true);
+            const std::size_t after = closeTag(q + 2, closeSign, true);
             lineStarting = after > 0 && mSource[after - 1] == '\n';
             return after;
         }
@@ -236,16 +236,16 @@ private:
                 if (block) {
                     if (mSource.compare(p, 3, "-%}") == 0 || mSource.compare(p, 3, "+%}") == 0) {
                         tokens.push_back({Tok::BlockEnd, {}, 0, 0, p});
-                        return closeTag(p, p + 3, mSource[p], true);
+                        return closeTag(p + 3, mSource[p], true);
                     }
                     if (mSource.compare(p, 2, "%}") == 0) {
                         tokens.push_back({Tok::BlockEnd, {}, 0, 0, p});
-                        return closeTag(p, p + 2, '\0', true);
+                        return closeTag(p + 2, '\0', true);
                     }
                 } else {
                     if (mSource.compare(p, 3, "-}}") == 0) {
                         tokens.push_back({Tok::VariableEnd, {}, 0, 0, p});
-                        return closeTag(p, p + 3, '-', false);
+                        return closeTag(p + 3, '-', false);
                     }
                     if (mSource.compare(p, 2, "}}") == 0) {
                         tokens.push_back({Tok::VariableEnd, {}, 0, 0, p});

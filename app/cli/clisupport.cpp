@@ -42,7 +42,7 @@ std::vector<int64_t> parseIdList(const std::string &text, const std::string &opt
 
 void addDatasetOptions(CLI::App *command, std::string &format, ImportOptions &options)
 {
-    command->add_option("--format", format, "jsonl, hh (Anthropic-HH), tldr or trl (TRL preference)")->capture_default_str();
+    command->add_option("--format", format, "jsonl (fields named below), hh (Anthropic-HH), tldr, trl (TRL preference, strings or messages), messages, sharegpt, alpaca, ultrafeedback, or auto (each record's shape decides); .jsonl or a .json array, optionally .gz/.zst/.lz4")->capture_default_str();
     command->add_option("--prompt-field", options.fields.prompt, "jsonl: field holding the prompt")->capture_default_str();
     command->add_option("--response-field", options.fields.reference, "jsonl: field holding the reference response")
         ->capture_default_str();

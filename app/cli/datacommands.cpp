@@ -48,7 +48,7 @@ void addDataCommands(CLI::App &app)
 
     auto a = std::make_shared<Args>();
     auto *inspect = data->add_subcommand("inspect", "Import FILE, report counts, lengths, a histogram, the split and examples (JSON)");
-    inspect->add_option("FILE", a->file, "dataset file (JSONL)")->required();
+    inspect->add_option("FILE", a->file, "dataset file (.jsonl or .json array, optionally .gz/.zst/.lz4)")->required();
     addDatasetOptions(inspect, a->format, a->options);
     inspect->add_option("--tokenizer", a->tokenizer, "measure lengths in tokens of this tokenizer.json instead of words");
     inspect->add_option("--seed", a->split.seed, "split seed")->capture_default_str();
@@ -77,6 +77,8 @@ void addDataCommands(CLI::App &app)
                    {"import",
                     {{"lines", imported.report.lines},
                      {"imported", imported.report.imported},
+                     {"conversational", imported.report.conversational},
+                     {"formats", imported.report.formats},
                      {"skipped_bad_lines", imported.report.skippedBadLines},
                      {"duplicates_removed", imported.report.duplicatesRemoved},
                      {"problems", imported.report.problems}}},

@@ -3,37 +3,89 @@
 #include "common/error.h"
 #include "common/compression.h"
 #include "common/fileio.h"
+#include "data/conversation.h"
 
 #include <fstream>
 #include <set>
+#include <string_view>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 namespace plad {
 
+namespace {
+
+struct FormatName
+{
+    DatasetFormat format;
+    const char *name;
+};
+
+constexpr FormatName kFormatNames[] = {
+    {DatasetFormat::Jsonl, "jsonl"},         {DatasetFormat::AnthropicHH, "hh"},       {DatasetFormat::TlDr, "tldr"},
+    {DatasetFormat::TrlPreference, "trl"},   {DatasetFormat::Messages, "messages"},    {DatasetFormat::ShareGpt, "sharegpt"},
+    {DatasetFormat::Alpaca, "alpaca"},       {DatasetFormat::UltraFeedback, "ultrafeedback"}, {DatasetFormat::Auto, "auto"},
+};
+
+} // namespace
+
 DatasetFormat parseDatasetFormat(const std::string &name)
 {
-    if (name == "jsonl")
-        return DatasetFormat::Jsonl;
-    if (name == "hh" || name == "anthropic-hh")
+    for (const auto &f : kFormatNames)
+        if (name == f.name)
+            return f.format;
+    if (name == "anthropic-hh")
         return DatasetFormat::AnthropicHH;
-    if (name == "tldr")
-        return DatasetFormat::TlDr;
-    if (name == "trl" || name == "trl-preference")
+    if (name == "trl-preference")
         return DatasetFormat::TrlPreference;
-    throw ConfigError("unknown dataset format \"" + name + "\" (use jsonl, hh, tldr or trl)");
+    std::string names;
+    for (const auto &f : kFormatNames)
+        names += (names.empty() ? "" : ", ") + std::string(f.name);
+    throw ConfigError("unknown dataset format \"" + name + "\" (use " + names + ")");
 }
 
 std::string toString(DatasetFormat format)
 {
-    switch (format) {
-    case DatasetFormat::Jsonl: return "jsonl";
-    case DatasetFormat::AnthropicHH: return "hh";
-    case DatasetFormat::TlDr: return "tldr";
-    case DatasetFormat::TrlPreference: return "trl";
-    }
+    for (const auto &f : kFormatNames)
+        if (format == f.format)
+            return f.name;
     return "?";
+}
+
+std::vector<std::string> datasetFormatNames()
+{
+    std::vector<std::string> names;
+    for (const auto &f : kFormatNames)
+        names.emplace_back(f.name);
+    return names;
+}
+
+DatasetFormat detectDatasetFormat(const nlohmann::ordered_json &doc)
+{
+    if (!doc.is_object())
+        return DatasetFormat::Jsonl;
+    auto has = [&](const char *field) { return doc.contains(field) && !doc[field].is_null(); };
+    if (has("messages") && doc["messages"].is_array())
+        return DatasetFormat::Messages;
+    if (has("conversations") && doc["conversations"].is_array())
+        return DatasetFormat::ShareGpt;
+    if (has("instruction") && has("completions"))
+        return DatasetFormat::UltraFeedback;
+    if (has("instruction") && has("output"))
+        return DatasetFormat::Alpaca;
+    if (has("prompt") && has("completion") && doc["prompt"].is_array())
+        return DatasetFormat::Messages;
+    if (has("chosen") && has("rejected")) {
+        if (doc["chosen"].is_array())
+            return DatasetFormat::TrlPreference;
+        if (has("prompt"))
+            return DatasetFormat::TrlPreference;
+        return DatasetFormat::AnthropicHH;
+    }
+    if (has("post") && has("summary"))
+        return DatasetFormat::TlDr;
+    return DatasetFormat::Jsonl;
 }
 
 std::pair<std::string, std::string> splitHhTranscript(const std::string &transcript)
@@ -50,7 +102,9 @@ std::pair<std::string, std::string> splitHhTranscript(const std::string &transcr
 
 namespace {
 
-std::string stringField(const nlohmann::json &doc, const std::string &field, bool required)
+using Json = nlohmann::ordered_json;
+
+std::string stringField(const Json &doc, const std::string &field, bool required)
 {
     if (!doc.contains(field) || doc[field].is_null()) {
         if (required)
@@ -65,12 +119,40 @@ std::string stringField(const nlohmann::json &doc, const std::string &field, boo
     throw FormatError("field \"" + field + "\" must be a string, found " + std::string(v.type_name()));
 }
 
-DatasetRecord parseRecord(const nlohmann::json &doc, const ImportOptions &options, int64_t lineNumber)
+DatasetRecord fromConversation(ConversationRecord c)
+{
+    DatasetRecord r;
+    r.prompt = conversationTranscript(c.prompt);
+    r.messages = c.prompt.dump();
+    r.reference = std::move(c.response);
+    if (c.rejected) {
+        r.rejected = std::move(*c.rejected);
+        if (r.rejected.empty())
+            throw FormatError("empty rejected response");
+    }
+    r.id = std::move(c.id);
+    return r;
+}
+
+DatasetRecord parseRecord(const Json &doc, const ImportOptions &options, DatasetFormat format, int64_t lineNumber)
 {
     if (!doc.is_object())
         throw FormatError("expected a JSON object");
     DatasetRecord r;
-    switch (options.format) {
+    switch (format) {
+    case DatasetFormat::Auto: // resolved by the caller
+    case DatasetFormat::Messages:
+        r = fromConversation(fromMessagesRecord(doc));
+        break;
+    case DatasetFormat::ShareGpt:
+        r = fromConversation(fromShareGptRecord(doc));
+        break;
+    case DatasetFormat::Alpaca:
+        r = fromConversation(fromAlpacaRecord(doc));
+        break;
+    case DatasetFormat::UltraFeedback:
+        r = fromConversation(fromUltraFeedbackRecord(doc));
+        break;
     case DatasetFormat::Jsonl:
         r.prompt = stringField(doc, options.fields.prompt, true);
         r.reference = stringField(doc, options.fields.reference, true);
@@ -107,13 +189,22 @@ DatasetRecord parseRecord(const nlohmann::json &doc, const ImportOptions &option
         break;
     }
     case DatasetFormat::TrlPreference:
-        if (doc.contains("prompt") && doc["prompt"].is_array())
-            throw FormatError("conversational TRL records (lists of messages) are not supported; use string fields");
+        if ((doc.contains("prompt") && doc["prompt"].is_array()) || (doc.contains("chosen") && doc["chosen"].is_array())) {
+            r = fromConversation(fromTrlConversationalRecord(doc));
+            break;
+        }
         r.prompt = stringField(doc, "prompt", true);
         r.reference = stringField(doc, "chosen", true);
         r.rejected = stringField(doc, "rejected", true);
         r.id = stringField(doc, "id", false);
         break;
+    }
+    if (format != DatasetFormat::Jsonl) {
+        // Named id and group fields apply to every format.
+        if (!options.fields.id.empty() && options.fields.id != "id")
+            r.id = stringField(doc, options.fields.id, true);
+        if (!options.fields.group.empty())
+            r.group = stringField(doc, options.fields.group, false);
     }
     if (r.id.empty())
         r.id = "line-" + std::to_string(lineNumber);
@@ -147,36 +238,160 @@ double unitHash(uint64_t seed, const std::string &key)
 
 } // namespace
 
+namespace {
+
+/** One record's text and the line it starts on. */
+struct RawRecord
+{
+    int64_t line = 0;
+    std::string_view text;
+};
+
+std::vector<RawRecord> jsonlRecords(std::string_view text)
+{
+    std::vector<RawRecord> out;
+    int64_t line = 0;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        ++line;
+        size_t end = text.find('\n', pos);
+        if (end == std::string_view::npos)
+            end = text.size();
+        std::string_view l = text.substr(pos, end - pos);
+        if (!l.empty() && l.back() == '\r')
+            l.remove_suffix(1);
+        if (line == 1 && l.substr(0, 3) == "\xEF\xBB\xBF")
+            l.remove_prefix(3);
+        if (l.find_first_not_of(" \t") != std::string_view::npos)
+            out.push_back({line, l});
+        pos = end + 1;
+    }
+    return out;
+}
+
+bool isJsonSpace(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/**
+ * The elements of a top-level JSON array, each with the line it starts on, found by a scan that
+ * follows strings and brackets (each element is parsed on its own afterwards, so one bad record
+ * can be reported and skipped). A broken array structure throws FormatError with its line.
+ */
+std::vector<RawRecord> jsonArrayRecords(std::string_view text, const std::string &file)
+{
+    std::vector<RawRecord> out;
+    int64_t line = 1;
+    size_t i = 0;
+    auto fail = [&](const std::string &what) {
+        throw FormatError(file + ":" + std::to_string(line) + ": " + what);
+    };
+    auto skipSpace = [&] {
+        while (i < text.size() && isJsonSpace(text[i])) {
+            line += text[i] == '\n' ? 1 : 0;
+            ++i;
+        }
+    };
+    if (text.substr(0, 3) == "\xEF\xBB\xBF")
+        i = 3;
+    skipSpace();
+    if (i >= text.size() || text[i] != '[')
+        fail("expected a JSON array of records");
+    ++i;
+    skipSpace();
+    if (i < text.size() && text[i] == ']') {
+        ++i;
+    } else {
+        for (;;) {
+            skipSpace();
+            const size_t start = i;
+            const int64_t startLine = line;
+            int depth = 0;
+            bool inString = false;
+            for (; i < text.size(); ++i) {
+                const char c = text[i];
+                if (c == '\n')
+                    ++line;
+                if (inString) {
+                    if (c == '\\')
+                        ++i; // an escaped character cannot end the string (and is never a newline in valid JSON)
+                    else if (c == '"')
+                        inString = false;
+                    continue;
+                }
+                if (c == '"')
+                    inString = true;
+                else if (c == '{' || c == '[')
+                    ++depth;
+                else if (c == '}' || c == ']') {
+                    if (depth == 0)
+                        break;
+                    --depth;
+                } else if (c == ',' && depth == 0)
+                    break;
+            }
+            if (i >= text.size())
+                fail("the JSON array is not closed (a record starting on line " + std::to_string(startLine) + " runs to the end of the file)");
+            std::string_view element = text.substr(start, i - start);
+            while (!element.empty() && isJsonSpace(element.back()))
+                element.remove_suffix(1);
+            if (element.empty())
+                fail("empty element in the JSON array");
+            out.push_back({startLine, element});
+            if (text[i] == ']') {
+                ++i;
+                break;
+            }
+            if (text[i] != ',')
+                fail(std::string("unexpected '") + text[i] + "' in the JSON array");
+            ++i;
+        }
+    }
+    skipSpace();
+    if (i != text.size())
+        fail("text after the end of the JSON array");
+    return out;
+}
+
+bool looksLikeJsonArray(std::string_view text)
+{
+    size_t i = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+    while (i < text.size() && isJsonSpace(text[i]))
+        ++i;
+    return i < text.size() && text[i] == '[';
+}
+
+} // namespace
+
 ImportedDataset importDataset(const std::filesystem::path &path, const ImportOptions &options)
 {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         throw Error(path.string() + ": cannot open dataset file");
-    std::istringstream in(readMaybeCompressed(path));
+    const std::string text = readMaybeCompressed(path);
+    const std::vector<RawRecord> raw = looksLikeJsonArray(text) ? jsonArrayRecords(text, path.string()) : jsonlRecords(text);
     ImportedDataset result;
     std::set<std::pair<std::string, std::string>> seen;
     std::set<std::string> ids;
-    std::string line;
-    int64_t number = 0;
-    while (std::getline(in, line)) {
-        ++number;
-        if (!line.empty() && line.back() == '\r')
-            line.pop_back();
-        if (line.find_first_not_of(" \t") == std::string::npos)
-            continue;
+    for (const RawRecord &item : raw) {
+        const int64_t number = item.line;
         ++result.report.lines;
         DatasetRecord record;
+        DatasetFormat format = options.format;
         try {
-            nlohmann::json doc;
+            Json doc;
             try {
-                doc = nlohmann::json::parse(line);
+                doc = Json::parse(item.text);
             } catch (const nlohmann::json::parse_error &e) {
                 std::string what = e.what();
                 if (const auto pos = what.find("syntax error"); pos != std::string::npos)
                     what = what.substr(pos);
                 throw FormatError("invalid JSON: " + what);
             }
-            record = parseRecord(doc, options, number);
+            if (format == DatasetFormat::Auto)
+                format = detectDatasetFormat(doc);
+            record = parseRecord(doc, options, format, number);
             if (ids.count(record.id))
                 throw FormatError("duplicate id \"" + record.id + "\"");
         } catch (const FormatError &e) {
@@ -188,16 +403,19 @@ ImportedDataset importDataset(const std::filesystem::path &path, const ImportOpt
                 result.report.problems.push_back(message);
             continue;
         }
-        if (options.removeDuplicates && !seen.insert({record.prompt, record.reference}).second) {
+        const std::string &promptKey = record.isConversational() ? record.messages : record.prompt;
+        if (options.removeDuplicates && !seen.insert({promptKey, record.reference}).second) {
             ++result.report.duplicatesRemoved;
             continue;
         }
         ids.insert(record.id);
+        ++result.report.formats[toString(format)];
+        result.report.conversational += record.isConversational() ? 1 : 0;
         result.records.push_back(std::move(record));
     }
     result.report.imported = static_cast<int64_t>(result.records.size());
     if (result.records.empty())
-        throw Error(path.string() + ": the dataset is empty (" + std::to_string(result.report.lines) + " lines read, "
+        throw Error(path.string() + ": the dataset is empty (" + std::to_string(result.report.lines) + " records read, "
                     + std::to_string(result.report.skippedBadLines) + " skipped as malformed)");
     return result;
 }
@@ -275,6 +493,8 @@ nlohmann::json toJson(const DatasetRecord &record)
         doc["rejected"] = record.rejected;
     if (record.group != record.id)
         doc["group"] = record.group;
+    if (record.isConversational())
+        doc["messages"] = nlohmann::json::parse(record.messages);
     return doc;
 }
 

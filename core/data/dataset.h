@@ -18,16 +18,29 @@ struct DatasetRecord
     std::string reference; ///< the reference (or chosen) response
     std::string rejected;  ///< empty unless the source has preference pairs
     std::string group;     ///< records of one group always land in the same split (defaults to id)
+    /**
+     * Conversational records: the prompt conversation as a JSON list of messages (every turn
+     * before the response), rendered per model by its chat template; `prompt` then holds a
+     * readable transcript for display. Empty for plain-text records.
+     */
+    std::string messages;
+
+    bool isConversational() const { return !messages.empty(); }
 };
 
 enum class DatasetFormat {
     Jsonl,         ///< any JSONL, fields named by a FieldMapping
     AnthropicHH,   ///< {"chosen", "rejected"} transcripts with "\n\nHuman:" / "\n\nAssistant:" turns
     TlDr,          ///< {"post", "summary"} (+ optional "title", "subreddit")
-    TrlPreference, ///< {"prompt", "chosen", "rejected"}
+    TrlPreference, ///< {"prompt", "chosen", "rejected"}: strings, or message lists (conversational)
+    Messages,      ///< {"messages": [{"role", "content"}...]} (or TRL {"prompt", "completion"} message lists)
+    ShareGpt,      ///< {"conversations": [{"from", "value"}...]}
+    Alpaca,        ///< {"instruction", "input", "output"}
+    UltraFeedback, ///< binarized {"prompt", "chosen", "rejected"} or raw {"instruction", "completions"}
+    Auto,          ///< each record's shape decides (see detectDatasetFormat())
 };
 
-/** "jsonl", "hh", "tldr", "trl" -> format; throws ConfigError otherwise. */
+/** "jsonl", "hh", "tldr", "trl", "messages", "sharegpt", "alpaca", "ultrafeedback", "auto" -> format; ConfigError otherwise. */
 DatasetFormat parseDatasetFormat(const std::string &name);
 std::string toString(DatasetFormat format);
 
@@ -48,9 +61,17 @@ struct ImportOptions
     bool removeDuplicates = true; ///< identical (prompt, reference) pairs are kept once
 };
 
+/** The format a record's fields suggest (for DatasetFormat::Auto); Jsonl when none fits. */
+DatasetFormat detectDatasetFormat(const nlohmann::ordered_json &record);
+
+/** All format names, for help texts and the GUI. */
+std::vector<std::string> datasetFormatNames();
+
 struct ImportReport
 {
-    int64_t lines = 0;              ///< non-empty lines read
+    int64_t lines = 0;              ///< non-empty lines (or JSON array elements) read
+    int64_t conversational = 0;     ///< imported records that are conversations
+    std::map<std::string, int64_t> formats; ///< records per format actually read (differs from the option for auto)
     int64_t imported = 0;
     int64_t skippedBadLines = 0;
     int64_t duplicatesRemoved = 0;
@@ -64,8 +85,10 @@ struct ImportedDataset
 };
 
 /**
- * Reads a dataset file. A malformed line fails with "FILE:LINE: problem" (or is skipped and
- * counted with skipBadLines); a missing field names the field. An empty result is an error.
+ * Reads a dataset file: JSONL, or a JSON array of records (a file whose first character is
+ * '['), plain or compressed (.gz, .zst, .lz4). A malformed record fails with "FILE:LINE:
+ * problem" (LINE is where the record starts; or it is skipped and counted with skipBadLines);
+ * a missing field names the field. An empty result is an error.
  */
 ImportedDataset importDataset(const std::filesystem::path &path, const ImportOptions &options);
 

@@ -202,7 +202,7 @@ DemoDataReport buildDebianSummarizationData(const std::vector<std::filesystem::p
     for (size_t i = 0; i < kept.size(); ++i) {
         const size_t root = groups.find(i);
         roots.insert(root);
-        records.push_back({kept[i].package, kept[i].longDescription, kept[i].synopsis, "", kept[root].package});
+        records.push_back({kept[i].package, kept[i].longDescription, kept[i].synopsis, "", kept[root].package, ""});
     }
     report.groups = static_cast<int64_t>(roots.size());
     const auto splits = splitDataset(records, {options.seed, options.validationFraction, options.testFraction});

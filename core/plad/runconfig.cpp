@@ -63,7 +63,7 @@ TeacherConfig readTeacher(const ConfigReader &r)
         break;
     }
     if (r.has("template"))
-        t.promptTemplate = PromptTemplate::fromJson(r.json()["template"], r.where("template"));
+        t.promptTemplate = PromptTemplate::fromJson(r.json()["template"], r.where("template"), r.base());
     return t;
 }
 
@@ -108,7 +108,7 @@ RunConfig RunConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
     student.allowOnly({"model", "template"});
     c.student = student.path("model", true);
     if (student.has("template"))
-        c.studentTemplate = PromptTemplate::fromJson(student.json()["template"], "student.template");
+        c.studentTemplate = PromptTemplate::fromJson(student.json()["template"], "student.template", student.base());
 
     if (top.has("teacher"))
         c.teacher = readTeacher(top.child("teacher"));

@@ -72,7 +72,7 @@ ConfigSchema buildSchema()
         {"teacher.output_field", F::String, "the field that holds the output (a string or an array of pairs.per_prompt strings)", {}, {}, false, false, "teacher.type=jsonl"},
         {"teacher.template", F::Template, "how prompts are written for the teacher; absent: its own prompt_template.json, else the student's"},
         {"data.file", F::Path, "the dataset (JSONL, optionally .lz4)"},
-        {"data.format", F::Choice, "how records are read: JSONL with the field mapping, Anthropic-HH transcripts, TL;DR posts or TRL preference records", {}, {}, false, false, "", {"jsonl", "hh", "tldr", "trl"}},
+        {"data.format", F::Choice, "how records are read: JSONL with the field mapping, Anthropic-HH transcripts, TL;DR posts, TRL preference records, conversations (messages, ShareGPT, Alpaca, UltraFeedback), or auto (detected per record); .gz, .zst and .lz4 files are decompressed", {}, {}, false, false, "", {"jsonl", "hh", "tldr", "trl", "messages", "sharegpt", "alpaca", "ultrafeedback", "auto"}},
         {"data.fields.prompt", F::String, "JSONL field with the prompt"},
         {"data.fields.response", F::String, "JSONL field with the reference response"},
         {"data.fields.id", F::String, "JSONL field with a stable record id; empty: the line number"},

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "chat/chattemplate.h"
 #include "tokenizer/tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -61,10 +62,36 @@ std::string expand(const std::string &format, const std::string &system, const s
     return out;
 }
 
+// The ChatML chat template as Hugging Face documents it for models without a template of their own.
+constexpr const char *kChatMlSource =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+nlohmann::ordered_json parseMessages(std::string_view text)
+{
+    try {
+        auto doc = nlohmann::ordered_json::parse(text);
+        if (!doc.is_array())
+            throw ConfigError("a conversation must be a JSON list of messages");
+        return doc;
+    } catch (const nlohmann::json::exception &e) {
+        throw ConfigError(std::string("a conversation is not valid JSON: ") + e.what());
+    }
+}
+
 } // namespace
+
+PromptTemplate PromptTemplate::modelChat()
+{
+    PromptTemplate t;
+    t.chatTemplate = "model";
+    return t;
+}
 
 PromptTemplate PromptTemplate::preset(const std::string &name)
 {
+    if (name == "chat")
+        return modelChat();
     for (const auto &p : kPresets)
         if (name == p.name) {
             PromptTemplate t;
@@ -75,7 +102,7 @@ PromptTemplate PromptTemplate::preset(const std::string &name)
     std::string names;
     for (const auto &p : kPresets)
         names += (names.empty() ? "" : ", ") + std::string(p.name);
-    throw ConfigError("unknown prompt template preset \"" + name + "\" (available: " + names + ")");
+    throw ConfigError("unknown prompt template preset \"" + name + "\" (available: " + names + ", chat)");
 }
 
 std::vector<std::string> PromptTemplate::presetNames()
@@ -83,11 +110,21 @@ std::vector<std::string> PromptTemplate::presetNames()
     std::vector<std::string> names;
     for (const auto &p : kPresets)
         names.emplace_back(p.name);
+    names.emplace_back("chat");
     return names;
 }
 
 void PromptTemplate::validate() const
 {
+    if (isChat()) {
+        try {
+            if (!nlohmann::json::parse(chatVariables).is_object())
+                throw ConfigError("prompt template: chat variables must be a JSON object");
+        } catch (const nlohmann::json::exception &) {
+            throw ConfigError("prompt template: chat variables are not valid JSON");
+        }
+        return;
+    }
     int count = 0;
     expand(format, system, "", &count);
     if (count != 1)
@@ -95,31 +132,110 @@ void PromptTemplate::validate() const
                           + "\"");
 }
 
-std::string PromptTemplate::render(const std::string &prompt) const
+std::shared_ptr<const ChatTemplate> PromptTemplate::chatFor(const Tokenizer &tokenizer) const
 {
+    if (!isChat())
+        throw ConfigError("prompt template is a text format, not a chat template");
+    if (compiledChat)
+        return compiledChat;
+    if (chatTemplate == "model") {
+        if (auto own = tokenizer.chatTemplate())
+            return own;
+        throw ConfigError("the model has no chat template (no chat_template in tokenizer_config.json, no chat_template.jinja); "
+                          "name one with \"template\": {\"chat_template\": \"chatml\" or a .jinja file}, or use a text format");
+    }
+    throw ConfigError("chat template \"" + chatTemplate + "\" was not loaded");
+}
+
+std::string PromptTemplate::conversationJson(const PromptInput &prompt) const
+{
+    nlohmann::ordered_json messages = prompt.isConversational()
+                                          ? parseMessages(prompt.messages)
+                                          : nlohmann::ordered_json::array({{{"role", "user"}, {"content", prompt.text}}});
+    if (!system.empty() && (messages.empty() || !messages[0].is_object() || messages[0].value("role", "") != "system"))
+        messages.insert(messages.begin(), {{"role", "system"}, {"content", system}});
+    return messages.dump();
+}
+
+std::string PromptTemplate::renderConversation(const Tokenizer &tokenizer, const std::string &messagesJson, bool addGenerationPrompt) const
+{
+    const auto chat = chatFor(tokenizer);
+    ChatTemplate::Input input;
+    input.messages = parseMessages(messagesJson);
+    input.addGenerationPrompt = addGenerationPrompt;
+    if (compiledChat) {
+        // A template from elsewhere gets this tokenizer's special tokens.
+        const auto &st = tokenizer.specialTokens();
+        if (!st.bosText.empty())
+            input.extra["bos_token"] = st.bosText;
+        if (!st.eosText.empty())
+            input.extra["eos_token"] = st.eosText;
+        if (!st.padText.empty())
+            input.extra["pad_token"] = st.padText;
+        if (!st.unkText.empty())
+            input.extra["unk_token"] = st.unkText;
+    }
+    for (const auto &[key, value] : nlohmann::ordered_json::parse(chatVariables).items())
+        input.extra[key] = value;
+    try {
+        return chat->renderText(input);
+    } catch (const std::exception &e) {
+        throw ConfigError(std::string("chat template: ") + e.what());
+    }
+}
+
+std::string PromptTemplate::render(const PromptInput &prompt, const Tokenizer *tokenizer) const
+{
+    if (isChat()) {
+        if (!tokenizer && !compiledChat)
+            throw ConfigError("rendering the model's chat template needs its tokenizer");
+        if (!tokenizer)
+            throw ConfigError("rendering a chat template needs the tokenizer (for its special tokens)");
+        return renderConversation(*tokenizer, conversationJson(prompt), true);
+    }
+    if (prompt.isConversational())
+        throw ConfigError("a conversational prompt needs a chat template, but the prompt template is the text format \"" + format
+                          + "\"; set \"template\": \"chat\" (the model's own) or {\"chat_template\": \"chatml\" or FILE.jinja}");
     int count = 0;
-    std::string out = expand(format, system, prompt, &count);
+    std::string out = expand(format, system, std::string(prompt.text), &count);
     if (count != 1)
         throw ConfigError("prompt template must contain {prompt} exactly once");
     return out;
 }
 
-std::vector<int64_t> PromptTemplate::encodePrompt(const Tokenizer &tokenizer, const std::string &prompt) const
+std::vector<int64_t> PromptTemplate::encodePrompt(const Tokenizer &tokenizer, const PromptInput &prompt) const
 {
-    std::vector<int64_t> ids = tokenizer.encode(render(prompt), false);
+    std::vector<int64_t> ids = tokenizer.encode(render(prompt, &tokenizer), false);
     if (addBos) {
         const auto bos = tokenizer.specialTokens().bos;
         if (!bos)
             throw ConfigError("prompt template asks for a BOS token but the tokenizer defines none (bos_token in tokenizer_config.json)");
-        ids.insert(ids.begin(), *bos);
+        if (ids.empty() || ids.front() != *bos)
+            ids.insert(ids.begin(), *bos);
     }
     return ids;
 }
 
 std::vector<int64_t> PromptTemplate::encodeResponse(const Tokenizer &tokenizer, const std::string &response) const
 {
+    if (isChat()) {
+        // What the template writes for an assistant turn after the generation prompt, found by
+        // rendering a one-turn conversation with and without the turn.
+        static const std::string marker = "\x01PLAD-RESPONSE\x01";
+        const std::string user = nlohmann::ordered_json::array({{{"role", "user"}, {"content", "Hello"}}}).dump();
+        auto withTurn = nlohmann::ordered_json::parse(user);
+        withTurn.push_back({{"role", "assistant"}, {"content", marker}});
+        const std::string prompt = renderConversation(tokenizer, user, true);
+        const std::string full = renderConversation(tokenizer, withTurn.dump(), false);
+        const auto at = full.find(marker);
+        if (full.compare(0, prompt.size(), prompt) == 0 && at != std::string::npos && at >= prompt.size()) {
+            const std::string text = full.substr(prompt.size(), at - prompt.size()) + response + full.substr(at + marker.size());
+            return tokenizer.encode(text, false);
+        }
+        // The template does not extend the prompt with the turn: the response and EOS.
+    }
     std::vector<int64_t> ids = tokenizer.encode(response, false);
-    if (eosAfterResponse) {
+    if (eosAfterResponse || isChat()) {
         const auto eos = tokenizer.specialTokens().eos;
         if (!eos)
             throw ConfigError("prompt template ends responses with EOS but the tokenizer defines none (eos_token in tokenizer_config.json)");
@@ -130,10 +246,13 @@ std::vector<int64_t> PromptTemplate::encodeResponse(const Tokenizer &tokenizer, 
 
 nlohmann::json PromptTemplate::toJson() const
 {
+    if (isChat())
+        return {{"chat_template", chatTemplate}, {"system", system}, {"add_bos", addBos}, {"eos_after_response", eosAfterResponse},
+                {"variables", nlohmann::json::parse(chatVariables)}};
     return {{"format", format}, {"system", system}, {"add_bos", addBos}, {"eos_after_response", eosAfterResponse}};
 }
 
-PromptTemplate PromptTemplate::fromJson(const nlohmann::json &doc, const std::string &source)
+PromptTemplate PromptTemplate::fromJson(const nlohmann::json &doc, const std::string &source, const std::filesystem::path &baseDirectory)
 {
     if (doc.is_string())
         return preset(doc.get<std::string>());
@@ -156,10 +275,37 @@ PromptTemplate PromptTemplate::fromJson(const nlohmann::json &doc, const std::st
     field("system", t.system, &nlohmann::json::is_string);
     field("add_bos", t.addBos, &nlohmann::json::is_boolean);
     field("eos_after_response", t.eosAfterResponse, &nlohmann::json::is_boolean);
+    field("chat_template", t.chatTemplate, &nlohmann::json::is_string);
+    if (doc.contains("variables")) {
+        if (!doc["variables"].is_object())
+            throw ConfigError(source + ": prompt template field \"variables\" must be an object");
+        t.chatVariables = doc["variables"].dump();
+    }
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (it.key() != "preset" && it.key() != "format" && it.key() != "system" && it.key() != "add_bos"
-            && it.key() != "eos_after_response")
+            && it.key() != "eos_after_response" && it.key() != "chat_template" && it.key() != "variables")
             throw ConfigError(source + ": unknown prompt template field \"" + it.key() + "\"");
+    if (doc.contains("format") && t.isChat())
+        throw ConfigError(source + ": a prompt template has either \"format\" (text) or \"chat_template\", not both");
+    if (t.isChat() && t.chatTemplate != "model") {
+        try {
+            if (t.chatTemplate == "chatml") {
+                t.compiledChat = std::make_shared<const ChatTemplate>(kChatMlSource, "built-in chatml template");
+            } else {
+                std::filesystem::path file = t.chatTemplate;
+                if (file.is_relative() && !baseDirectory.empty())
+                    file = baseDirectory / file;
+                if (!std::filesystem::exists(file))
+                    throw ConfigError(file.string() + ": no such chat template file");
+                t.chatTemplate = std::filesystem::absolute(file).lexically_normal().string();
+                t.compiledChat = std::make_shared<const ChatTemplate>(ChatTemplate::fromFile(file));
+            }
+        } catch (const ConfigError &e) {
+            throw ConfigError(source + ": " + e.what());
+        } catch (const std::exception &e) {
+            throw ConfigError(source + ": chat template: " + e.what());
+        }
+    }
     try {
         t.validate();
     } catch (const ConfigError &e) {

@@ -1,5 +1,6 @@
 #include "tokenizer/tokenizer.h"
 
+#include "chat/chattemplate.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "tokenizer/bpemodel.h"
@@ -201,7 +202,21 @@ Tokenizer Tokenizer::load(const std::filesystem::path &path)
     const bool hasConfig = std::filesystem::exists(configPath, ec);
     if (hasConfig)
         config = readJsonFile(configPath);
-    return fromJson(doc, hasConfig ? &config : nullptr, file.string());
+    Tokenizer tokenizer = fromJson(doc, hasConfig ? &config : nullptr, file.string());
+    try {
+        if (auto chat = ChatTemplate::fromModelDirectory(file.parent_path()))
+            tokenizer.mChat = std::make_shared<const ChatTemplate>(std::move(*chat));
+    } catch (const std::exception &e) {
+        tokenizer.mChatError = e.what();
+    }
+    return tokenizer;
+}
+
+std::shared_ptr<const ChatTemplate> Tokenizer::chatTemplate() const
+{
+    if (!mChatError.empty())
+        throw FormatError(mChatError);
+    return mChat;
 }
 
 Tokenizer Tokenizer::fromJson(const nlohmann::json &doc, const nlohmann::json *config, const std::string &source)

@@ -12,6 +12,8 @@
 
 namespace plad {
 
+class ChatTemplate;
+
 /** A token added on top of the model vocabulary (tokenizer.json "added_tokens"). */
 struct AddedToken
 {
@@ -69,10 +71,21 @@ public:
     /** True for GPT-2-style byte-level tokenizers (any byte string is encodable). */
     bool isByteLevel() const;
 
+    /**
+     * The chat template of the directory the tokenizer was loaded from (chat_template.jinja,
+     * chat_template.json or tokenizer_config.json's chat_template), or null when it has none.
+     * A template that does not compile is reported here, naming its file and line, rather than
+     * when the tokenizer loads (a model used without its template still loads).
+     */
+    std::shared_ptr<const ChatTemplate> chatTemplate() const;
+    bool hasChatTemplate() const { return mChat || !mChatError.empty(); }
+
 private:
     struct Pipeline;
     explicit Tokenizer(std::shared_ptr<const Pipeline> pipeline);
     std::shared_ptr<const Pipeline> d;
+    std::shared_ptr<const ChatTemplate> mChat;
+    std::string mChatError;
 };
 
 /**

@@ -12,10 +12,15 @@ DataConfig DataConfig::fromConfig(const ConfigReader &data)
     c.limits.contextLength = 0;
     data.allowOnly({"file", "format", "fields", "skip_bad_lines", "template", "split", "limits"});
     c.file = data.path("file", true);
+    const std::string format = data.get<std::string>("format", "jsonl");
     try {
-        c.import.format = parseDatasetFormat(data.get<std::string>("format", "jsonl"));
-    } catch (const ConfigError &e) {
-        data.fail("format", std::string("must be \"jsonl\", \"hh\", \"tldr\" or \"trl\" (") + e.what() + ")");
+        c.import.format = parseDatasetFormat(format);
+    } catch (const ConfigError &) {
+        std::string names;
+        const auto all = datasetFormatNames();
+        for (size_t i = 0; i < all.size(); ++i)
+            names += (i == 0 ? "" : i + 1 == all.size() ? " or " : ", ") + ("\"" + all[i] + "\"");
+        data.fail("format", "must be " + names + ", found \"" + format + "\"");
     }
     data.read("skip_bad_lines", c.import.skipBadLines);
     const ConfigReader fields = data.child("fields");
@@ -25,7 +30,7 @@ DataConfig DataConfig::fromConfig(const ConfigReader &data)
     fields.read("id", c.import.fields.id);
     fields.read("group", c.import.fields.group);
     if (data.has("template"))
-        c.promptTemplate = PromptTemplate::fromJson(data.json()["template"], data.where("template"));
+        c.promptTemplate = PromptTemplate::fromJson(data.json()["template"], data.where("template"), data.base());
     const ConfigReader split = data.child("split");
     split.allowOnly({"seed", "validation", "test"});
     split.read("seed", c.split.seed);

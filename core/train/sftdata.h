@@ -12,6 +12,7 @@ namespace plad {
 
 class Tokenizer;
 struct PromptTemplate;
+struct PromptInput;
 
 /** A training example as token ids: the prompt (context only) and the response (learned). */
 struct SequencePair
@@ -50,8 +51,12 @@ struct EncodedExamples
 EncodedExamples encodeExamples(const std::vector<DatasetRecord> &records, const Tokenizer &tokenizer,
                                const PromptTemplate &promptTemplate, const EncodingLimits &limits);
 
-/** Prompt ids for generation, cut by the same policy (leaving room for `responseBudget` new tokens). */
-std::vector<int64_t> encodePromptWithin(const std::string &prompt, const Tokenizer &tokenizer,
+/**
+ * Prompt ids for generation, cut by the same policy (leaving room for `responseBudget` new
+ * tokens). In chat mode the cut falls on the last message's content (its start or its end kept
+ * by the policy); the template's text and earlier turns are never cut.
+ */
+std::vector<int64_t> encodePromptWithin(const PromptInput &prompt, const Tokenizer &tokenizer,
                                         const PromptTemplate &promptTemplate, const EncodingLimits &limits,
                                         int64_t responseBudget, bool *truncated = nullptr);
 

@@ -367,7 +367,7 @@ private Q_SLOTS:
 
     void truncationPolicy()
     {
-        std::vector<DatasetRecord> records = {{"1", std::string(400, 'x') + " end", "short answer", "", "1"}};
+        std::vector<DatasetRecord> records = {{"1", std::string(400, 'x') + " end", "short answer", "", "1", ""}};
         PromptTemplate t = PromptTemplate::preset("tldr");
         EncodingLimits limits;
         limits.contextLength = 40;

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace plad {
 
 namespace {
@@ -153,7 +155,7 @@ std::string PromptTemplate::conversationJson(const PromptInput &prompt) const
                                           ? parseMessages(prompt.messages)
                                           : nlohmann::ordered_json::array({{{"role", "user"}, {"content", prompt.text}}});
     if (!system.empty() && (messages.empty() || !messages[0].is_object() || messages[0].value("role", "") != "system"))
-        messages.insert(messages.begin(), {{"role", "system"}, {"content", system}});
+        messages.insert(messages.begin(), nlohmann::ordered_json::object({{"role", "system"}, {"content", system}}));
     return messages.dump();
 }
 
@@ -175,7 +177,8 @@ std::string PromptTemplate::renderConversation(const Tokenizer &tokenizer, const
         if (!st.unkText.empty())
             input.extra["unk_token"] = st.unkText;
     }
-    for (const auto &[key, value] : nlohmann::ordered_json::parse(chatVariables).items())
+    const auto variables = nlohmann::ordered_json::parse(chatVariables);
+    for (const auto &[key, value] : variables.items())
         input.extra[key] = value;
     try {
         return chat->renderText(input);
@@ -230,7 +233,19 @@ std::vector<int64_t> PromptTemplate::encodeResponse(const Tokenizer &tokenizer, 
         const auto at = full.find(marker);
         if (full.compare(0, prompt.size(), prompt) == 0 && at != std::string::npos && at >= prompt.size()) {
             const std::string text = full.substr(prompt.size(), at - prompt.size()) + response + full.substr(at + marker.size());
-            return tokenizer.encode(text, false);
+            std::vector<int64_t> ids = tokenizer.encode(text, false);
+            // A template whose turn ends in plain text (no special token such as <|im_end|>) would
+            // never let generation stop: EOS follows, as in text mode.
+            const auto suffix = tokenizer.encode(full.substr(at + marker.size()), false);
+            const bool endsTurn = std::any_of(suffix.begin(), suffix.end(), [&](int64_t id) { return tokenizer.isSpecial(id); });
+            if (!endsTurn && eosAfterResponse) {
+                const auto eos = tokenizer.specialTokens().eos;
+                if (!eos)
+                    throw ConfigError("the chat template ends an assistant turn without a special token and the tokenizer defines no EOS "
+                                      "(eos_token in tokenizer_config.json)");
+                ids.push_back(*eos);
+            }
+            return ids;
         }
         // The template does not extend the prompt with the turn: the response and EOS.
     }

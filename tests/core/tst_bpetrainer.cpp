@@ -1,6 +1,7 @@
 // Training a byte-level BPE and writing a tokenizer.json that loads back; prompt templates.
 #include "common/compression.h"
 #include "common/error.h"
+#include "common/fileio.h"
 #include "tokenizer/bpetrainer.h"
 #include "tokenizer/prompttemplate.h"
 #include "tokenizer/tokenizer.h"
@@ -10,6 +11,8 @@
 #include <QtTest>
 
 #include <fstream>
+
+#include <nlohmann/json.hpp>
 
 using namespace plad;
 
@@ -181,6 +184,96 @@ private Q_SLOTS:
         QVERIFY(overridden.render("x").find("Be brief.") != std::string::npos);
         test::expectError([&] { PromptTemplate::fromJson({{"fromat", "{prompt}"}}, "run.json"); }, "unknown prompt template field \"fromat\"");
         test::expectError([&] { PromptTemplate::fromJson({{"add_bos", "yes"}}, "run.json"); }, "\"add_bos\" has the wrong type");
+    }
+
+    // Chat mode renders conversations with the model's own template exactly as jinja2 does
+    // (tests/data/chat_templates/cases.json holds jinja2's renderings of Qwen3's template).
+    void chatModeMatchesJinja2Renderings()
+    {
+        const auto qwen = Tokenizer::load(test::dataDir() / "tokenizers" / "qwen3");
+        QVERIFY(qwen.hasChatTemplate());
+        const auto cases = nlohmann::ordered_json::parse(readFile(test::dataDir() / "chat_templates" / "cases.json"));
+        const auto &expected = cases["expected_jinja2"]["qwen3"];
+        const auto chat = PromptTemplate::preset("chat");
+        int compared = 0;
+        for (size_t i = 0; i < cases["cases"].size(); ++i) {
+            const auto &c = cases["cases"][i];
+            if (!c["add_generation_prompt"].get<bool>() || c.contains("tools") || c.contains("variables") || !expected[i].is_string()
+                || c["conversation"].empty() || c["conversation"].back().value("role", "") != "user")
+                continue;
+            const std::string messages = c["conversation"].dump();
+            const std::string want = expected[i].get<std::string>();
+            QCOMPARE(chat.render(PromptInput("", messages), &qwen), want);
+            QCOMPARE(chat.encodePrompt(qwen, PromptInput("", messages)), qwen.encode(want, false));
+            ++compared;
+        }
+        QVERIFY2(compared >= 4, std::to_string(compared).c_str());
+
+        // A text prompt is one user turn; `system` becomes a system message in front.
+        auto withSystem = chat;
+        withSystem.system = "Be brief.";
+        QCOMPARE(withSystem.render("Name a prime.", &qwen),
+                 std::string("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nName a prime.<|im_end|>\n<|im_start|>assistant\n"));
+        // ...but not when the conversation has its own.
+        const std::string own = R"([{"role": "system", "content": "Own."}, {"role": "user", "content": "Hi"}])";
+        QCOMPARE(withSystem.render(PromptInput("", own), &qwen),
+                 std::string("<|im_start|>system\nOwn.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+
+        // The response is the assistant turn the template writes, its end-of-turn marker included
+        // (Qwen3 writes an empty thinking block into the last assistant turn).
+        QCOMPARE(chat.encodeResponse(qwen, "Seven."), qwen.encode("<think>\n\n</think>\n\nSeven.<|im_end|>\n", false));
+        const auto response = chat.encodeResponse(qwen, "Seven.");
+        QCOMPARE(std::count(response.begin(), response.end(), *qwen.tokenToId("<|im_end|>")), 1L);
+
+        // Template variables reach the template (Qwen3's switch for its thinking block).
+        auto noThinking = chat;
+        noThinking.chatVariables = R"({"enable_thinking": false})";
+        const std::string rendered = noThinking.render("Hi", &qwen);
+        QVERIFY2(rendered.ends_with("<|im_start|>assistant\n<think>\n\n</think>\n\n"), rendered.c_str());
+    }
+
+    void chatModeTemplatesFromPresetsAndFiles()
+    {
+        const auto gpt2 = Tokenizer::load(test::dataDir() / "tokenizers" / "gpt2");
+        QVERIFY(!gpt2.hasChatTemplate());
+        test::expectError([&] { PromptTemplate::preset("chat").render("Hi", &gpt2); }, "the model has no chat template");
+
+        const auto chatml = PromptTemplate::fromJson({{"chat_template", "chatml"}}, "run.json");
+        QCOMPARE(chatml.render(PromptInput("", R"([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}, {"role": "user", "content": "Go"}])"), &gpt2),
+                 std::string("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nYo<|im_end|>\n<|im_start|>user\nGo<|im_end|>\n<|im_start|>assistant\n"));
+
+        // A .jinja file relative to the config's directory, with the tokenizer's special tokens.
+        std::filesystem::create_directories(tmp("cfg"));
+        writeFileAtomically(tmp("cfg") / "mine.jinja",
+                            "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content | trim }}\n{% endfor %}"
+                            "{% if add_generation_prompt %}[assistant] {% endif %}");
+        const auto sp = Tokenizer::load(test::dataDir() / "tokenizers" / "sentencepiece");
+        const auto file = PromptTemplate::fromJson({{"chat_template", "mine.jinja"}}, "run.json", tmp("cfg"));
+        QCOMPARE(file.render(" Hello ", &sp), std::string("<s>[user] Hello\n[assistant] "));
+        QCOMPARE(file.encodePrompt(sp, " Hello ").front(), int64_t(1)); // <s> is matched as the BOS token
+        // The stored form names the file absolutely and loads back anywhere.
+        const auto stored = file.toJson();
+        QVERIFY(std::filesystem::path(stored["chat_template"].get<std::string>()).is_absolute());
+        QCOMPARE(PromptTemplate::fromJson(stored, "stored.json").render("x", &sp), file.render("x", &sp));
+        // This template ends a turn with a plain newline, so EOS follows it (generation must stop).
+        auto expected = sp.encode("Hi\n", false);
+        expected.push_back(*sp.specialTokens().eos);
+        QCOMPARE(file.encodeResponse(sp, "Hi"), expected);
+
+        test::expectError([&] { PromptTemplate::fromJson({{"chat_template", "missing.jinja"}}, "run.json", tmp("cfg")); },
+                          "missing.jinja: no such chat template file");
+        writeFileAtomically(tmp("cfg") / "broken.jinja", "line one\n{% for m in messages %}{{ m.content | nosuchfilter }}{% endfor %}");
+        test::expectError([&] { PromptTemplate::fromJson({{"chat_template", "broken.jinja"}}, "run.json", tmp("cfg")).render("x", &sp); },
+                          "2:");
+        test::expectError([&] { PromptTemplate::fromJson({{"chat_template", "chatml"}, {"format", "{prompt}"}}, "run.json"); },
+                          "either \"format\" (text) or \"chat_template\"");
+        test::expectError([&] { PromptTemplate::fromJson({{"chat_template", "chatml"}, {"variables", "x"}}, "run.json"); },
+                          "\"variables\" must be an object");
+
+        // A conversation in text mode says what to configure instead of rendering it wrongly.
+        test::expectError([&] { PromptTemplate::preset("plain").render(PromptInput("User: Hi", R"([{"role": "user", "content": "Hi"}])")); },
+                          "a conversational prompt needs a chat template");
+        QCOMPARE(PromptTemplate::fromJson("chat", "run.json").chatTemplate, std::string("model"));
     }
 
     void promptTemplatesEncodeWithSpecialTokens()

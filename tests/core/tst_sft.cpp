@@ -17,6 +17,7 @@
 #include <QtTest>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <stop_token>
 
 #include <torch/torch.h>
@@ -363,6 +364,52 @@ private Q_SLOTS:
         QVERIFY(std::abs(learningRateAt(o, 110) - o.learningRate * o.minLrRatio) < 1e-12);
         o.schedule = LrSchedule::Linear;
         QVERIFY(std::abs(learningRateAt(o, 60) - o.learningRate * 0.5) < 1e-12);
+    }
+
+    void conversationsAreCutInTheirLastMessage()
+    {
+        // A long last user turn is cut to fit; the template's turn markers and the earlier turns survive.
+        const auto qwen = Tokenizer::load(test::dataDir() / "tokenizers" / "qwen3");
+        const auto chat = PromptTemplate::preset("chat");
+        std::string longText;
+        for (int i = 0; i < 200; ++i)
+            longText += "word" + std::to_string(i) + " ";
+        nlohmann::ordered_json messages = nlohmann::ordered_json::array(
+            {nlohmann::ordered_json::object({{"role", "system"}, {"content", "Be brief."}}),
+             nlohmann::ordered_json::object({{"role", "user"}, {"content", "first question"}}),
+             nlohmann::ordered_json::object({{"role", "assistant"}, {"content", "first answer"}}),
+             nlohmann::ordered_json::object({{"role", "user"}, {"content", longText + "THE END"}})});
+        DatasetRecord record;
+        record.id = "c1";
+        record.prompt = "transcript";
+        record.messages = messages.dump();
+        record.reference = "Short.";
+        EncodingLimits limits;
+        limits.contextLength = 512;
+        limits.maxPromptTokens = 80;
+        limits.maxResponseTokens = 32;
+        for (const PromptKeep keep : {PromptKeep::Start, PromptKeep::End}) {
+            limits.promptKeep = keep;
+            const auto encoded = encodeExamples({record}, qwen, chat, limits);
+            QCOMPARE(encoded.truncatedPrompts, int64_t(1));
+            const auto &e = encoded.examples.front();
+            QVERIFY2(e.prompt.size() <= 80 && e.prompt.size() >= 70, std::to_string(e.prompt.size()).c_str());
+            const std::string text = qwen.decode(e.prompt);
+            QVERIFY(text.starts_with("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nfirst question<|im_end|>\n"));
+            QVERIFY(text.ends_with("<|im_end|>\n<|im_start|>assistant\n"));
+            QCOMPARE(text.find("THE END") != std::string::npos, keep == PromptKeep::End);
+            QCOMPARE(text.find("word0 ") != std::string::npos, keep == PromptKeep::Start);
+            QCOMPARE(e.response, chat.encodeResponse(qwen, "Short."));
+        }
+        // Uncut, the prompt is exactly the template's rendering.
+        limits.maxPromptTokens = 1500;
+        limits.contextLength = 2048;
+        const auto whole = encodeExamples({record}, qwen, chat, limits);
+        QCOMPARE(whole.truncatedPrompts, int64_t(0));
+        QCOMPARE(whole.examples.front().prompt, chat.encodePrompt(qwen, PromptInput(record.prompt, record.messages)));
+        // A text template refuses the conversation instead of training on its transcript.
+        test::expectError([&] { encodeExamples({record}, qwen, PromptTemplate::preset("plain"), limits); },
+                          "a conversational prompt needs a chat template");
     }
 
     void truncationPolicy()

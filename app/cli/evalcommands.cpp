@@ -26,16 +26,19 @@ namespace plad::cli {
 
 namespace {
 
-/** A preset name, a format string holding {prompt}, or a JSON object; empty: the model's own or "plain". */
+/**
+ * A preset name (or "chat": the model's chat template), a format string holding {prompt}, a
+ * .jinja chat template file, or a JSON object; empty: the rule of docs/chat-templates.md (the
+ * model's prompt_template.json, else its chat template, else plain).
+ */
 PromptTemplate templateFor(const std::string &option, const std::filesystem::path &modelDirectory)
 {
-    if (option.empty()) {
-        if (auto own = PromptTemplate::loadFrom(modelDirectory))
-            return *own;
-        return PromptTemplate::preset("plain");
-    }
+    if (option.empty())
+        return PromptTemplate::resolve(std::nullopt, modelDirectory);
+    if (option.ends_with(".jinja"))
+        return PromptTemplate::fromJson({{"chat_template", option}}, "--template", std::filesystem::current_path());
     if (option.front() == '{' && option.find("{prompt}") == std::string::npos)
-        return PromptTemplate::fromJson(nlohmann::json::parse(option), "--template");
+        return PromptTemplate::fromJson(nlohmann::json::parse(option), "--template", std::filesystem::current_path());
     if (option.find("{prompt}") != std::string::npos) {
         PromptTemplate t;
         t.format = option;
@@ -95,8 +98,9 @@ void addGenerationEval(CLI::App &app)
                      "{\"type\": \"local\", \"model\": DIR} or {\"type\": \"http\", \"base_url\": URL, \"model\": NAME}; "
                      "it is asked in both orders and a prompt counts only when both agree");
     eval->add_option("--template", a->templateText,
-                     "prompt template: a preset (plain, tldr, chatml, llama2, alpaca), a format holding {prompt}, or a JSON object "
-                     "(default: the model's prompt_template.json, else plain)");
+                     "prompt template: a preset (plain, tldr, chatml, llama2, alpaca; chat: the model's chat template), a format "
+                     "holding {prompt}, a .jinja chat template, or a JSON object (default: the model's prompt_template.json, else its "
+                     "chat template, else plain)");
     eval->add_option("--tokenizer", a->tokenizer, "tokenizer.json (or its directory) for models without their own");
     eval->add_option("--limit", a->limit, "evaluate only the first N records (0: all)")->capture_default_str();
     eval->add_option("--max-new-tokens", a->options.maxNewTokens, "longest output")->capture_default_str();

@@ -35,7 +35,7 @@ GenerationBenchmarkCase demoTeacherGenerationCase(const fs::path &demo, int64_t 
     if (!fs::exists(c.modelDirectory / "config.json") || !fs::exists(testFile))
         throw Error("bench generate demo-teacher: the embedded demo is not at " + demo.string() + " (its teacher and data/test.jsonl.lz4)");
     const Tokenizer tokenizer = Tokenizer::load(c.modelDirectory);
-    const PromptTemplate promptTemplate = PromptTemplate::loadFrom(c.modelDirectory).value_or(PromptTemplate{});
+    const PromptTemplate promptTemplate = PromptTemplate::resolve(std::nullopt, c.modelDirectory);
     const ModelConfig config = loadModelConfig(c.modelDirectory / "config.json");
     ImportOptions import;
     import.fields = {"prompt", "reference", "id", "group"};
@@ -47,7 +47,7 @@ GenerationBenchmarkCase demoTeacherGenerationCase(const fs::path &demo, int64_t 
     limits.contextLength = config.maxPositions;
     int64_t tokens = 0;
     for (const auto &r : records) {
-        c.prompts.push_back(encodePromptWithin(r.prompt, tokenizer, promptTemplate, limits, c.maxNewTokens));
+        c.prompts.push_back(encodePromptWithin(r.input(), tokenizer, promptTemplate, limits, c.maxNewTokens));
         tokens += static_cast<int64_t>(c.prompts.back().size());
     }
     c.eosTokenIds = stopTokenIds(config, tokenizer);

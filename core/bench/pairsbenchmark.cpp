@@ -53,7 +53,7 @@ PairsBenchmarkResult runPairsBenchmark(const PairsBenchmarkOptions &options, con
     if (static_cast<int64_t>(prompts.size()) > options.prompts)
         prompts.resize(static_cast<size_t>(options.prompts));
     const Tokenizer tokenizer = Tokenizer::load(config.student);
-    const PromptTemplate promptTemplate = PromptTemplate::loadFrom(config.student).value_or(PromptTemplate{});
+    const PromptTemplate promptTemplate = PromptTemplate::resolve(std::nullopt, config.student);
     EncodingLimits limits = config.data.limits;
     const int64_t context = loadModelConfig(config.student / "config.json").maxPositions;
     if (limits.contextLength <= 0 || limits.contextLength > context)
@@ -61,7 +61,7 @@ PairsBenchmarkResult runPairsBenchmark(const PairsBenchmarkOptions &options, con
     const int64_t tokens = config.pairs.teacher.maxNewTokens > 0 ? config.pairs.teacher.maxNewTokens : config.data.limits.maxResponseTokens;
     std::vector<size_t> length;
     for (const auto &p : prompts)
-        length.push_back(encodePromptWithin(p.prompt, tokenizer, promptTemplate, limits, tokens).size());
+        length.push_back(encodePromptWithin(p.input(), tokenizer, promptTemplate, limits, tokens).size());
     const auto order = longestFirst(prompts.size(), [&](size_t i) { return length[i]; });
     auto teacher = makeTeacher(*config.teacher, config.pairs.teacher, tokens, promptTemplate, config.data.limits, config.device,
                                pairGenerationRows(config));

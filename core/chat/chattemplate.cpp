@@ -69,6 +69,21 @@ ChatTemplate ChatTemplate::fromFile(const std::filesystem::path &jinjaFile, cons
     return ChatTemplate(readTextFile(jinjaFile), jinjaFile.string(), std::move(tokens));
 }
 
+bool ChatTemplate::existsIn(const std::filesystem::path &directory)
+{
+    if (std::filesystem::exists(directory / "chat_template.jinja") || std::filesystem::exists(directory / "chat_template.json"))
+        return true;
+    const auto config = directory / "tokenizer_config.json";
+    if (!std::filesystem::exists(config))
+        return false;
+    try {
+        const nlohmann::json doc = readJsonFile(config);
+        return doc.is_object() && doc.contains("chat_template") && !doc["chat_template"].is_null();
+    } catch (const std::exception &) {
+        return false; // loading the tokenizer names the broken file
+    }
+}
+
 std::optional<ChatTemplate> ChatTemplate::fromModelDirectory(const std::filesystem::path &directory)
 {
     const auto config = directory / "tokenizer_config.json";

@@ -48,6 +48,8 @@ public:
     /** A .jinja file, with the special tokens of `tokenizerConfig` when given. */
     static ChatTemplate fromFile(const std::filesystem::path &jinjaFile,
                                  const std::optional<std::filesystem::path> &tokenizerConfig = std::nullopt);
+    /** Whether the model directory has a template (files only; nothing is compiled). */
+    static bool existsIn(const std::filesystem::path &directory);
     /** The model directory's template, if it has one (see the class comment for the order). */
     static std::optional<ChatTemplate> fromModelDirectory(const std::filesystem::path &directory);
 

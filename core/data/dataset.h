@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/promptinput.h"
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -26,6 +27,7 @@ struct DatasetRecord
     std::string messages;
 
     bool isConversational() const { return !messages.empty(); }
+    PromptInput input() const { return {prompt, messages}; }
 };
 
 enum class DatasetFormat {

@@ -214,7 +214,7 @@ ModelCalibration calibrateModel(const std::filesystem::path &directory, const st
     std::vector<std::string> references;
     std::vector<ScoreRequest> referenceRequests;
     for (const auto &r : records) {
-        auto ids = encodePromptWithin(r.prompt, tokenizer, options.promptTemplate, limits, options.maxNewTokens);
+        auto ids = encodePromptWithin(r.input(), tokenizer, options.promptTemplate, limits, options.maxNewTokens);
         auto reference = options.promptTemplate.encodeResponse(tokenizer, r.reference);
         if (static_cast<int64_t>(reference.size()) > options.maxNewTokens)
             reference.resize(static_cast<size_t>(options.maxNewTokens));

@@ -85,7 +85,7 @@ GenerationEvalResult evaluateGeneration(LanguageModel &model, const Tokenizer &t
     std::vector<bool> truncated(records.size(), false);
     for (size_t i = 0; i < records.size(); ++i) {
         bool cut = false;
-        prompts[i] = encodePromptWithin(records[i].prompt, tokenizer, options.promptTemplate, limits, options.maxNewTokens, &cut);
+        prompts[i] = encodePromptWithin(records[i].input(), tokenizer, options.promptTemplate, limits, options.maxNewTokens, &cut);
         truncated[i] = cut;
         result.truncatedPrompts += cut ? 1 : 0;
     }

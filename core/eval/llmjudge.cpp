@@ -4,9 +4,12 @@
 #include "common/fileio.h"
 #include "model/modelloader.h"
 #include "model/sequencescorer.h"
+#include "tokenizer/prompttemplate.h"
 #include "tokenizer/tokenizer.h"
+#include "train/sftdata.h"
 
 #include <cmath>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -48,8 +51,13 @@ public:
         options.device = device;
         mModel = loadModel(config.model, options).model;
         mModel->eval();
-        mA = mTokenizer.encode(" A");
-        mB = mTokenizer.encode(" B");
+        // A chat model is asked in its own template, the question as the user's turn; its answer
+        // then starts the assistant's turn ("A"), not a continuation of the text (" A").
+        const auto own = PromptTemplate::ownOf(config.model);
+        if (own && own->isChat())
+            mChat = *own;
+        mA = mTokenizer.encode(mChat ? "A" : " A");
+        mB = mTokenizer.encode(mChat ? "B" : " B");
         if (mA.empty() || mB.empty() || mA == mB)
             throw Error("labeling.llm.model: the judge's tokenizer cannot tell \" A\" from \" B\"");
     }
@@ -62,10 +70,20 @@ public:
         std::vector<ScoreRequest> requests;
         for (const auto &c : cases)
             for (const bool swapped : {false, true}) {
-                auto ids = mTokenizer.encode(fillInstructions(mConfig.instructions, c, swapped));
+                const std::string question = fillInstructions(mConfig.instructions, c, swapped);
                 const auto room = static_cast<size_t>(std::max<int64_t>(1, context - 4));
-                if (ids.size() > room) // keep the end: the answer slot follows the question's last words
-                    ids.erase(ids.begin(), ids.end() - static_cast<long>(room));
+                std::vector<int64_t> ids;
+                if (mChat) {
+                    EncodingLimits limits;
+                    limits.contextLength = context;
+                    limits.maxPromptTokens = static_cast<int64_t>(room);
+                    limits.promptKeep = PromptKeep::End;
+                    ids = encodePromptWithin(question, mTokenizer, *mChat, limits, 4);
+                } else {
+                    ids = mTokenizer.encode(question);
+                    if (ids.size() > room) // keep the end: the answer slot follows the question's last words
+                        ids.erase(ids.begin(), ids.end() - static_cast<long>(room));
+                }
                 requests.push_back({ids, mA});
                 requests.push_back({ids, mB});
             }
@@ -85,6 +103,7 @@ private:
     LlmJudgeConfig mConfig;
     Tokenizer mTokenizer;
     CausalLM mModel;
+    std::optional<PromptTemplate> mChat;
     std::vector<int64_t> mA, mB;
 };
 

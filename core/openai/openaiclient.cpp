@@ -195,7 +195,9 @@ void requestCompletions(const OpenAiEndpoint &endpoint, const CompletionSettings
                                    {"max_tokens", settings.maxTokens},
                                    {"temperature", settings.temperature},
                                    {"top_p", settings.topP}};
-            if (endpoint.chat)
+            if (endpoint.chat && index < settings.conversations.size() && !settings.conversations[index].empty())
+                body["messages"] = nlohmann::json::parse(settings.conversations[index]);
+            else if (endpoint.chat)
                 body["messages"] = {{{"role", "user"}, {"content", prompts[index]}}};
             else
                 body["prompt"] = prompts[index];

@@ -31,7 +31,7 @@ struct OpenAiEndpoint
     std::string baseUrl;            ///< up to and including /v1, e.g. "http://127.0.0.1:8000/v1"
     std::string model;              ///< the "model" field of each request
     std::string apiKeyEnv;          ///< name of the environment variable with the key; empty: no key
-    bool chat = false;              ///< /chat/completions (one user message) instead of /completions
+    bool chat = false;              ///< /chat/completions (the conversation, or the prompt as one user message) instead of /completions
     int concurrency = 4;            ///< requests in flight
     double timeoutSeconds = 60;     ///< per request: connecting and each read
     int maxRetries = 4;             ///< for connection failures, timeouts, 429 and 5xx
@@ -59,6 +59,9 @@ struct CompletionSettings
     std::optional<uint64_t> seed;   ///< sent as "seed" (servers that support it become repeatable)
     std::vector<uint64_t> seeds;    ///< one per prompt, sent instead of `seed` when given
     std::vector<std::string> stop;
+    /** Chat endpoints: one JSON list of messages per prompt, sent as "messages" instead of the
+     *  prompt as one user message (empty entries, or none: the prompt text). */
+    std::vector<std::string> conversations;
 };
 
 struct CompletionResult

@@ -170,7 +170,7 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
     GenerationEvalOptions evalOptions;
     evalOptions.limits.maxPromptTokens = 224;
     evalOptions.maxNewTokens = 32;
-    const PromptTemplate promptTemplate = PromptTemplate::loadFrom(demo / "student").value_or(PromptTemplate{});
+    const PromptTemplate promptTemplate = PromptTemplate::resolve(std::nullopt, demo / "student");
     ModelCalibrationOptions calibration;
     calibration.promptTemplate = promptTemplate;
     calibration.limits.maxPromptTokens = 224;

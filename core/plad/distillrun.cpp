@@ -115,7 +115,7 @@ struct RunState
             callbacks.log(line);
     }
 
-    std::vector<int64_t> promptIds(const std::string &prompt) const
+    std::vector<int64_t> promptIds(const PromptInput &prompt) const
     {
         return encodePromptWithin(prompt, tokenizer, promptTemplate, limits, limits.maxResponseTokens);
     }
@@ -138,9 +138,9 @@ void preparePrompts(RunState &s)
     const size_t trainCount = s.config.pairs.prompts > 0 ? std::min(splits.train.size(), static_cast<size_t>(s.config.pairs.prompts))
                                                           : splits.train.size();
     for (size_t i = 0; i < trainCount; ++i)
-        prompts.push_back({splits.train[i].id, index++, "train", splits.train[i].prompt, splits.train[i].reference});
+        prompts.push_back({splits.train[i].id, index++, "train", splits.train[i].prompt, splits.train[i].reference, splits.train[i].messages});
     for (const auto &r : splits.validation)
-        prompts.push_back({r.id, index++, "validation", r.prompt, r.reference});
+        prompts.push_back({r.id, index++, "validation", r.prompt, r.reference, r.messages});
     if (trainCount == 0)
         throw Error("the training split of " + s.config.data.file.string() + " is empty");
     s.store.pairs().addPrompts(s.runId, prompts);
@@ -162,7 +162,7 @@ std::vector<DistillItem> loadItems(RunState &s)
     auto promptFor = [&](const std::string &id) -> const std::vector<int64_t> & {
         auto it = promptCache.find(id);
         if (it == promptCache.end())
-            it = promptCache.emplace(id, s.promptIds(byId.at(id)->prompt)).first;
+            it = promptCache.emplace(id, s.promptIds(byId.at(id)->input())).first;
         return it->second;
     };
     const DistillMethod method = s.config.method;
@@ -268,7 +268,7 @@ EvalSet buildEvalSet(RunState &s)
         prompts.resize(static_cast<size_t>(s.config.eval.prompts));
     std::map<std::string, std::vector<int64_t>> promptIds;
     for (const auto &p : prompts) {
-        auto ids = s.promptIds(p.prompt);
+        auto ids = s.promptIds(p.input());
         promptIds[p.id] = ids;
         auto reference = s.responseIds(p.reference);
         if (!reference.empty())
@@ -453,7 +453,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
     }
     std::vector<DistillItem> validation;
     for (const auto &p : s.store.pairs().prompts(s.runId, "validation"))
-        validation.push_back({-1, s.promptIds(p.prompt), s.responseIds(p.reference), {}, {}, 0, 0, 1});
+        validation.push_back({-1, s.promptIds(p.input()), s.responseIds(p.reference), {}, {}, 0, 0, 1});
     DistillTrainerOptions trainerOptions;
     trainerOptions.student = s.student;
     trainerOptions.teacher = teacherModel;
@@ -518,8 +518,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
     s.store.runs().setStage(s.runId, "export", "running");
     result.modelDirectory = s.directory / "model";
     saveModel(*s.student, result.modelDirectory);
-    s.promptTemplate.saveTo(result.modelDirectory);
-    copyTokenizerFiles(c.student, result.modelDirectory);
+    s.promptTemplate.exportTo(c.student, result.modelDirectory);
     s.store.results().addArtifact(s.runId, "model", result.modelDirectory.string(), result.steps);
     s.store.runs().setStage(s.runId, "export", "completed", result.modelDirectory.string());
     s.store.runs().setStatus(s.runId, RunStatus::Completed);
@@ -620,9 +619,9 @@ DistillRunResult executeRun(const fs::path &workspace, const std::string &runId,
         for (auto &p : initial->parameters())
             p.set_requires_grad(false);
         Tokenizer tokenizer = loadTokenizerOf(config.student, "student.model");
-        PromptTemplate promptTemplate = config.studentTemplate ? *config.studentTemplate
-                                        : config.data.promptTemplate ? *config.data.promptTemplate
-                                                                     : PromptTemplate::loadFrom(config.student).value_or(PromptTemplate{});
+        // docs/chat-templates.md: student.template, else data.template, else the student's own format, else plain.
+        const PromptTemplate promptTemplate = PromptTemplate::resolve(config.studentTemplate ? config.studentTemplate : config.data.promptTemplate,
+                                                                      config.student);
         EncodingLimits limits = config.data.limits;
         if (limits.contextLength <= 0 || limits.contextLength > student->config().maxPositions)
             limits.contextLength = student->config().maxPositions;

@@ -452,7 +452,7 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
     std::vector<std::vector<int64_t>> encoded;
     encoded.reserve(todo.size());
     for (const auto &p : todo)
-        encoded.push_back(encodePromptWithin(p.prompt, *setup.tokenizer, setup.promptTemplate, setup.limits, longestOutput));
+        encoded.push_back(encodePromptWithin(p.input(), *setup.tokenizer, setup.promptTemplate, setup.limits, longestOutput));
     const auto order = longestFirst(todo.size(), [&](size_t i) { return encoded[i].size(); });
     profile.encodeSeconds += secondsSince(encodeStart);
 

@@ -17,7 +17,7 @@ PromptTemplate runPromptTemplate(const nlohmann::json &config)
         return PromptTemplate::fromJson(config["student"]["template"], "student.template");
     if (config["data"].contains("template"))
         return PromptTemplate::fromJson(config["data"]["template"], "data.template");
-    return PromptTemplate::loadFrom(config["student"]["model"].get<std::string>()).value_or(PromptTemplate{});
+    return PromptTemplate::resolve(std::nullopt, config["student"]["model"].get<std::string>());
 }
 
 std::string trlPairsJsonl(Workspace &store, const std::string &runId, int64_t *written)
@@ -39,8 +39,18 @@ std::string trlPairsJsonl(Workspace &store, const std::string &runId, int64_t *w
         std::string chosen = outputs.at(p.chosenOutput).text, rejected = outputs.at(p.rejectedOutput).text;
         if (p.annotation && p.annotation->action == AnnotationAction::Flip)
             std::swap(chosen, rejected);
-        text += nlohmann::json{{"prompt", promptTemplate.render(prompts.at(p.promptId).prompt)}, {"chosen", chosen}, {"rejected", rejected}}.dump()
-                + "\n";
+        const auto &prompt = prompts.at(p.promptId);
+        if (promptTemplate.isChat()) {
+            // TRL's conversational preference format: the conversation, and each answer as an assistant turn.
+            auto turn = [](const std::string &content) { return nlohmann::ordered_json::array({{{"role", "assistant"}, {"content", content}}}); };
+            nlohmann::ordered_json row;
+            row["prompt"] = nlohmann::ordered_json::parse(promptTemplate.conversationJson(prompt.input()));
+            row["chosen"] = turn(chosen);
+            row["rejected"] = turn(rejected);
+            text += row.dump() + "\n";
+        } else {
+            text += nlohmann::json{{"prompt", promptTemplate.render(prompt.input())}, {"chosen", chosen}, {"rejected", rejected}}.dump() + "\n";
+        }
         ++count;
     }
     if (written)
@@ -64,8 +74,7 @@ ExportedStudent exportStudent(Workspace &store, const fs::path &workspace, const
     fs::create_directories(target);
     for (const char *file : {"config.json", "model.safetensors"})
         fs::copy_file(source / file, target / file, fs::copy_options::overwrite_existing);
-    copyTokenizerFiles(config["student"]["model"].get<std::string>(), target);
-    runPromptTemplate(config).saveTo(target);
+    runPromptTemplate(config).exportTo(config["student"]["model"].get<std::string>(), target);
     out.directory = target;
     return out;
 }

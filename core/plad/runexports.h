@@ -18,7 +18,8 @@ PromptTemplate runPromptTemplate(const nlohmann::json &runConfig);
 
 /**
  * The run's training pairs of its latest round, annotations applied (discarded pairs left out,
- * flipped ones swapped), as JSONL lines {"prompt" (templated), "chosen", "rejected"}. Held-out
+ * flipped ones swapped), as JSONL lines {"prompt" (templated), "chosen", "rejected"}; with a chat template, in TRL's
+ * conversational form (the prompt a list of messages, each answer one assistant turn). Held-out
  * pairs are not exported. `written` receives the number of lines.
  */
 std::string trlPairsJsonl(Workspace &store, const std::string &runId, int64_t *written = nullptr);

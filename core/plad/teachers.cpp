@@ -29,11 +29,8 @@ using Clock = std::chrono::steady_clock;
 
 PromptTemplate templateFor(const fs::path &modelDir, const std::optional<PromptTemplate> &configured, const PromptTemplate &fallback)
 {
-    if (configured)
-        return *configured;
-    if (auto own = PromptTemplate::loadFrom(modelDir))
-        return *own;
-    return fallback;
+    // A local teacher renders with its own format (docs/chat-templates.md); the student's is the fallback.
+    return PromptTemplate::resolve(configured, modelDir, fallback);
 }
 
 /** A teacher that is a local checkpoint with its own tokenizer. */
@@ -66,7 +63,7 @@ public:
     {
         std::vector<std::vector<int64_t>> encoded;
         for (const auto &p : prompts)
-            encoded.push_back(encodePromptWithin(p.prompt, mTokenizer, mTemplate, mLimits, mMaxNewTokens));
+            encoded.push_back(encodePromptWithin(p.input(), mTokenizer, mTemplate, mLimits, mMaxNewTokens));
         LocalSampling draw;
         draw.sampling = mSide.sampling;
         draw.maxNewTokens = mMaxNewTokens;
@@ -132,6 +129,10 @@ public:
         : mEndpoint(config.endpoint)
         , mTemplate(config.promptTemplate.value_or(fallback))
     {
+        if (!mEndpoint.chat && mTemplate.isChat() && !mTemplate.compiledChat)
+            throw ConfigError("teacher: a completions endpoint needs the prompt as text, and the model's own chat template is the "
+                              "server's, unknown here: set \"chat\": true (the server applies its template), or give the teacher "
+                              "a \"template\" (a text format or {\"chat_template\": FILE.jinja})");
         mSettings.maxTokens = maxNewTokens;
         mSettings.temperature = side.sampling.greedy ? 0.0 : side.sampling.temperature;
         mSettings.topP = side.sampling.greedy ? 1.0 : side.sampling.topP;
@@ -147,9 +148,13 @@ public:
         std::vector<std::vector<TeacherText>> out(prompts.size(), std::vector<TeacherText>(static_cast<size_t>(k)));
         for (int64_t s = 0; s < k; ++s) {
             std::vector<std::string> texts;
-            for (const auto &p : prompts)
-                texts.push_back(mEndpoint.chat ? p.prompt : mTemplate.render(p.prompt));
             CompletionSettings settings = mSettings;
+            for (const auto &p : prompts) {
+                // A chat server gets the conversation (with the configured system prompt) and applies its own template.
+                texts.push_back(mEndpoint.chat ? p.prompt : mTemplate.render(p.input()));
+                if (mEndpoint.chat)
+                    settings.conversations.push_back(mTemplate.conversationJson(p.input()));
+            }
             if (!mGreedy)
                 for (size_t i = 0; i < prompts.size(); ++i) // 31 bits: what every server accepts as an integer seed
                     settings.seeds.push_back(deriveSeed(deriveSeed(mBaseSeed, promptSeeds.at(i)), static_cast<uint64_t>(s)) & 0x7fffffffu);

@@ -80,9 +80,9 @@ void PairStore::addPrompts(const std::string &runId, const std::vector<PromptRec
 {
     mRuns.requireRun(runId);
     mDb.transaction([&] {
-        auto s = mDb.prepare("INSERT OR IGNORE INTO prompts (run_id, prompt_id, idx, split, prompt, reference) VALUES (?,?,?,?,?,?)");
+        auto s = mDb.prepare("INSERT OR IGNORE INTO prompts (run_id, prompt_id, idx, split, prompt, reference, messages) VALUES (?,?,?,?,?,?,?)");
         for (const auto &p : prompts) {
-            s.bind(1, runId).bind(2, p.id).bind(3, p.index).bind(4, p.split).bind(5, p.prompt).bind(6, p.reference);
+            s.bind(1, runId).bind(2, p.id).bind(3, p.index).bind(4, p.split).bind(5, p.prompt).bind(6, p.reference).bind(7, p.messages);
             s.run();
         }
     });
@@ -90,12 +90,12 @@ void PairStore::addPrompts(const std::string &runId, const std::vector<PromptRec
 
 std::vector<PromptRecord> PairStore::prompts(const std::string &runId, const std::string &split)
 {
-    auto s = mDb.prepare("SELECT prompt_id, idx, split, prompt, reference FROM prompts WHERE run_id = ? AND (? = '' OR split = ?) "
+    auto s = mDb.prepare("SELECT prompt_id, idx, split, prompt, reference, messages FROM prompts WHERE run_id = ? AND (? = '' OR split = ?) "
                           "ORDER BY idx");
     s.bind(1, runId).bind(2, split).bind(3, split);
     std::vector<PromptRecord> out;
     while (s.step())
-        out.push_back({s.text(0), s.integer(1), s.text(2), s.text(3), s.text(4)});
+        out.push_back({s.text(0), s.integer(1), s.text(2), s.text(3), s.text(4), s.text(5)});
     return out;
 }
 

@@ -4,6 +4,7 @@
 // engine, the reports, the CLI and the workbench.
 
 #include "common/enumnames.h"
+#include "common/promptinput.h"
 
 #include <cstdint>
 #include <optional>
@@ -76,8 +77,10 @@ struct PromptRecord
     std::string id;
     int64_t index = 0;         ///< position in the run's prompt list (generation order)
     std::string split;         ///< "train" or "validation"
-    std::string prompt;
+    std::string prompt;        ///< the text (a readable transcript for a conversation)
     std::string reference;
+    std::string messages;      ///< conversational prompts: the JSON list of messages; empty otherwise
+    PromptInput input() const { return {prompt, messages}; }
 };
 
 /** One generated output: a teacher's (y+ candidate) or the student's (y- candidate). */

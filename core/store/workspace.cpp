@@ -127,6 +127,10 @@ CREATE TABLE artifacts (
     created_at TEXT NOT NULL
 );
 )sql",
+    // 2 -> 3: conversational prompts keep their messages
+    R"sql(
+ALTER TABLE prompts ADD COLUMN messages TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int migrationCount = static_cast<int>(sizeof migrations / sizeof migrations[0]);
 static_assert(migrationCount == Workspace::schemaVersion, "one migration per schema version");

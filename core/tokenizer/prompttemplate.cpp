@@ -161,13 +161,18 @@ std::string PromptTemplate::conversationJson(const PromptInput &prompt) const
 
 std::string PromptTemplate::renderConversation(const Tokenizer &tokenizer, const std::string &messagesJson, bool addGenerationPrompt) const
 {
-    const auto chat = chatFor(tokenizer);
+    return renderChat(*chatFor(tokenizer), &tokenizer, messagesJson, addGenerationPrompt);
+}
+
+std::string PromptTemplate::renderChat(const ChatTemplate &chat, const Tokenizer *tokenizer, const std::string &messagesJson,
+                                       bool addGenerationPrompt) const
+{
     ChatTemplate::Input input;
     input.messages = parseMessages(messagesJson);
     input.addGenerationPrompt = addGenerationPrompt;
-    if (compiledChat) {
+    if (compiledChat && tokenizer) {
         // A template from elsewhere gets this tokenizer's special tokens.
-        const auto &st = tokenizer.specialTokens();
+        const auto &st = tokenizer->specialTokens();
         if (!st.bosText.empty())
             input.extra["bos_token"] = st.bosText;
         if (!st.eosText.empty())
@@ -181,7 +186,7 @@ std::string PromptTemplate::renderConversation(const Tokenizer &tokenizer, const
     for (const auto &[key, value] : variables.items())
         input.extra[key] = value;
     try {
-        return chat->renderText(input);
+        return chat.renderText(input);
     } catch (const std::exception &e) {
         throw ConfigError(std::string("chat template: ") + e.what());
     }
@@ -192,8 +197,8 @@ std::string PromptTemplate::render(const PromptInput &prompt, const Tokenizer *t
     if (isChat()) {
         if (!tokenizer && !compiledChat)
             throw ConfigError("rendering the model's chat template needs its tokenizer");
-        if (!tokenizer)
-            throw ConfigError("rendering a chat template needs the tokenizer (for its special tokens)");
+        if (!tokenizer) // a template file or chatml: the special tokens its tokenizer_config.json gave, if any
+            return renderChat(*compiledChat, nullptr, conversationJson(prompt), true);
         return renderConversation(*tokenizer, conversationJson(prompt), true);
     }
     if (prompt.isConversational())
@@ -332,6 +337,126 @@ PromptTemplate PromptTemplate::fromJson(const nlohmann::json &doc, const std::st
 void PromptTemplate::saveTo(const std::filesystem::path &directory) const
 {
     writeFileAtomically(directory / fileName, toJson().dump(2) + "\n");
+}
+
+std::optional<PromptTemplate> PromptTemplate::ownOf(const std::filesystem::path &modelDirectory)
+{
+    if (modelDirectory.empty())
+        return std::nullopt;
+    const auto dir = std::filesystem::is_directory(modelDirectory) ? modelDirectory : modelDirectory.parent_path();
+    if (auto own = loadFrom(dir))
+        return own;
+    if (ChatTemplate::existsIn(dir))
+        return modelChat();
+    return std::nullopt;
+}
+
+PromptTemplate PromptTemplate::resolve(const std::optional<PromptTemplate> &configured, const std::filesystem::path &modelDirectory,
+                                       const std::optional<PromptTemplate> &fallback)
+{
+    if (configured)
+        return *configured;
+    if (auto own = ownOf(modelDirectory))
+        return *own;
+    return fallback.value_or(PromptTemplate{});
+}
+
+namespace {
+
+// A Python string literal holding `text`, for generated Jinja source.
+std::string jinjaString(const std::string &text)
+{
+    std::string out = "'";
+    for (const char c : text) {
+        switch (c) {
+        case '\\': out += "\\\\"; break;
+        case '\'': out += "\\'"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default: out += c;
+        }
+    }
+    return out + "'";
+}
+
+} // namespace
+
+std::string PromptTemplate::textFormatAsChatTemplate() const
+{
+    // The format split at {prompt} and {system}; literal braces are already single in `expand`.
+    const std::string promptMark = "\x02PROMPT\x02", systemMark = "\x02SYSTEM\x02";
+    int count = 0;
+    const std::string expanded = expand(format, systemMark, promptMark, &count);
+    std::string source = std::string(addBos ? "{{- bos_token -}}\n" : "") + "{%- set ns = namespace(system=" + jinjaString(system) + ") -%}\n"
+                         "{%- for message in messages if message['role'] == 'system' -%}{%- set ns.system = message['content'] -%}{%- endfor -%}\n"
+                         "{%- for message in messages -%}\n"
+                         "{%- if message['role'] == 'user' -%}\n";
+    std::string rest = expanded;
+    std::string body;
+    while (!rest.empty()) {
+        const auto p = rest.find(promptMark), q = rest.find(systemMark);
+        const auto next = std::min(p, q);
+        if (next == std::string::npos) {
+            body += "{{- " + jinjaString(rest) + " -}}";
+            break;
+        }
+        if (next > 0)
+            body += "{{- " + jinjaString(rest.substr(0, next)) + " -}}";
+        body += next == p ? "{{- message['content'] -}}" : "{{- ns.system -}}";
+        rest.erase(0, next + (next == p ? promptMark.size() : systemMark.size()));
+    }
+    source += body + "\n{%- elif message['role'] == 'assistant' -%}\n"
+                     "{{- message['content'] -}}{%- if eos_token is defined and eos_token -%}{{- eos_token -}}{%- endif -%}\n"
+                     "{%- endif -%}\n{%- endfor -%}";
+    return source;
+}
+
+void PromptTemplate::exportTo(const std::filesystem::path &tokenizerSource, const std::filesystem::path &directory) const
+{
+    namespace fs = std::filesystem;
+    const fs::path from = fs::is_directory(tokenizerSource) ? tokenizerSource : tokenizerSource.parent_path();
+    fs::create_directories(directory);
+    copyTokenizerFiles(tokenizerSource, directory);
+    for (const char *file : {"chat_template.jinja", "chat_template.json"}) {
+        std::error_code ec;
+        fs::remove(directory / file, ec);
+    }
+    std::optional<std::string> chatSource;
+    nlohmann::ordered_json namedList; // the model's own list of named templates, kept whole
+    PromptTemplate stored = *this;
+    if (isChat()) {
+        if (compiledChat) {
+            chatSource = compiledChat->source();
+        } else if (const auto own = ChatTemplate::fromModelDirectory(from)) {
+            const auto config = from / "tokenizer_config.json";
+            if (!fs::exists(from / "chat_template.jinja") && !fs::exists(from / "chat_template.json") && fs::exists(config)) {
+                const auto doc = nlohmann::ordered_json::parse(readTextFile(config));
+                if (doc["chat_template"].is_array())
+                    namedList = doc["chat_template"];
+            }
+            chatSource = own->source();
+        } else {
+            throw ConfigError(from.string() + ": the prompt template is the model's chat template, but the model has none");
+        }
+        stored.chatTemplate = "model"; // the exported directory carries the template itself
+        stored.compiledChat.reset();
+    } else if (!ChatTemplate::existsIn(from)) {
+        chatSource = textFormatAsChatTemplate();
+    }
+    if (chatSource) {
+        const auto configFile = directory / "tokenizer_config.json";
+        nlohmann::ordered_json config = fs::exists(configFile) ? nlohmann::ordered_json::parse(readTextFile(configFile))
+                                                               : nlohmann::ordered_json::object();
+        if (!config.is_object())
+            throw FormatError(configFile.string() + ": expected a JSON object");
+        if (!namedList.is_null())
+            config["chat_template"] = namedList;
+        else
+            config["chat_template"] = *chatSource;
+        writeFileAtomically(configFile, config.dump(2) + "\n");
+    }
+    stored.saveTo(directory);
 }
 
 std::optional<PromptTemplate> PromptTemplate::loadFrom(const std::filesystem::path &directory)

@@ -10,24 +10,13 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/promptinput.h"
+
 namespace plad {
 
 class ChatTemplate;
 class Tokenizer;
 
-/**
- * A prompt as the data gives it: plain text, or (conversational records) a JSON list of
- * messages with `text` a readable transcript. Converts implicitly from text.
- */
-struct PromptInput
-{
-    PromptInput(const std::string &text) : text(text) {}
-    PromptInput(const char *text) : text(text) {}
-    PromptInput(std::string_view text, std::string_view messages) : text(text), messages(messages) {}
-    std::string_view text;
-    std::string_view messages; ///< empty: not a conversation
-    bool isConversational() const { return !messages.empty(); }
-};
 
 /**
  * How a task prompt becomes model input, stored with a run's config.
@@ -89,6 +78,8 @@ struct PromptTemplate
     std::string renderConversation(const Tokenizer &tokenizer, const std::string &messagesJson, bool addGenerationPrompt) const;
 
     nlohmann::json toJson() const;
+    /** Renders with `chat`; `tokenizer` (may be null) supplies special tokens to a template from a file. */
+    std::string renderChat(const ChatTemplate &chat, const Tokenizer *tokenizer, const std::string &messagesJson, bool addGenerationPrompt) const;
     /**
      * Reads {"format", "system", "add_bos", "eos_after_response"}, {"chat_template": "model" |
      * "chatml" | FILE.jinja, "system", "variables": {...}} or {"preset": name, ...overrides}.
@@ -97,6 +88,32 @@ struct PromptTemplate
     static PromptTemplate fromJson(const nlohmann::json &doc, const std::string &source,
                                    const std::filesystem::path &baseDirectory = {});
 
+
+    /**
+     * A model directory's own prompt format: its prompt_template.json (what it was trained
+     * with here), else its chat template (chat mode, "model"), else nothing.
+     */
+    static std::optional<PromptTemplate> ownOf(const std::filesystem::path &modelDirectory);
+    /**
+     * The rule every command follows (docs/chat-templates.md): the configured template, else
+     * the model's own (ownOf), else `fallback`, else plain text.
+     */
+    static PromptTemplate resolve(const std::optional<PromptTemplate> &configured, const std::filesystem::path &modelDirectory,
+                                  const std::optional<PromptTemplate> &fallback = std::nullopt);
+
+    /**
+     * Writes the prompt format beside an exported or trained model in `directory`: the
+     * tokenizer files of `tokenizerSource`, prompt_template.json, and the chat template as
+     * `chat_template` in tokenizer_config.json, so that transformers, vLLM and llama.cpp load
+     * the model with the prompt format it was trained with. Chat mode writes its template; a
+     * text format writes an equivalent template (the last user message inside the format, the
+     * system text from the conversation or the configured one) unless the tokenizer already
+     * has one. Chat template files (chat_template.jinja/.json) are not copied: the one written
+     * is the one that counts.
+     */
+    void exportTo(const std::filesystem::path &tokenizerSource, const std::filesystem::path &directory) const;
+    /** Text mode: the Jinja chat template exportTo() writes for this format. */
+    std::string textFormatAsChatTemplate() const;
 
     /** The file beside a trained model that records the template it was trained with. */
     static constexpr const char *fileName = "prompt_template.json";

@@ -48,7 +48,8 @@ SftJobConfig SftJobConfig::fromJson(const nlohmann::json &doc, const fs::path &b
     const DataConfig data = DataConfig::fromConfig(top.child("data"));
     c.dataFile = data.file;
     c.import = data.import;
-    c.promptTemplate = data.promptTemplate.value_or(PromptTemplate{});
+    // docs/chat-templates.md: data.template, else the model's own format, else the tokenizer's chat template, else plain.
+    c.promptTemplate = PromptTemplate::resolve(data.promptTemplate, c.modelFrom, PromptTemplate::ownOf(c.tokenizer));
     c.split = data.split;
     c.limits = data.limits;
     nlohmann::json train = doc.value("train", nlohmann::json());
@@ -142,8 +143,7 @@ SftJobResult runSftJob(const SftJobConfig &config, bool resume, JobContext *cont
     if (result.training.stop == TrainStop::Completed) {
         result.modelDirectory = config.output / "model";
         saveModel(*model, result.modelDirectory);
-        config.promptTemplate.saveTo(result.modelDirectory);
-        copyTokenizerFiles(config.tokenizer, result.modelDirectory);
+        config.promptTemplate.exportTo(config.tokenizer, result.modelDirectory);
     }
     return result;
 }

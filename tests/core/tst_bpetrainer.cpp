@@ -2,6 +2,7 @@
 #include "common/compression.h"
 #include "common/error.h"
 #include "common/fileio.h"
+#include "chat/chattemplate.h"
 #include "tokenizer/bpetrainer.h"
 #include "tokenizer/prompttemplate.h"
 #include "tokenizer/tokenizer.h"
@@ -48,6 +49,66 @@ class TestBpeTrainer : public QObject
     Q_OBJECT
 
 private:
+    void resolvesAndExports()
+    {
+        namespace fs = std::filesystem;
+        const fs::path qwenDir = test::dataDir() / "tokenizers" / "qwen3";
+        const fs::path gpt2Dir = test::dataDir() / "tokenizers" / "gpt2";
+        // The rule: configured, else prompt_template.json, else the model's chat template, else plain.
+        QVERIFY(PromptTemplate::resolve(std::nullopt, qwenDir).isChat());
+        QCOMPARE(PromptTemplate::resolve(std::nullopt, gpt2Dir).format, std::string("{prompt}"));
+        QCOMPARE(PromptTemplate::resolve(PromptTemplate::preset("tldr"), qwenDir).format, PromptTemplate::preset("tldr").format);
+        QCOMPARE(PromptTemplate::resolve(std::nullopt, gpt2Dir, PromptTemplate::preset("tldr")).format, PromptTemplate::preset("tldr").format);
+        fs::create_directories(tmp("own"));
+        PromptTemplate::preset("alpaca").saveTo(tmp("own"));
+        fs::copy_file(qwenDir / "tokenizer_config.json", tmp("own") / "tokenizer_config.json");
+        QCOMPARE(PromptTemplate::resolve(std::nullopt, tmp("own")).format, PromptTemplate::preset("alpaca").format);
+
+        const std::string conversation = R"([{"role": "system", "content": "S."}, {"role": "user", "content": "Q1"}, )"
+                                         R"({"role": "assistant", "content": "A1"}, {"role": "user", "content": "Q2"}])";
+        // The model's own template: the exported directory renders exactly as the source.
+        const auto qwen = Tokenizer::load(qwenDir);
+        const auto chat = PromptTemplate::preset("chat");
+        chat.exportTo(qwenDir, tmp("export-chat"));
+        const auto exported = Tokenizer::load(tmp("export-chat"));
+        const auto back = PromptTemplate::resolve(std::nullopt, tmp("export-chat"));
+        QVERIFY(back.isChat());
+        QCOMPARE(back.render(PromptInput("", conversation), &exported), chat.render(PromptInput("", conversation), &qwen));
+        QCOMPARE(readJsonFile(tmp("export-chat") / "tokenizer_config.json")["chat_template"],
+                 readJsonFile(qwenDir / "tokenizer_config.json")["chat_template"]);
+
+        // A template file: written into tokenizer_config.json, and prompt_template.json names the model's own.
+        const auto chatml = PromptTemplate::fromJson({{"chat_template", "chatml"}, {"system", "Be kind."}}, "run.json");
+        const auto gpt2 = Tokenizer::load(gpt2Dir);
+        chatml.exportTo(gpt2Dir, tmp("export-chatml"));
+        const auto chatmlBack = PromptTemplate::resolve(std::nullopt, tmp("export-chatml"));
+        QCOMPARE(chatmlBack.chatTemplate, std::string("model"));
+        QCOMPARE(chatmlBack.system, std::string("Be kind."));
+        const auto gpt2Exported = Tokenizer::load(tmp("export-chatml"));
+        QVERIFY(gpt2Exported.hasChatTemplate());
+        QCOMPARE(chatmlBack.render(PromptInput("", conversation), &gpt2Exported), chatml.render(PromptInput("", conversation), &gpt2));
+        QCOMPARE(chatmlBack.render("Hi", &gpt2Exported), chatml.render("Hi", &gpt2));
+
+        // A text format becomes an equivalent chat template, so chat tooling prompts the model as it was trained.
+        PromptTemplate text;
+        text.format = "{system}\n\n### {{Task}}:\n{prompt}\nSummary:";
+        text.system = "It's \"quoted\" \\ here";
+        text.exportTo(gpt2Dir, tmp("export-text"));
+        const auto generated = ChatTemplate::fromModelDirectory(tmp("export-text"));
+        QVERIFY(generated.has_value());
+        ChatTemplate::Input input;
+        input.messages = nlohmann::ordered_json::parse(R"([{"role": "user", "content": "Long text."}])");
+        input.addGenerationPrompt = true;
+        QCOMPARE(generated->renderText(input), text.render("Long text."));
+        input.messages = nlohmann::ordered_json::parse(R"([{"role": "system", "content": "Other."}, {"role": "user", "content": "X"}])");
+        QCOMPARE(generated->renderText(input), std::string("Other.\n\n### {Task}:\nX\nSummary:"));
+        QCOMPARE(PromptTemplate::resolve(std::nullopt, tmp("export-text")).format, text.format); // prompt_template.json still rules
+        // ...but a tokenizer's own template is never replaced by a text format's.
+        text.exportTo(qwenDir, tmp("export-text-qwen"));
+        QCOMPARE(readJsonFile(tmp("export-text-qwen") / "tokenizer_config.json")["chat_template"],
+                 readJsonFile(qwenDir / "tokenizer_config.json")["chat_template"]);
+    }
+
     QTemporaryDir mTmp;
     std::filesystem::path tmp(const std::string &name) const { return std::filesystem::path(mTmp.path().toStdString()) / name; }
 
@@ -275,6 +336,16 @@ private Q_SLOTS:
                           "a conversational prompt needs a chat template");
         QCOMPARE(PromptTemplate::fromJson("chat", "run.json").chatTemplate, std::string("model"));
     }
+
+    void resolvesAndExportsThePromptFormat()
+    {
+        try {
+            resolvesAndExports();
+        } catch (const std::exception &e) {
+            QFAIL(e.what());
+        }
+    }
+
 
     void promptTemplatesEncodeWithSpecialTokens()
     {

@@ -216,6 +216,12 @@ private Q_SLOTS:
         store.pairs().addPrompts(run.id, {{"p1", 0, "train", "prompt one", "ref one"}, {"p2", 1, "train", "prompt two", "ref two"}});
         store.pairs().addPrompts(run.id, {{"p1", 0, "train", "changed", "changed"}}); // kept as first stored
         QCOMPARE(store.pairs().prompts(run.id)[0].prompt, std::string("prompt one"));
+        QVERIFY(!store.pairs().prompts(run.id)[0].input().isConversational());
+        // A conversational prompt keeps its messages (schema version 3) beside its transcript.
+        const std::string messages = R"([{"role":"user","content":"Hi"}])";
+        store.pairs().addPrompts(run.id, {{"p3", 2, "validation", "User: Hi", "Hello", messages}});
+        QCOMPARE(store.pairs().promptsById(run.id).at("p3").messages, messages);
+        QVERIFY(store.pairs().promptsById(run.id).at("p3").input().isConversational());
 
         auto generated = [](const std::string &id, const std::string &teacherText) {
             GeneratedPrompt g;

@@ -37,7 +37,7 @@ packages=(
   libtorch-dev libgloo-dev libopenblas0-openmp libblas-dev
   nlohmann-json3-dev libcli11-dev libsqlite3-dev libcpp-httplib-dev libpcre2-dev libicu-dev liblz4-dev
   libzstd-dev zlib1g-dev
-  xvfb xauth
+  xvfb xauth curl
 )
 # The SFT and generation benchmarks run the same work in plain PyTorch (Debian's build of the same Torch version).
 if [ "$mode" = bench ]; then packages+=(python3-torch); fi

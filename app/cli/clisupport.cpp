@@ -1,5 +1,7 @@
 #include "cli/clisupport.h"
 
+#include "tokenizer/prompttemplate.h"
+
 #include "common/error.h"
 #include "common/fileio.h"
 #include "data/dataset.h"
@@ -130,6 +132,28 @@ std::string fixed(double value, int decimals)
     out.precision(decimals);
     out << value;
     return out.str();
+}
+
+/**
+ * A preset name (or "chat": the model's chat template), a format string holding {prompt}, a
+ * .jinja chat template file, or a JSON object; empty: the rule of docs/chat-templates.md (the
+ * model's prompt_template.json, else its chat template, else plain).
+ */
+PromptTemplate promptTemplateOption(const std::string &option, const std::filesystem::path &modelDirectory)
+{
+    if (option.empty())
+        return PromptTemplate::resolve(std::nullopt, modelDirectory);
+    if (option.ends_with(".jinja"))
+        return PromptTemplate::fromJson({{"chat_template", option}}, "--template", std::filesystem::current_path());
+    if (option.front() == '{' && option.find("{prompt}") == std::string::npos)
+        return PromptTemplate::fromJson(nlohmann::json::parse(option), "--template", std::filesystem::current_path());
+    if (option.find("{prompt}") != std::string::npos) {
+        PromptTemplate t;
+        t.format = option;
+        t.validate();
+        return t;
+    }
+    return PromptTemplate::preset(option);
 }
 
 } // namespace plad::cli

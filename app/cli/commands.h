@@ -7,6 +7,7 @@ namespace plad::cli {
 // Each function adds its subcommands to the application; the callbacks do the work.
 void addModelCommands(CLI::App &app);
 void addGenerateCommand(CLI::App &app);
+void addChatCommand(CLI::App &app);
 void addBenchCommands(CLI::App &app);
 void addTokenizerCommands(CLI::App &app);
 void addTemplateCommands(CLI::App &app);

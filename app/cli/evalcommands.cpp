@@ -26,28 +26,6 @@ namespace plad::cli {
 
 namespace {
 
-/**
- * A preset name (or "chat": the model's chat template), a format string holding {prompt}, a
- * .jinja chat template file, or a JSON object; empty: the rule of docs/chat-templates.md (the
- * model's prompt_template.json, else its chat template, else plain).
- */
-PromptTemplate templateFor(const std::string &option, const std::filesystem::path &modelDirectory)
-{
-    if (option.empty())
-        return PromptTemplate::resolve(std::nullopt, modelDirectory);
-    if (option.ends_with(".jinja"))
-        return PromptTemplate::fromJson({{"chat_template", option}}, "--template", std::filesystem::current_path());
-    if (option.front() == '{' && option.find("{prompt}") == std::string::npos)
-        return PromptTemplate::fromJson(nlohmann::json::parse(option), "--template", std::filesystem::current_path());
-    if (option.find("{prompt}") != std::string::npos) {
-        PromptTemplate t;
-        t.format = option;
-        t.validate();
-        return t;
-    }
-    return PromptTemplate::preset(option);
-}
-
 /** --judge-config: a JSON object, or a file holding one (its relative paths resolve beside it). */
 LlmJudgeConfig readJudgeConfig(const std::string &option)
 {
@@ -158,7 +136,7 @@ void addGenerationEval(CLI::App &app)
             models.push_back(resolve(n));
         std::vector<NamedModel> named;
         for (size_t i = 0; i < models.size(); ++i)
-            named.push_back({names[i], models[i], models[i].empty() ? PromptTemplate{} : templateFor(a->templateText, models[i]), a->tokenizer});
+            named.push_back({names[i], models[i], models[i].empty() ? PromptTemplate{} : promptTemplateOption(a->templateText, models[i]), a->tokenizer});
         std::unique_ptr<Judge> judge;
         if (a->judge == "llm")
             judge = makeLlmJudge(readJudgeConfig(a->judgeConfig), "cpu");

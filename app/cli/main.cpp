@@ -21,6 +21,7 @@ int main(int argc, char **argv)
 
     plad::cli::addModelCommands(app);
     plad::cli::addGenerateCommand(app);
+    plad::cli::addChatCommand(app);
     plad::cli::addTokenizerCommands(app);
     plad::cli::addTemplateCommands(app);
     plad::cli::addEvalCommands(app);

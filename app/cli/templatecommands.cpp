@@ -65,10 +65,10 @@ void addTemplateCommands(CLI::App &app)
     auto a = std::make_shared<RenderArgs>();
     auto *render = group->add_subcommand("render", "Render conversations with a model's chat template");
     auto *model = render->add_option("model", a->model, "model directory (chat_template.jinja or tokenizer_config.json)");
-    auto *config = render->add_option("--config", a->config, "a tokenizer_config.json with a chat_template");
+    auto *config = render->add_option("--config", a->config, "a tokenizer_config.json with a chat_template (with --template: "
+                                                             "only its special tokens are used)");
     auto *file = render->add_option("--template", a->templateFile, "a .jinja template file");
     model->excludes(config)->excludes(file);
-    config->excludes(file);
     auto *cases = render->add_option("--cases", a->cases,
                                      "JSON array of {\"conversation\": [...], \"add_generation_prompt\": bool}; prints a JSON "
                                      "array of rendered strings ({\"error\": ...} for a case that fails)");
@@ -86,7 +86,7 @@ void addTemplateCommands(CLI::App &app)
             throw Error("template render needs --cases or --messages");
         std::optional<ChatTemplate> chat;
         if (file->count()) {
-            chat = ChatTemplate::fromFile(a->templateFile);
+            chat = ChatTemplate::fromFile(a->templateFile, config->count() ? std::optional<std::filesystem::path>(a->config) : std::nullopt);
         } else if (config->count()) {
             chat = ChatTemplate::fromTokenizerConfig(a->config);
         } else {

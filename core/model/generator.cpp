@@ -342,8 +342,14 @@ private:
     torch::Tensor chooseTokens(const std::vector<size_t> &slots, const torch::Tensor &logits)
     {
         auto scores = logits.to(torch::kFloat32); // [n, V]
-        if (mOptions.logprobs)
+        if (mOptions.logprobs) {
             mLogprobs = torch::log_softmax(scores, -1).to(torch::kCPU).contiguous(); // the raw model's distribution
+            if (mOptions.topLogprobs > 0) {
+                auto [values, indices] = mLogprobs.topk(std::min<int64_t>(mOptions.topLogprobs, mVocab), -1);
+                mTopValues = values.contiguous();
+                mTopIndices = indices.contiguous();
+            }
+        }
         if (mPenalty)
             applyRepetitionPenalty(scores, mSeen.index_select(0, slotTensor(slots)), mOptions.sampling.repetitionPenalty);
         if (mOptions.sampling.greedy)
@@ -382,11 +388,25 @@ private:
             row.ids.push_back(token);
             if (lp)
                 row.logprobs.push_back(lp[a * mVocab + token]);
+            if (lp && mOptions.topLogprobs > 0) {
+                const int64_t k = mTopValues.size(1);
+                const float *v = mTopValues.data_ptr<float>() + a * k;
+                const int64_t *ix = mTopIndices.data_ptr<int64_t>() + a * k;
+                std::vector<std::pair<int64_t, float>> top;
+                for (int64_t j = 0; j < k; ++j)
+                    top.emplace_back(ix[j], v[j]);
+                row.topLogprobs.push_back(std::move(top));
+            }
             ++slot.generated;
             ++mProfile.newTokens;
             ++used;
             if (std::find(mOptions.eosTokenIds.begin(), mOptions.eosTokenIds.end(), token) != mOptions.eosTokenIds.end()) {
                 row.finishReason = FinishReason::Eos;
+                slot.finished = true;
+                if (mOptions.onToken)
+                    mOptions.onToken(slot.prompt, token, row);
+            } else if (mOptions.onToken && !mOptions.onToken(slot.prompt, token, row)) {
+                row.finishReason = FinishReason::StopSequence;
                 slot.finished = true;
             } else {
                 for (const auto &stop : mOptions.stopSequences)
@@ -478,6 +498,7 @@ private:
     int64_t mColumns = 0;        // cache columns in use (the running rows' shared length)
     torch::Tensor mSeen;         // [slots, V] tokens in each slot's row so far (repetition penalty)
     torch::Tensor mLogprobs;     // [A, V] of the current step
+    torch::Tensor mTopValues, mTopIndices; // [A, topLogprobs] of the current step
     std::unique_ptr<KVCache> mCache;
 };
 

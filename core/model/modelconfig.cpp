@@ -154,7 +154,9 @@ ModelConfig parseModelConfig(const nlohmann::json &doc, const std::string &sourc
 
 ModelConfig loadModelConfig(const std::filesystem::path &path)
 {
-    return parseModelConfig(readJsonFile(path), path.string());
+    ModelConfig config = parseModelConfig(readJsonFile(path), path.string());
+    config.generation = GenerationDefaults::load(path.parent_path());
+    return config;
 }
 
 std::vector<std::string> supportedModelTypes()

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "model/generationconfig.h"
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -56,6 +57,8 @@ struct ModelConfig
     std::vector<int64_t> eosTokenIds;
     std::optional<int64_t> padTokenId;
     std::string torchDtype;      ///< dtype the checkpoint declares, informational
+    /** generation_config.json beside config.json (loadModelConfig reads it): eos ids, sampling defaults. */
+    GenerationDefaults generation;
 
     nlohmann::json raw;          ///< the original document, written back on save
 

@@ -166,6 +166,8 @@ void saveModel(CausalLMImpl &model, const fs::path &directory, torch::ScalarType
     nlohmann::json config = model.config().raw;
     config["torch_dtype"] = dtypeName(dtype);
     writeFileAtomically(directory / "config.json", config.dump(2) + "\n");
+    if (!model.config().generation.empty())
+        writeFileAtomically(directory / "generation_config.json", model.config().generation.raw.dump(2) + "\n");
 }
 
 } // namespace plad

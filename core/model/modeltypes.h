@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,13 @@ struct GenerationOptions
      */
     std::vector<uint64_t> rowSeeds;
     bool logprobs = false;        ///< also return each new token's log-probability under the model (before penalty, temperature, top-k/p)
+    int64_t topLogprobs = 0;      ///< with logprobs: also the this many most likely tokens of each step, under the raw model
+    /**
+     * Called on the calling thread after each new token of a row (prompt index, token, the row so
+     * far with its log-probs; the EOS that ends a row included). Returning false ends that row there (FinishReason::StopSequence):
+     * how a caller stops on a stop string or a closed connection.
+     */
+    std::function<bool(size_t prompt, int64_t token, const struct GenerationResult &row)> onToken;
     int64_t batchSize = 0;        ///< rows run together, prompts bucketed by length (longest first); 0 = all in one batch
     bool dropFinishedRows = true; ///< finished rows leave the batch (changes only the speed, not the outputs)
     /**
@@ -120,6 +129,8 @@ struct GenerationResult
     std::vector<int64_t> ids;  ///< new tokens only, including the EOS or stop sequence that ended the row
     FinishReason finishReason = FinishReason::Length;
     std::vector<float> logprobs; ///< with GenerationOptions::logprobs: log p(token | prefix) of each id, under the raw model
+    /** With GenerationOptions::topLogprobs: per id, the most likely tokens of that step and their log-probs, best first. */
+    std::vector<std::vector<std::pair<int64_t, float>>> topLogprobs;
 };
 
 /** Throws ConfigError naming the option when sampling options are out of range. */

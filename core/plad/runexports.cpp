@@ -72,8 +72,9 @@ ExportedStudent exportStudent(Workspace &store, const fs::path &workspace, const
     }
     const auto config = nlohmann::json::parse(run.configJson);
     fs::create_directories(target);
-    for (const char *file : {"config.json", "model.safetensors"})
-        fs::copy_file(source / file, target / file, fs::copy_options::overwrite_existing);
+    for (const char *file : {"config.json", "model.safetensors", "generation_config.json"})
+        if (fs::exists(source / file))
+            fs::copy_file(source / file, target / file, fs::copy_options::overwrite_existing);
     runPromptTemplate(config).exportTo(config["student"]["model"].get<std::string>(), target);
     out.directory = target;
     return out;

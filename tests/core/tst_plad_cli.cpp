@@ -403,6 +403,195 @@ private Q_SLOTS:
         QCOMPARE(store.runs().metrics(run, "loss").size(), size_t(12));
     }
 
+    void conversationalEndToEnd()
+    {
+        // A conversational dataset through SFT, plad run with a chat template on each side (the
+        // teacher ChatML, the student a template file), evaluation, export and plad serve.
+        const fs::path root = mRoot / "chat";
+        fs::create_directories(root);
+        std::string dataset;
+        int index = 0;
+        for (const auto &line : lines(mRoot / "rev.jsonl")) {
+            const auto doc = nlohmann::json::parse(line);
+            nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+            if (index % 2 == 0)
+                messages.push_back({{"role", "system"}, {"content", "Reverse the words."}});
+            if (index % 3 == 0) {
+                messages.push_back({{"role", "user"}, {"content", "ready?"}});
+                messages.push_back({{"role", "assistant"}, {"content", "yes"}});
+            }
+            messages.push_back({{"role", "user"}, {"content", doc["prompt"]}});
+            messages.push_back({{"role", "assistant"}, {"content", doc["reference"]}});
+            dataset += nlohmann::ordered_json{{"id", "c" + std::to_string(index++)}, {"messages", messages}}.dump() + "\n";
+        }
+        test::writeBytes(root / "chat.jsonl", dataset);
+        // The tokenizer's EOS is the end-of-turn token, as in chat checkpoints.
+        QCOMPARE(runPlad({"tokenizer", "train", "--corpus", str(mRoot / "corpus.txt"), "--vocab-size", "320", "--out", str(root / "tok"),
+                          "--special", "<|im_end|>", "<|pad|>", "<|im_start|>"})
+                     .exitCode,
+                 0);
+        test::writeBytes(root / "student.jinja", "{%- for m in messages -%}\n"
+                                                 "{%- if m.role == 'system' -%}{{ '[sys] ' + m.content + '\\n' }}\n"
+                                                 "{%- elif m.role == 'user' -%}{{ '[usr] ' + m.content + '\\n' }}\n"
+                                                 "{%- else -%}{{ '[bot] ' + m.content + eos_token + '\\n' }}\n"
+                                                 "{%- endif -%}\n"
+                                                 "{%- endfor -%}\n"
+                                                 "{%- if add_generation_prompt -%}{{ '[bot] ' }}{%- endif -%}\n");
+        auto sftChat = [&](const std::string &name, const nlohmann::json &chatTemplate, int hidden, int steps) {
+            const nlohmann::json config = {
+                {"output", name},
+                {"tokenizer", "tok"},
+                {"model", {{"scratch", {{"hidden_size", hidden}, {"layers", 1}, {"heads", 2}, {"context_length", 160}}}}},
+                {"data", {{"file", "chat.jsonl"}, {"format", "messages"}, {"template", chatTemplate}, {"limits", {{"max_prompt_tokens", 120}, {"max_response_tokens", 16}}}}},
+                {"train", {{"max_steps", steps}, {"batch_size", 8}, {"warmup_steps", 2}, {"learning_rate", 0.01}}}};
+            test::writeBytes(root / (name + ".json"), config.dump());
+            const auto r = runPlad({"sft", "--config", str(root / (name + ".json")), "--quiet"});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+        };
+        sftChat("teacher", {{"chat_template", "chatml"}}, 32, 30);
+        sftChat("student", {{"chat_template", "student.jinja"}}, 16, 8);
+        // Each trained model carries its template where transformers looks for it.
+        const auto studentConfig = nlohmann::json::parse(readText(root / "student" / "model" / "tokenizer_config.json"));
+        QCOMPARE(studentConfig["chat_template"].get<std::string>(), readText(root / "student.jinja"));
+        QCOMPARE(nlohmann::json::parse(readText(root / "student" / "model" / "prompt_template.json"))["chat_template"].get<std::string>(),
+                 std::string("model"));
+        QVERIFY(readText(root / "teacher" / "model" / "tokenizer_config.json").find("<|im_start|>") != std::string::npos);
+
+        // plad run: no template configured, so each side uses its own (docs/chat-templates.md).
+        const nlohmann::json run = {
+            {"method", "plad"},
+            {"student", {{"model", str(root / "student" / "model").toStdString()}}},
+            {"teacher", {{"type", "local"}, {"model", str(root / "teacher" / "model").toStdString()}}},
+            {"data", {{"file", str(root / "chat.jsonl").toStdString()}, {"format", "messages"}, {"limits", {{"max_prompt_tokens", 120}, {"max_response_tokens", 12}}}}},
+            {"pairs", {{"prompts", 16}, {"per_prompt", 1}, {"batch_size", 16}}},
+            {"eval", {{"prompts", 0}}},
+            {"train", {{"max_steps", 4}, {"batch_size", 4}, {"warmup_steps", 1}, {"checkpoint_every", 4}}}};
+        test::writeBytes(root / "run.json", run.dump(2));
+        const fs::path ws = root / "ws";
+        Result r = runPlad({"run", str(root / "run.json"), "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const std::string runId = r.json()["run"].get<std::string>();
+        {
+            auto store = Workspace::openReadOnly(ws);
+            const auto prompts = store.pairs().prompts(runId, "train");
+            QCOMPARE(prompts.size(), size_t(16));
+            for (const auto &p : prompts)
+                QVERIFY(nlohmann::json::parse(p.messages).is_array()); // the conversation is kept, not only its transcript
+            for (const auto &o : store.pairs().outputs(runId)) {
+                QVERIFY2(o.text.find("<|im_end|>") == std::string::npos && o.text.find("[bot]") == std::string::npos, o.text.c_str());
+                QVERIFY(!o.tokenIds.empty());
+            }
+        }
+        // The TRL export is conversational.
+        r = runPlad({"pairs", "export", test::q(runId), "--format", "trl", "--out", str(root / "pairs.jsonl"), "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto pair = nlohmann::json::parse(lines(root / "pairs.jsonl").front());
+        QVERIFY(pair["prompt"].is_array() && pair["chosen"][0]["role"] == "assistant");
+
+        // Export: the student's template in tokenizer_config.json renders the same prompts.
+        r = runPlad({"export-model", test::q(runId), str(root / "exported"), "--workspace", str(ws)});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        nlohmann::json cases = nlohmann::json::array();
+        for (size_t i = 0; i < 6; ++i) {
+            auto messages = nlohmann::json::parse(lines(root / "chat.jsonl")[i])["messages"];
+            messages.erase(messages.size() - 1);
+            cases.push_back({{"conversation", messages}, {"add_generation_prompt", true}});
+        }
+        test::writeBytes(root / "cases.json", cases.dump());
+        const auto exportedRender = runPlad({"template", "render", str(root / "exported"), "--cases", str(root / "cases.json")});
+        const auto trainedRender = runPlad({"template", "render", "--template", str(root / "student.jinja"), "--config",
+                                            str(root / "tok" / "tokenizer_config.json"), "--cases", str(root / "cases.json")});
+        QVERIFY2(exportedRender.exitCode == 0, exportedRender.err.constData());
+        QVERIFY2(trainedRender.exitCode == 0, trainedRender.err.constData());
+        QCOMPARE(exportedRender.json(), trainedRender.json());
+        QVERIFY(exportedRender.json()[0].get<std::string>().ends_with("[bot] "));
+
+        // Evaluation of the exported student against the initial one, on the conversations.
+        r = runPlad({"eval", str(root / "exported"), "--against", str(root / "student" / "model"), "--data", str(root / "chat.jsonl"),
+                     "--format", "messages", "--limit", "8", "--max-new-tokens", "8", "--quiet"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(r.json()["models"][0]["template"]["chat_template"].get<std::string>(), std::string("model"));
+
+        // plad generate and plad chat through the template.
+        test::writeBytes(root / "m.json", cases[0]["conversation"].dump());
+        r = runPlad({"generate", str(root / "exported"), "--messages", str(root / "m.json"), "--max-new-tokens", "6"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(r.json()["prompt"].get<std::string>(), exportedRender.json()[0].get<std::string>());
+        QProcess chat;
+        chat.start(QStringLiteral(PLAD_CLI_PATH), {"chat", str(root / "exported"), "--max-new-tokens", "4"});
+        chat.write("reverse: a b\nreverse: c d\n");
+        chat.closeWriteChannel();
+        QVERIFY(chat.waitForFinished(60000));
+        QCOMPARE(chat.exitCode(), 0);
+        QCOMPARE(QString::fromUtf8(chat.readAllStandardOutput()).count('\n'), 2); // one answer per turn
+
+        // plad serve: streaming chat with logprobs, read by curl -N as OpenAI clients read it.
+        QProcess server;
+        server.start(QStringLiteral(PLAD_CLI_PATH), {"serve", str(root / "exported"), "--port", "0", "--model-name", "s"});
+        QVERIFY(server.waitForReadyRead(60000));
+        const auto url = QString::fromStdString(nlohmann::json::parse(server.readLine().toStdString())["listening"].get<std::string>());
+        auto curl = [&](const QString &path, const nlohmann::json &body) {
+            QProcess c;
+            c.start("curl", {"-sN", "-H", "Content-Type: application/json", "-d", QString::fromStdString(body.dump()), url + path});
+            if (!c.waitForFinished(60000))
+                qFatal("curl did not finish");
+            return c.readAllStandardOutput().toStdString();
+        };
+        nlohmann::json request = {{"model", "s"}, {"messages", cases[1]["conversation"]}, {"max_tokens", 6}, {"temperature", 0},
+                                  {"logprobs", true}, {"top_logprobs", 2}};
+        const auto whole = nlohmann::json::parse(curl("/chat/completions", request));
+        QCOMPARE(whole["object"].get<std::string>(), std::string("chat.completion"));
+        const std::string content = whole["choices"][0]["message"]["content"].get<std::string>();
+        const auto &tokenLogprobs = whole["choices"][0]["logprobs"]["content"];
+        QCOMPARE(int64_t(tokenLogprobs.size()), whole["usage"]["completion_tokens"].get<int64_t>());
+        for (const auto &t : tokenLogprobs) {
+            QVERIFY(t["logprob"].get<double>() <= 0);
+            QCOMPARE(t["top_logprobs"].size(), size_t(2));
+            QVERIFY(t["top_logprobs"][0]["logprob"].get<double>() >= t["top_logprobs"][1]["logprob"].get<double>());
+            QVERIFY(t["logprob"].get<double>() <= t["top_logprobs"][0]["logprob"].get<double>() + 1e-6); // greedy picks the best
+        }
+        request["stream"] = true;
+        const std::string events = curl("/chat/completions", request);
+        std::string streamed, finish;
+        bool roleFirst = false, done = false;
+        size_t chunks = 0;
+        for (const auto &line : QString::fromStdString(events).split('\n', Qt::SkipEmptyParts)) {
+            QVERIFY2(line.startsWith("data: "), qPrintable(line));
+            const auto data = line.mid(6).toStdString();
+            if (data == "[DONE]") {
+                done = true;
+                continue;
+            }
+            QVERIFY(!done);
+            const auto chunk = nlohmann::json::parse(data);
+            QCOMPARE(chunk["object"].get<std::string>(), std::string("chat.completion.chunk"));
+            const auto &choice = chunk["choices"][0];
+            if (chunks++ == 0)
+                roleFirst = choice["delta"]["role"] == "assistant";
+            if (choice["delta"].contains("content"))
+                streamed += choice["delta"]["content"].get<std::string>();
+            if (!choice["finish_reason"].is_null())
+                finish = choice["finish_reason"].get<std::string>();
+        }
+        QVERIFY(roleFirst && done);
+        QCOMPARE(streamed, content);
+        QCOMPARE(finish, whole["choices"][0]["finish_reason"].get<std::string>());
+        // Completions stream too; wrong types are a 400 naming the field; n gives n choices.
+        const std::string completionEvents = curl("/completions", {{"prompt", "reverse: a b"}, {"max_tokens", 3}, {"stream", true}});
+        QVERIFY(completionEvents.find("\"object\":\"text_completion\"") != std::string::npos);
+        QVERIFY(completionEvents.ends_with("data: [DONE]\n\n"));
+        const auto wrong = nlohmann::json::parse(curl("/chat/completions", {{"messages", cases[0]["conversation"]}, {"max_tokens", "six"}}));
+        QVERIFY2(wrong["error"]["message"].get<std::string>().find("\"max_tokens\" must be an integer") != std::string::npos, wrong.dump().c_str());
+        const auto many = nlohmann::json::parse(curl("/chat/completions", {{"messages", cases[0]["conversation"]}, {"max_completion_tokens", 3},
+                                                                            {"n", 3}, {"seed", 5}, {"unknown_field", 1}}));
+        QCOMPARE(many["choices"].size(), size_t(3));
+        const auto again = nlohmann::json::parse(curl("/chat/completions", {{"messages", cases[0]["conversation"]}, {"max_completion_tokens", 3},
+                                                                             {"n", 3}, {"seed", 5}}));
+        QCOMPARE(again["choices"], many["choices"]); // the same seed, the same samples
+        server.terminate();
+        QVERIFY(server.waitForFinished(10000));
+    }
+
     void httpTeacherThroughPladServe()
     {
         QProcess server;

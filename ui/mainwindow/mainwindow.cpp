@@ -3,6 +3,7 @@
 #include "jobs/runjobcontroller.h"
 #include "monitor/monitorview.h"
 #include "pairs/pairinspector.h"
+#include "playground/playgroundview.h"
 #include "report/reportview.h"
 #include "runs/runsview.h"
 #include "setup/setupview.h"
@@ -60,11 +61,13 @@ MainWindow::MainWindow(QWidget *parent)
     mMonitor = new MonitorView(mTabs);
     mRuns = new RunsView(mTabs);
     mReport = new ReportView(mTabs);
+    mPlayground = new PlaygroundView(mTabs);
     mTabs->addTab(mSetup, tr("&Setup"));
     mTabs->addTab(mPairs, tr("&Pairs"));
     mTabs->addTab(mMonitor, tr("&Monitor"));
     mTabs->addTab(mRuns, tr("&Runs"));
     mTabs->addTab(mReport, tr("Rep&ort"));
+    mTabs->addTab(mPlayground, tr("Pla&yground"));
     setCentralWidget(mTabs);
 
     mLog = new QPlainTextEdit(this);
@@ -111,6 +114,7 @@ MainWindow::MainWindow(QWidget *parent)
     });
     connect(mReport, &ReportView::exported, this, [this](const QString &kind, const QString &path) { appendLog(tr("exported %1 to %2").arg(kind, path)); });
     connect(mReport, &ReportView::failed, this, [this](const QString &m) { appendLog(m, true); });
+    connect(mPlayground, &PlaygroundView::failed, this, [this](const QString &m) { appendLog(m, true); });
 
     buildMenus();
     // Models, datasets and configs dropped over any area go to Setup (QMainWindow keeps its own
@@ -229,6 +233,7 @@ void MainWindow::openWorkspace(const QString &workspace)
     mWorkspace = QDir(workspace).absolutePath();
     mSetup->setWorkspace(mWorkspace);
     mRuns->setWorkspace(mWorkspace);
+    mPlayground->setWorkspace(mWorkspace);
     rememberWorkspace(mWorkspace);
     setWindowTitle(tr("PLaD Workbench - %1").arg(mWorkspace));
 }

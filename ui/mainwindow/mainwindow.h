@@ -13,6 +13,7 @@ namespace plad::ui {
 class MonitorView;
 class PairInspector;
 class ReportView;
+class PlaygroundView;
 class RunJobController;
 class RunsView;
 class SetupView;
@@ -82,6 +83,7 @@ private:
     MonitorView *mMonitor = nullptr;
     RunsView *mRuns = nullptr;
     ReportView *mReport = nullptr;
+    PlaygroundView *mPlayground = nullptr;
     RunJobController *mJobs = nullptr;
     QPlainTextEdit *mLog = nullptr;
     QLabel *mStatusJob = nullptr;

@@ -3,6 +3,7 @@
 #include "plad/demostudy.h"
 #include "model/runtime.h"
 #include "mainwindow/mainwindow.h"
+#include "playground/playgroundview.h"
 #include "runs/runsview.h"
 #include "setup/setupview.h"
 
@@ -11,6 +12,8 @@
 #include <QDir>
 #include <QTabWidget>
 #include <QTimer>
+
+#include <iterator>
 
 int main(int argc, char **argv)
 {
@@ -35,7 +38,9 @@ int main(int argc, char **argv)
     QCommandLineOption openRun(QStringLiteral("open-run"), QStringLiteral("Open this run of the workspace."), QStringLiteral("id"));
     QCommandLineOption loadDemo(QStringLiteral("load-demo"), QStringLiteral("Load the embedded demo into Setup without starting it."));
     QCommandLineOption compare(QStringLiteral("compare"), QStringLiteral("Compare these runs (comma-separated ids) in Runs."), QStringLiteral("ids"));
-    parser.addOptions({workspace, demo, threads, screenshots, delay, openRun, loadDemo, compare});
+    QCommandLineOption playground(QStringLiteral("playground"), QStringLiteral("Open the Playground and generate for this prompt with the demo's teacher and student."),
+                                  QStringLiteral("prompt"));
+    parser.addOptions({workspace, demo, threads, screenshots, delay, openRun, loadDemo, compare, playground});
     parser.process(app);
     plad::configureThreads(parser.value(threads).toInt());
 
@@ -60,8 +65,8 @@ int main(int argc, char **argv)
     if (parser.isSet(screenshots))
         QTimer::singleShot(static_cast<int>(parser.value(delay).toDouble() * 1000), &window, [&window, dir = parser.value(screenshots)] {
             QDir().mkpath(dir);
-            const char *names[] = {"setup", "pairs", "monitor", "runs", "report"};
-            for (int i = 0; i < window.tabs()->count(); ++i) {
+            const char *names[] = {"setup", "pairs", "monitor", "runs", "report", "playground"};
+            for (int i = 0; i < window.tabs()->count() && i < static_cast<int>(std::size(names)); ++i) {
                 window.tabs()->setCurrentIndex(i);
                 for (int k = 0; k < 10; ++k)
                     QApplication::processEvents();
@@ -69,6 +74,12 @@ int main(int argc, char **argv)
             }
             window.setConfirmClose(false);
             window.close();
+        });
+    if (parser.isSet(playground))
+        QTimer::singleShot(0, &window, [&window, prompt = parser.value(playground)] {
+            window.tabs()->setCurrentWidget(window.playground());
+            window.playground()->setPrompt(prompt);
+            window.playground()->generate();
         });
     if (parser.isSet(demo))
         QTimer::singleShot(0, &window, [&window] {

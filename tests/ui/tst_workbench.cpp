@@ -7,6 +7,7 @@
 #include "mainwindow/mainwindow.h"
 #include "monitor/monitorview.h"
 #include "pairs/pairinspector.h"
+#include "playground/playgroundview.h"
 
 #include <QLabel>
 #include "report/reportview.h"
@@ -191,6 +192,49 @@ private Q_SLOTS:
         QCOMPARE(config["train"]["max_steps"].get<int>(), 30);
         QCOMPARE(config["loss"]["lambda"].get<double>(), 0.1);
         QCOMPARE(toString(stored.status), std::string("completed"));
+    }
+
+    void playgroundStreamsBothModelsAndSetupShowsTheRenderedPrompt()
+    {
+        // Two models answer one prompt through their prompt formats, in workers; the greedy text is
+        // what plad generate prints for the same prompt.
+        MainWindow window;
+        window.setConfirmClose(false);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        PlaygroundView *playground = window.playground();
+        playground->setModel(0, str(mRoot / "teacher" / "model"));
+        playground->setModel(1, str(mRoot / "student" / "model"));
+        playground->setPrompt("reverse: alpha beta gamma");
+        playground->setMaxNewTokens(8);
+        QSignalSpy done(playground, &PlaygroundView::finished);
+        playground->generate();
+        QVERIFY(playground->isRunning());
+        QVERIFY2(done.wait(60000), qPrintable(window.logText()));
+        for (int side = 0; side < 2; ++side) {
+            const auto dir = mRoot / (side == 0 ? "teacher" : "student") / "model";
+            QProcess cli;
+            cli.start(QStringLiteral(PLAD_CLI_PATH), {"generate", str(dir), "--prompt", "reverse: alpha beta gamma", "--max-new-tokens", "8"});
+            QVERIFY(cli.waitForFinished(60000));
+            const auto expected = nlohmann::json::parse(cli.readAllStandardOutput().toStdString());
+            QCOMPARE(playground->output(side).toStdString(), expected["text"].get<std::string>());
+            QCOMPARE(playground->renderedPrompt(side).toStdString(), expected["prompt"].get<std::string>());
+            if (!playground->output(side).isEmpty()) // tokens are tinted by their log-probs
+                QVERIFY(playground->outputView(side)->toHtml().contains("background-color:#"));
+        }
+        // Stop ends a long generation early.
+        playground->setMaxNewTokens(4000);
+        playground->generate();
+        playground->stop();
+        QVERIFY(done.wait(60000));
+
+        // Setup shows the first training prompt as the student is given it.
+        SetupView *setup = window.setupView();
+        fillSetup(setup, 10);
+        Q_EMIT child<QLineEdit>(setup, "dataEdit")->editingFinished(); // as when the user leaves the field
+        auto *rendered = child<QTextBrowser>(setup, "renderedPrompt");
+        QTRY_VERIFY_WITH_TIMEOUT(rendered->toPlainText().contains("reverse:"), 20000);
+        QVERIFY2(rendered->toPlainText().contains("text format"), qPrintable(rendered->toPlainText()));
     }
 
     void setupSavesAndLoadsTheRunConfig()

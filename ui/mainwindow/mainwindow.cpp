@@ -7,6 +7,7 @@
 #include "report/reportview.h"
 #include "runs/runsview.h"
 #include "setup/setupview.h"
+#include "store/workspace.h"
 
 #include <QAction>
 #include <QActionGroup>
@@ -19,6 +20,7 @@
 #include <QDockWidget>
 #include <QEventLoop>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -231,6 +233,14 @@ void MainWindow::applyTheme(const QString &theme)
 void MainWindow::openWorkspace(const QString &workspace)
 {
     mWorkspace = QDir(workspace).absolutePath();
+    // A workspace written by an earlier version is migrated once here, so the views can read it.
+    if (QFileInfo::exists(mWorkspace + QLatin1Char('/') + QString::fromLatin1(plad::Workspace::fileName))) {
+        try {
+            (void)plad::Workspace::open(mWorkspace.toStdString(), false);
+        } catch (const std::exception &e) {
+            appendLog(tr("Cannot open the workspace %1: %2").arg(mWorkspace, QString::fromStdString(e.what())), true);
+        }
+    }
     mSetup->setWorkspace(mWorkspace);
     mRuns->setWorkspace(mWorkspace);
     mPlayground->setWorkspace(mWorkspace);

@@ -59,6 +59,7 @@ public:
     ReportView *reportView() const { return mReport; }
     RunJobController *jobs() const { return mJobs; }
     QTabWidget *tabs() const { return mTabs; }
+    PlaygroundView *playground() const { return mPlayground; }
     QString logText() const;
 
 protected:

@@ -169,6 +169,7 @@ PlaygroundView::PlaygroundView(QWidget *parent)
         boxLayout->addLayout(row);
         side.format = new QLabel(box);
         side.format->setWordWrap(true);
+        side.format->setTextFormat(Qt::RichText);
         side.format->setTextInteractionFlags(Qt::TextSelectableByMouse);
         boxLayout->addWidget(side.format);
         side.view = new QTextBrowser(box);
@@ -179,8 +180,7 @@ PlaygroundView::PlaygroundView(QWidget *parent)
         splitter->addWidget(box);
     }
     layout->addWidget(splitter, 1);
-    auto *legend = new QLabel(tr("Tokens are tinted by the model's log-probability: green near 0, yellow, red at -6 nats and below; "
-                                 "hover a token for its value."),
+    auto *legend = new QLabel(tr("Tokens are tinted by the model's log-probability: green near 0, yellow, red at -6 nats and below."),
                               this);
     legend->setWordWrap(true);
     layout->addWidget(legend);
@@ -350,8 +350,9 @@ void PlaygroundView::generate()
                     r.messages = messages.dump();
                 }
                 (void)generator.encode(r, &rendered);
-                const QString format = generator.promptFormat().isChat() ? QObject::tr("chat template")
-                                                                         : QObject::tr("text format \"%1\"").arg(QString::fromStdString(generator.promptFormat().format));
+                const QString format = generator.promptFormat().isChat()
+                                           ? QObject::tr("chat template")
+                                           : QObject::tr("text format \"%1\"").arg(QString::fromStdString(generator.promptFormat().format).replace(QLatin1Char('\n'), QChar(0x21b5)));
                 QMetaObject::invokeMethod(self, [self, s, rendered, format] {
                     if (!self)
                         return;

@@ -9,6 +9,9 @@
 #include "plad/runconfigschema.h"
 #include "openai/openaiclient.h"
 #include "setup/schemaform.h"
+#include "tokenizer/prompttemplate.h"
+#include "tokenizer/tokenizer.h"
+#include "train/sftdata.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -129,7 +132,10 @@ SetupView::SetupView(QWidget *parent)
     auto *data = group(left, tr("Data"));
     mData = mForm->text("data.file", page);
     mData->setObjectName(QStringLiteral("dataEdit"));
-    data->addRow(tr("Dataset"), pathRow(page, mData, tr("Dataset"), tr("JSONL (*.jsonl *.jsonl.lz4 *.lz4);;All files (*)")));
+    data->addRow(tr("Dataset"), pathRow(page, mData, tr("Dataset"), tr("Datasets (*.jsonl *.json *.lz4 *.gz *.zst);;All files (*)")));
+    mFormat = mForm->choice("data.format", page);
+    mFormat->setObjectName(QStringLiteral("dataFormat"));
+    data->addRow(tr("Format"), mFormat);
     mPromptField = mForm->text("data.fields.prompt", page);
     mResponseField = mForm->text("data.fields.response", page);
     mResponseField->setObjectName(QStringLiteral("responseFieldEdit"));
@@ -143,6 +149,13 @@ SetupView::SetupView(QWidget *parent)
     mTemplate->setToolTip(QString::fromStdString(runConfigSchema().find("data.template")->help));
     mTemplate->setPlaceholderText(tr("the student's prompt_template.json, e.g. {prompt}\\nSummary:"));
     data->addRow(tr("Prompt template"), mTemplate);
+    mChatTemplate = mForm->text("data.template.chat_template", page);
+    mChatTemplate->setObjectName(QStringLiteral("chatTemplateEdit"));
+    mChatTemplate->setPlaceholderText(tr("or a chat template: model, chatml or a .jinja file"));
+    mChatTemplate->setToolTip(tr("Render prompts as conversations with a chat template: \"model\" (the student's own), \"chatml\", or a "
+                                 ".jinja file. Empty: the template above, else the student's prompt_template.json, else its chat template, "
+                                 "else the plain prompt (docs/chat-templates.md)"));
+    data->addRow(tr("Chat template"), mChatTemplate);
     mMaxPrompt = mForm->integer("data.limits.max_prompt_tokens", page);
     mMaxPrompt->setObjectName(QStringLiteral("maxPromptSpin"));
     mMaxPrompt->setSuffix(tr(" tokens"));
@@ -158,8 +171,16 @@ SetupView::SetupView(QWidget *parent)
     mPreview->setMinimumHeight(140);
     mPreview->setEditTriggers(QAbstractItemView::NoEditTriggers);
     data->addRow(tr("First rows"), mPreview);
-    for (QLineEdit *e : {mData, mPromptField, mResponseField, mIdField})
-        connect(e, &QLineEdit::editingFinished, this, &SetupView::refreshPreview);
+    mRenderedPrompt = new QTextBrowser(page);
+    mRenderedPrompt->setObjectName(QStringLiteral("renderedPrompt"));
+    mRenderedPrompt->setMaximumHeight(110);
+    mRenderedPrompt->setToolTip(tr("The first training prompt exactly as the student is given it: rendered with its prompt format and "
+                                   "tokenized; special tokens are marked"));
+    data->addRow(tr("First prompt, as tokenized"), mRenderedPrompt);
+    for (QLineEdit *e : {mData, mPromptField, mResponseField, mIdField, mTemplate, mChatTemplate, mStudent})
+        if (e)
+            connect(e, &QLineEdit::editingFinished, this, &SetupView::refreshPreview);
+    connect(mFormat, &QComboBox::currentIndexChanged, this, &SetupView::refreshPreview);
 
     auto *pairs = group(right, tr("Pairs and labelling"));
     mPrompts = mForm->integer("pairs.prompts", page);
@@ -390,24 +411,79 @@ void SetupView::refreshPreview()
     options.fields.reference = text(mResponseField);
     options.fields.id = text(mIdField);
     options.removeDuplicates = false;
-    runInBackground<std::vector<DatasetRecord>>(
+    const nlohmann::json doc = document();
+    const std::string base = mBase.toStdString();
+    struct Preview
+    {
+        std::vector<DatasetRecord> records;
+        QString rendered; ///< HTML: the first prompt as tokenized, special tokens marked
+    };
+    runInBackground<Preview>(
         this,
-        [file, options] {
-            auto records = importDataset(file, options).records;
-            records.resize(std::min<size_t>(records.size(), 6));
-            return records;
+        [file, options, doc, base]() mutable {
+            Preview out;
+            const std::string format = doc["data"].value("format", std::string("jsonl"));
+            options.format = parseDatasetFormat(format);
+            namespace fs = std::filesystem;
+            fs::path dataFile = file;
+            if (dataFile.is_relative())
+                dataFile = fs::path(base) / dataFile;
+            out.records = importDataset(dataFile, options).records;
+            out.records.resize(std::min<size_t>(out.records.size(), 6));
+            fs::path student = doc["student"].value("model", std::string());
+            if (!student.empty() && student.is_relative())
+                student = fs::path(base) / student;
+            if (out.records.empty() || student.empty() || !fs::exists(student / "tokenizer.json"))
+                return out;
+            try {
+                const Tokenizer tokenizer = Tokenizer::load(student);
+                std::optional<PromptTemplate> configured;
+                if (doc["student"].contains("template"))
+                    configured = PromptTemplate::fromJson(doc["student"]["template"], "student.template", base);
+                else if (doc["data"].contains("template"))
+                    configured = PromptTemplate::fromJson(doc["data"]["template"], "data.template", base);
+                const PromptTemplate t = PromptTemplate::resolve(configured, student);
+                EncodingLimits limits;
+                limits.maxPromptTokens = doc["data"].contains("limits") ? doc["data"]["limits"].value("max_prompt_tokens", int64_t(768)) : 768;
+                limits.contextLength = 1 << 20;
+                const auto ids = encodePromptWithin(out.records.front().input(), tokenizer, t, limits, 0);
+                QString html = QObject::tr("<i>%1 tokens, %2:</i><br>").arg(ids.size()).arg(t.isChat() ? QObject::tr("chat template")
+                                                                                                         : QObject::tr("text format"));
+                std::vector<int64_t> run;
+                auto flush = [&] {
+                    if (!run.empty())
+                        html += QString::fromStdString(tokenizer.decode(run)).toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral("&#8629;<br>"));
+                    run.clear();
+                };
+                for (const int64_t id : ids) {
+                    if (tokenizer.isSpecial(id)) {
+                        flush();
+                        html += QStringLiteral("<b style=\"background-color:#c9d7f2;color:#111\">%1</b>")
+                                    .arg(QString::fromStdString(tokenizer.decode({id})).toHtmlEscaped());
+                    } else {
+                        run.push_back(id);
+                    }
+                }
+                flush();
+                out.rendered = html;
+            } catch (const std::exception &e) {
+                out.rendered = QObject::tr("<b>The first prompt cannot be rendered:</b> %1").arg(QString::fromStdString(e.what()).toHtmlEscaped());
+            }
+            return out;
         },
-        [this](const TaskOutcome<std::vector<DatasetRecord>> &outcome) {
+        [this](const TaskOutcome<Preview> &outcome) {
             if (!outcome.value) {
                 mPreview->setRowCount(1);
                 mPreview->setItem(0, 0, new QTableWidgetItem(tr("error")));
                 mPreview->setItem(0, 1, new QTableWidgetItem(outcome.error));
                 mPreview->setItem(0, 2, new QTableWidgetItem());
+                mRenderedPrompt->clear();
                 return;
             }
-            mPreview->setRowCount(static_cast<int>(outcome.value->size()));
+            mRenderedPrompt->setHtml(outcome.value->rendered);
+            mPreview->setRowCount(static_cast<int>(outcome.value->records.size()));
             int row = 0;
-            for (const auto &r : *outcome.value) {
+            for (const auto &r : outcome.value->records) {
                 mPreview->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(r.id)));
                 mPreview->setItem(row, 1, new QTableWidgetItem(QString::fromStdString(r.prompt).simplified().left(160)));
                 mPreview->setItem(row, 2, new QTableWidgetItem(QString::fromStdString(r.reference).simplified().left(120)));

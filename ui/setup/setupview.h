@@ -103,6 +103,9 @@ private:
     QLineEdit *mIdField = nullptr;
     QTableWidget *mPreview = nullptr;
     QLineEdit *mTemplate = nullptr;
+    QLineEdit *mChatTemplate = nullptr;
+    QComboBox *mFormat = nullptr;
+    QTextBrowser *mRenderedPrompt = nullptr;
     QSpinBox *mMaxPrompt = nullptr;
     QSpinBox *mMaxResponse = nullptr;
     QSpinBox *mPrompts = nullptr;

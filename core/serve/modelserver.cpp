@@ -164,15 +164,10 @@ struct ModelServer::State
             options.modelName = std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();
         defaults = model.config().generation;
         endIds = stopTokenIds(model.config(), tokenizer);
-        serving = promptTemplate;
-        if (!serving.isChat()) {
-            // A model trained on a text format answers chat requests through the equivalent
-            // template, the one export writes into tokenizer_config.json.
-            serving.chatTemplate = "prompt_template.json";
-            serving.compiledChat = std::make_shared<const ChatTemplate>(promptTemplate.textFormatAsChatTemplate(), "the model's prompt format");
-        } else {
-            serving.chatFor(tokenizer); // a model without a template fails at start, not per request
-        }
+        // A model trained on a text format answers chat requests through the equivalent
+        // template, the one export writes into tokenizer_config.json.
+        serving = promptTemplate.forConversations();
+        serving.chatFor(tokenizer); // a model without a template fails at start, not per request
     }
 
     std::vector<int64_t> chatPrompt(const json &body) const

@@ -17,11 +17,7 @@ TextGenerator::TextGenerator(const std::filesystem::path &modelDirectory, const 
     , mFormat(PromptTemplate::resolve(promptFormat, modelDirectory))
     , mEndIds(stopTokenIds(mModel.config(), mTokenizer))
 {
-    mChat = mFormat;
-    if (!mChat.isChat()) {
-        mChat.chatTemplate = "prompt_template.json";
-        mChat.compiledChat = std::make_shared<const ChatTemplate>(mFormat.textFormatAsChatTemplate(), "the model's prompt format");
-    }
+    mChat = mFormat.forConversations();
 }
 
 std::string TextGenerator::renderConversation(const std::string &messagesJson) const

@@ -412,6 +412,16 @@ std::string PromptTemplate::textFormatAsChatTemplate() const
     return source;
 }
 
+PromptTemplate PromptTemplate::forConversations() const
+{
+    if (isChat())
+        return *this;
+    PromptTemplate chat = *this;
+    chat.chatTemplate = "prompt_template.json";
+    chat.compiledChat = std::make_shared<const ChatTemplate>(textFormatAsChatTemplate(), "the model's prompt format");
+    return chat;
+}
+
 void PromptTemplate::exportTo(const std::filesystem::path &tokenizerSource, const std::filesystem::path &directory) const
 {
     namespace fs = std::filesystem;

@@ -114,6 +114,8 @@ struct PromptTemplate
     void exportTo(const std::filesystem::path &tokenizerSource, const std::filesystem::path &directory) const;
     /** Text mode: the Jinja chat template exportTo() writes for this format. */
     std::string textFormatAsChatTemplate() const;
+    /** What renders conversations for this format: itself in chat mode, else chat mode with textFormatAsChatTemplate(). */
+    PromptTemplate forConversations() const;
 
     /** The file beside a trained model that records the template it was trained with. */
     static constexpr const char *fileName = "prompt_template.json";

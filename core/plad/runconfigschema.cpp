@@ -46,6 +46,8 @@ nlohmann::json minimalEffective(const char *teacherType, const char *judgeType)
     return RunConfig::fromJson(doc, "/").toJson();
 }
 
+#define TEMPLATE_FORMS " Its object form holds either \"format\" (a text format with {prompt}, e.g. \"{prompt}\\nSummary:\") or \"chat_template\" (\"model\": the model's own chat template, \"chatml\", or a .jinja file), optionally \"system\" and \"variables\" (docs/chat-templates.md)"
+
 ConfigSchema buildSchema()
 {
     std::vector<Spec> specs = {
@@ -55,7 +57,7 @@ ConfigSchema buildSchema()
         {"seed", F::Integer, "seed of training (train.seed defaults to it); sampling seeds derive from the pair settings", 0},
         {"device", F::String, "cpu, or cuda[:N] when Torch has CUDA"},
         {"student.model", F::Path, "the student: a Hugging Face model folder with tokenizer.json"},
-        {"student.template", F::Template, "the student's prompt template (a preset name or an object); absent: data.template, then the model's prompt_template.json"},
+        {"student.template", F::Template, "the student's prompt template (a preset name or an object); absent: data.template, then the model's prompt_template.json, then its chat template, then the plain prompt." TEMPLATE_FORMS},
         {"teacher.type", F::Choice, "where the teacher's text comes from", {}, {}, false, false, "", enumNames<TeacherKind>(teacherKindNames)},
         {"teacher.model", F::Path, "the teacher: a Hugging Face model folder (its own tokenizer may differ from the student's)", {}, {}, false, false, "teacher.type=local"},
         {"teacher.score_outputs", F::Boolean, "record the local teacher's own per-token log-probs of its outputs", {}, {}, false, false, "teacher.type=local"},
@@ -70,7 +72,7 @@ ConfigSchema buildSchema()
         {"teacher.file", F::Path, "JSONL of teacher outputs generated elsewhere, one line per prompt id", {}, {}, false, false, "teacher.type=jsonl"},
         {"teacher.id_field", F::String, "the field of each line that holds the prompt id", {}, {}, false, false, "teacher.type=jsonl"},
         {"teacher.output_field", F::String, "the field that holds the output (a string or an array of pairs.per_prompt strings)", {}, {}, false, false, "teacher.type=jsonl"},
-        {"teacher.template", F::Template, "how prompts are written for the teacher; absent: its own prompt_template.json, else the student's"},
+        {"teacher.template", F::Template, "how prompts are written for the teacher; absent: its own prompt_template.json, then its chat template, then the student's format (only text crosses between the two models)." TEMPLATE_FORMS},
         {"data.file", F::Path, "the dataset (JSONL, optionally .lz4)"},
         {"data.format", F::Choice, "how records are read: JSONL with the field mapping, Anthropic-HH transcripts, TL;DR posts, TRL preference records, conversations (messages, ShareGPT, Alpaca, UltraFeedback), or auto (detected per record); .gz, .zst and .lz4 files are decompressed", {}, {}, false, false, "", {"jsonl", "hh", "tldr", "trl", "messages", "sharegpt", "alpaca", "ultrafeedback", "auto"}},
         {"data.fields.prompt", F::String, "JSONL field with the prompt"},
@@ -78,7 +80,7 @@ ConfigSchema buildSchema()
         {"data.fields.id", F::String, "JSONL field with a stable record id; empty: the line number"},
         {"data.fields.group", F::String, "JSONL field grouping related records, which never straddle splits; empty: the id"},
         {"data.skip_bad_lines", F::Boolean, "count and skip malformed lines instead of failing"},
-        {"data.template", F::Template, "prompt template of the data (a preset name or an object)"},
+        {"data.template", F::Template, "prompt template of the data (a preset name or an object); absent: the student's prompt_template.json, then its chat template, then the plain prompt; conversational data is rendered with a chat template." TEMPLATE_FORMS},
         {"data.split.seed", F::Integer, "seed of the deterministic train/validation/test split", 0},
         {"data.split.validation", F::Number, "share of records in the validation split", 0, 1, false, true},
         {"data.split.test", F::Number, "share of records in the test split (never used by a run)", 0, 1, false, true},
@@ -180,6 +182,8 @@ ConfigSchema buildSchema()
     }
     return ConfigSchema(std::move(fields));
 }
+
+#undef TEMPLATE_FORMS
 
 } // namespace
 

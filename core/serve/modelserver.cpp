@@ -310,10 +310,11 @@ struct ModelServer::State
 
     std::string tokenText(int64_t id) const { return tokenizer.decode({id}, false); }
 
-    static json bytesOf(const std::string &text)
+    json bytesOf(int64_t id) const
     {
+        const std::string raw = tokenizer.tokenBytes(id);
         json out = json::array();
-        for (const unsigned char c : text)
+        for (const unsigned char c : raw)
             out.push_back(static_cast<int>(c));
         return out;
     }
@@ -331,9 +332,9 @@ struct ModelServer::State
             if (r.topLogprobs > 0 && !row.topLogprobs.empty())
                 for (const auto &[tid, tlp] : row.topLogprobs.back()) {
                     const std::string t = tokenText(tid);
-                    top.push_back({{"token", t}, {"logprob", tlp}, {"bytes", bytesOf(t)}});
+                    top.push_back({{"token", t}, {"logprob", tlp}, {"bytes", bytesOf(tid)}});
                 }
-            c.pendingLogprobs.push_back({{"token", text}, {"logprob", lp}, {"bytes", bytesOf(text)}, {"top_logprobs", top}});
+            c.pendingLogprobs.push_back({{"token", text}, {"logprob", lp}, {"bytes", bytesOf(id)}, {"top_logprobs", top}});
         } else {
             c.tokenTexts.push_back(text);
             c.tokenLogprobs.push_back(lp);
@@ -492,10 +493,22 @@ struct ModelServer::State
         sink.write(done.data(), done.size());
     }
 
+    /** Throws a 401 unless the request carries the key (compared in time independent of where it differs). */
+    void authorize(const httplib::Request &req) const
+    {
+        if (options.apiKey.empty())
+            return;
+        const std::string given = req.get_header_value("Authorization"), wanted = "Bearer " + options.apiKey;
+        unsigned char difference = given.size() == wanted.size() ? 0 : 1;
+        for (size_t i = 0; i < wanted.size(); ++i)
+            difference |= static_cast<unsigned char>(wanted[i] ^ (i < given.size() ? given[i] : 0));
+        if (difference != 0)
+            throw RequestError{401, "invalid or missing API key", "authentication_error"};
+    }
+
     json parseBody(const httplib::Request &req) const
     {
-        if (!options.apiKey.empty() && req.get_header_value("Authorization") != "Bearer " + options.apiKey)
-            throw RequestError{401, "invalid or missing API key", "authentication_error"};
+        authorize(req);
         json body;
         try {
             body = json::parse(req.body);
@@ -542,7 +555,13 @@ ModelServer::ModelServer(const std::filesystem::path &modelDirectory, ModelServe
     : d(std::make_unique<State>(modelDirectory, std::move(options)))
 {
     auto *s = d.get();
-    s->server.Get("/v1/models", [s](const httplib::Request &, httplib::Response &res) {
+    s->server.Get("/v1/models", [s](const httplib::Request &req, httplib::Response &res) {
+        try {
+            s->authorize(req);
+        } catch (const RequestError &e) {
+            sendError(res, e);
+            return;
+        }
         res.set_content(json{{"object", "list"}, {"data", {{{"id", s->options.modelName}, {"object", "model"}, {"owned_by", "plad"}}}}}.dump(),
                         "application/json");
     });

@@ -30,6 +30,10 @@ public:
     }
     std::vector<std::string> decodeChain(std::vector<std::string> tokens) const override
     {
+        return {unicode::lossyUtf8(decodeBytes(std::move(tokens)).front())};
+    }
+    std::vector<std::string> decodeBytes(std::vector<std::string> tokens) const override
+    {
         std::string bytes;
         for (const auto &token : tokens) {
             std::string mapped;
@@ -48,7 +52,7 @@ public:
             }
             bytes += inAlphabet ? mapped : token;
         }
-        return {unicode::lossyUtf8(bytes)};
+        return {bytes};
     }
 
 private:
@@ -91,7 +95,11 @@ private:
 class ByteFallbackDecoder : public Decoder
 {
 public:
-    std::vector<std::string> decodeChain(std::vector<std::string> tokens) const override
+    std::vector<std::string> decodeChain(std::vector<std::string> tokens) const override { return decode(std::move(tokens), false); }
+    std::vector<std::string> decodeBytes(std::vector<std::string> tokens) const override { return decode(std::move(tokens), true); }
+
+private:
+    static std::vector<std::string> decode(std::vector<std::string> tokens, bool keepBytes)
     {
         std::vector<std::string> out;
         std::string pending;
@@ -99,7 +107,7 @@ public:
         auto flush = [&] {
             if (pendingCount == 0)
                 return;
-            if (unicode::firstInvalidByte(pending)) {
+            if (!keepBytes && unicode::firstInvalidByte(pending)) {
                 for (size_t i = 0; i < pendingCount; ++i)
                     out.push_back("\xEF\xBF\xBD");
             } else {
@@ -197,6 +205,12 @@ public:
     {
         for (const auto &step : mSteps)
             tokens = step->decodeChain(std::move(tokens));
+        return tokens;
+    }
+    std::vector<std::string> decodeBytes(std::vector<std::string> tokens) const override
+    {
+        for (const auto &step : mSteps)
+            tokens = step->decodeBytes(std::move(tokens));
         return tokens;
     }
 

@@ -14,6 +14,12 @@ class Decoder
 public:
     virtual ~Decoder() = default;
     virtual std::vector<std::string> decodeChain(std::vector<std::string> tokens) const = 0;
+    /**
+     * As decodeChain, but the bytes that byte-level and byte-fallback tokens stand for are kept
+     * as they are, even where they are not (yet) valid UTF-8: what one token of a multi-byte
+     * character contributes (OpenAI's logprob "bytes").
+     */
+    virtual std::vector<std::string> decodeBytes(std::vector<std::string> tokens) const { return decodeChain(std::move(tokens)); }
 };
 
 /**

@@ -391,6 +391,23 @@ std::string Tokenizer::decode(const std::vector<int64_t> &ids, bool skipSpecialT
     return out;
 }
 
+std::string Tokenizer::tokenBytes(int64_t id) const
+{
+    const Pipeline &p = *d;
+    if (const auto it = p.addedById.find(id); it != p.addedById.end())
+        return p.added[it->second].content;
+    const std::string *token = p.model->idToToken(id);
+    if (!token)
+        throw Error("token id " + std::to_string(id) + " is not in the vocabulary of " + p.source + " (size "
+                    + std::to_string(vocabSize()) + ")");
+    if (!p.decoder)
+        return *token;
+    std::string out;
+    for (const auto &piece : p.decoder->decodeBytes({*token}))
+        out += piece;
+    return out;
+}
+
 int64_t Tokenizer::vocabSize() const
 {
     int64_t maxId = d->model->maxId();

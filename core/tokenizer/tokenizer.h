@@ -59,6 +59,11 @@ public:
 
     std::vector<int64_t> encode(std::string_view text, bool addSpecialTokens = false) const;
     /** Throws Error for an id outside the vocabulary. */
+    /**
+     * The bytes token `id` stands for on its own, which for a piece of a multi-byte character
+     * are not valid UTF-8 (decode() gives U+FFFD there); special tokens give their text.
+     */
+    std::string tokenBytes(int64_t id) const;
     std::string decode(const std::vector<int64_t> &ids, bool skipSpecialTokens = false) const;
 
     /** One more than the largest id in the model or the added tokens. */

@@ -550,6 +550,11 @@ private Q_SLOTS:
             QVERIFY(t["top_logprobs"][0]["logprob"].get<double>() >= t["top_logprobs"][1]["logprob"].get<double>());
             QVERIFY(t["logprob"].get<double>() <= t["top_logprobs"][0]["logprob"].get<double>() + 1e-6); // greedy picks the best
         }
+        std::string fromBytes; // each token's bytes, concatenated, are the text
+        for (const auto &t : tokenLogprobs)
+            for (const auto &b : t["bytes"])
+                fromBytes += static_cast<char>(b.get<int>());
+        QCOMPARE(fromBytes, content);
         request["stream"] = true;
         const std::string events = curl("/chat/completions", request);
         std::string streamed, finish;
@@ -590,6 +595,35 @@ private Q_SLOTS:
         QCOMPARE(again["choices"], many["choices"]); // the same seed, the same samples
         server.terminate();
         QVERIFY(server.waitForFinished(10000));
+
+        // With --api-key-env every route wants the key: a wrong or missing one is a 401.
+        QProcess keyed;
+        auto env = QProcessEnvironment::systemEnvironment();
+        env.insert("PLAD_TEST_SERVE_KEY", "sesame");
+        keyed.setProcessEnvironment(env);
+        keyed.start(QStringLiteral(PLAD_CLI_PATH), {"serve", str(root / "exported"), "--port", "0", "--api-key-env", "PLAD_TEST_SERVE_KEY"});
+        QVERIFY(keyed.waitForReadyRead(60000));
+        const auto keyedUrl = QString::fromStdString(nlohmann::json::parse(keyed.readLine().toStdString())["listening"].get<std::string>());
+        auto status = [&](const QString &path, const QString &key, const QByteArray &body) {
+            QProcess c;
+            QStringList args = {"-s", "-o", "/dev/null", "-w", "%{http_code}"};
+            if (!key.isEmpty())
+                args << "-H" << "Authorization: Bearer " + key;
+            if (!body.isEmpty())
+                args << "-H" << "Content-Type: application/json" << "-d" << QString::fromUtf8(body);
+            c.start("curl", args << keyedUrl + path);
+            if (!c.waitForFinished(60000))
+                qFatal("curl did not finish");
+            return c.readAllStandardOutput().toInt();
+        };
+        const QByteArray ask = R"({"prompt": "reverse: a", "max_tokens": 2})";
+        QCOMPARE(status("/models", "", {}), 401);
+        QCOMPARE(status("/models", "sesamE", {}), 401);
+        QCOMPARE(status("/completions", "sesam", ask), 401);
+        QCOMPARE(status("/models", "sesame", {}), 200);
+        QCOMPARE(status("/completions", "sesame", ask), 200);
+        keyed.terminate();
+        QVERIFY(keyed.waitForFinished(10000));
     }
 
     void httpTeacherThroughPladServe()

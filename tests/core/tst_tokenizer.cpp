@@ -122,6 +122,33 @@ private Q_SLOTS:
         QCOMPARE(input.empty(), ids.empty());
     }
 
+    void tokenBytesAreWhatEachTokenStandsFor()
+    {
+        // A character split over several byte-level tokens: each token alone decodes to U+FFFD,
+        // its bytes are its share of the character, and they concatenate back to the text.
+        const auto &gpt2 = cached("gpt2");
+        const std::string text = "\xF0\x9F\xA6\x99 \xE6\xBC\xA2\xE5\xAD\x97 caf\xC3\xA9";
+        const auto ids = gpt2.encode(text);
+        std::string joined;
+        bool sawPartial = false;
+        for (const auto id : ids) {
+            const std::string bytes = gpt2.tokenBytes(id);
+            if (gpt2.decode({id}) == "\xEF\xBF\xBD") {
+                sawPartial = true;
+                QVERIFY(bytes != "\xEF\xBF\xBD");
+            }
+            joined += bytes;
+        }
+        QVERIFY(sawPartial);
+        QCOMPARE(joined, text);
+        // Byte fallback: <0xF0> stands for the byte 0xF0; a special token for its text.
+        const auto &sp = cached("sentencepiece");
+        QCOMPARE(sp.tokenBytes(*sp.tokenToId("<0xF0>")), std::string("\xF0"));
+        QCOMPARE(sp.decode({*sp.tokenToId("<0xF0>")}), std::string("\xEF\xBF\xBD"));
+        QCOMPARE(sp.tokenBytes(2), std::string("</s>"));
+        test::expectError([&] { gpt2.tokenBytes(gpt2.vocabSize() + 5); }, "is not in the vocabulary");
+    }
+
     void gpt2SplitsAsItsRegexSays()
     {
         const auto &t = cached("gpt2");

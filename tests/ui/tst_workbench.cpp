@@ -30,6 +30,7 @@
 #include <QSpinBox>
 #include <QTableView>
 #include <QTemporaryDir>
+#include <QTabWidget>
 #include <QTextBrowser>
 #include <QtTest>
 
@@ -203,6 +204,7 @@ private Q_SLOTS:
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         PlaygroundView *playground = window.playground();
+        child<QTabWidget>(&window, "areas")->setCurrentWidget(playground);
         playground->setModel(0, str(mRoot / "teacher" / "model"));
         playground->setModel(1, str(mRoot / "student" / "model"));
         playground->setPrompt("reverse: alpha beta gamma");
@@ -219,8 +221,15 @@ private Q_SLOTS:
             const auto expected = nlohmann::json::parse(cli.readAllStandardOutput().toStdString());
             QCOMPARE(playground->output(side).toStdString(), expected["text"].get<std::string>());
             QCOMPARE(playground->renderedPrompt(side).toStdString(), expected["prompt"].get<std::string>());
-            if (!playground->output(side).isEmpty()) // tokens are tinted by their log-probs
+            if (!playground->output(side).isEmpty()) { // tokens are tinted by their log-probs, which hovering shows
                 QVERIFY(playground->outputView(side)->toHtml().contains("background-color:#"));
+                QTextBrowser *view = playground->outputView(side);
+                const QRect first = view->cursorRect(QTextCursor(view->document()));
+                const QString info = playground->tokenInfoAt(side, first.center() + QPoint(2, 0));
+                QVERIFY2(info.contains("log p = -") || info.contains("log p = 0.000"),
+                         qPrintable(QStringLiteral("%1 at %2,%3 of [%4]").arg(info).arg(first.center().x()).arg(first.center().y()).arg(playground->output(side))));
+                QVERIFY(playground->tokenInfoAt(side, QPoint(view->viewport()->width() - 2, view->viewport()->height() - 2)).isEmpty());
+            }
         }
         // Stop ends a long generation early.
         playground->setMaxNewTokens(4000);
@@ -258,6 +267,14 @@ private Q_SLOTS:
         other.loadFile(str(mRoot / "form.json"));
         QVERIFY(loaded.wait(10000));
         QCOMPARE(other.document(), saved);
+        // The teacher's prompt format is set in Setup too, and reaches the teacher's config.
+        auto *teacherChat = child<QLineEdit>(&other, "teacherChatTemplateEdit");
+        QVERIFY(teacherChat->toolTip().contains("chatml"));
+        teacherChat->setText("chatml");
+        QCOMPARE(other.document()["teacher"]["template"], nlohmann::json({{"chat_template", "chatml"}}));
+        QCOMPARE(effectiveRunConfig(other.document(), mRoot)["teacher"]["template"]["chat_template"].get<std::string>(), std::string("chatml"));
+        teacherChat->clear();
+        QVERIFY(!other.document()["teacher"].contains("template") || other.document()["teacher"]["template"].value("chat_template", "").empty());
         // A broken file is reported, and the form keeps what it had.
         test::writeBytes(mRoot / "broken.json", "{\"train\": ");
         loaded.clear();

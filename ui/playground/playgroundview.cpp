@@ -22,25 +22,22 @@
 #include <QShortcut>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QAbstractTextDocumentLayout>
+#include <QHelpEvent>
+#include <QScrollBar>
 #include <QTextBrowser>
+#include <QTextCursor>
+#include <QToolTip>
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
 
+#include <cmath>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
 
 namespace plad::ui {
-
-namespace {
-
-QString escaped(const std::string &text)
-{
-    return QString::fromStdString(text).toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral("<br>"));
-}
-
-} // namespace
 
 /** Loaded models by directory; a model generates for one worker at a time. */
 struct PlaygroundView::Cache
@@ -174,6 +171,7 @@ PlaygroundView::PlaygroundView(QWidget *parent)
         boxLayout->addWidget(side.format);
         side.view = new QTextBrowser(box);
         side.view->setObjectName(QStringLiteral("output%1").arg(s));
+        side.view->viewport()->installEventFilter(this);
         boxLayout->addWidget(side.view, 1);
         side.status = new QLabel(tr("Idle"), box);
         boxLayout->addWidget(side.status);
@@ -312,7 +310,6 @@ void PlaygroundView::generate()
     QPointer<PlaygroundView> self(this);
     for (int s = 0; s < 2; ++s) {
         Side &side = mSides[s];
-        side.html.clear();
         side.text.clear();
         side.rendered.clear();
         side.tokens = 0;
@@ -391,12 +388,46 @@ void PlaygroundView::appendDelta(int s, const QString &text, float logprob, bool
     if (text.isEmpty())
         return;
     side.text += text;
-    side.html += QStringLiteral("<span style=\"background-color:%1;color:#111\" title=\"log p = %2\">%3</span>")
-                     .arg(QString::fromStdString(plad::logprobTint(logprob)))
-                     .arg(logprob, 0, 'f', 3)
-                     .arg(escaped(text.toStdString()));
-    side.view->setHtml(side.html);
+    // Appended as a run of characters whose format carries the tint and, as its tool tip, the
+    // log-probability: hovering a token shows it (eventFilter below).
+    QTextCharFormat format;
+    format.setBackground(QColor(QString::fromStdString(plad::logprobTint(logprob))));
+    format.setForeground(QColor(0x11, 0x11, 0x11));
+    format.setToolTip(tr("<code>&quot;%1&quot;</code><br>log p = %2 (p = %3)").arg(text.toHtmlEscaped()).arg(logprob, 0, 'f', 3).arg(std::exp(logprob), 0, 'f', 3));
+    QTextCursor cursor(side.view->document());
+    cursor.movePosition(QTextCursor::End);
+    cursor.insertText(text, format);
     side.status->setText(tr("%1 tokens...").arg(side.tokens));
+}
+
+QString PlaygroundView::tokenInfoAt(int s, const QPoint &viewportPosition) const
+{
+    QTextBrowser *view = mSides[s].view;
+    const int position = view->document()->documentLayout()->hitTest(viewportPosition + QPoint(view->horizontalScrollBar()->value(),
+                                                                                               view->verticalScrollBar()->value()),
+                                                                      Qt::ExactHit);
+    if (position < 0)
+        return {};
+    QTextCursor cursor(view->document());
+    cursor.setPosition(position);
+    cursor.movePosition(QTextCursor::NextCharacter, QTextCursor::KeepAnchor); // the format of the character under the point
+    return cursor.charFormat().toolTip();
+}
+
+bool PlaygroundView::eventFilter(QObject *watched, QEvent *event)
+{
+    if (event->type() == QEvent::ToolTip)
+        for (int s = 0; s < 2; ++s)
+            if (watched == mSides[s].view->viewport()) {
+                auto *help = static_cast<QHelpEvent *>(event);
+                const QString info = tokenInfoAt(s, help->pos());
+                if (info.isEmpty())
+                    QToolTip::hideText();
+                else
+                    QToolTip::showText(help->globalPos(), info, mSides[s].view->viewport());
+                return true;
+            }
+    return QWidget::eventFilter(watched, event);
 }
 
 void PlaygroundView::stop()

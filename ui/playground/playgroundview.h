@@ -54,6 +54,11 @@ public:
     QString output(int side) const;
     QString renderedPrompt(int side) const;
     QTextBrowser *outputView(int side) const { return mSides[static_cast<size_t>(side)].view; }
+    /** What hovering side `side`'s output at `viewportPosition` shows: the token's log-probability (empty off the text). */
+    QString tokenInfoAt(int side, const QPoint &viewportPosition) const;
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
 
 Q_SIGNALS:
     void finished();
@@ -66,7 +71,7 @@ private:
         QTextBrowser *view = nullptr;
         QLabel *status = nullptr;
         QLabel *format = nullptr;
-        QString html, text, rendered;
+        QString text, rendered;
         int tokens = 0;
     };
     void browse(int side);

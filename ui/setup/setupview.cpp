@@ -114,6 +114,18 @@ SetupView::SetupView(QWidget *parent)
     mApiKeyEnv = mForm->text("teacher.api_key_env", page, "teacher.type=http");
     mApiKeyEnv->setPlaceholderText(tr("environment variable holding the key (optional)"));
     teacher->addRow(tr("API key from"), mApiKeyEnv);
+    // How prompts are written for the teacher (only text crosses between the two models).
+    const QString teacherTemplateHelp = QString::fromStdString(runConfigSchema().find("teacher.template")->help).toHtmlEscaped();
+    mTeacherFormat = mForm->text("teacher.template.format", page);
+    mTeacherFormat->setObjectName(QStringLiteral("teacherFormatEdit"));
+    mTeacherFormat->setPlaceholderText(tr("its own prompt_template.json or chat template, else the student's"));
+    mTeacherFormat->setToolTip(QStringLiteral("<b>teacher.template.format</b>: ") + teacherTemplateHelp);
+    teacher->addRow(tr("Prompt template"), mTeacherFormat);
+    mTeacherChat = mForm->text("teacher.template.chat_template", page);
+    mTeacherChat->setObjectName(QStringLiteral("teacherChatTemplateEdit"));
+    mTeacherChat->setPlaceholderText(tr("or a chat template: model, chatml or a .jinja file"));
+    mTeacherChat->setToolTip(QStringLiteral("<b>teacher.template.chat_template</b>: ") + teacherTemplateHelp);
+    teacher->addRow(tr("Chat template"), mTeacherChat);
     auto *test = new QPushButton(tr("Test connection"), page);
     mConnection = new QLabel(page);
     mConnection->setWordWrap(true);
@@ -146,15 +158,14 @@ SetupView::SetupView(QWidget *parent)
     data->addRow(tr("Reference field"), mResponseField);
     data->addRow(tr("Id field"), mIdField);
     mTemplate = mForm->text("data.template.format", page);
-    mTemplate->setToolTip(QString::fromStdString(runConfigSchema().find("data.template")->help));
+    const QString dataTemplateHelp = QString::fromStdString(runConfigSchema().find("data.template")->help).toHtmlEscaped();
+    mTemplate->setToolTip(QStringLiteral("<b>data.template.format</b>: ") + dataTemplateHelp);
     mTemplate->setPlaceholderText(tr("the student's prompt_template.json, e.g. {prompt}\\nSummary:"));
     data->addRow(tr("Prompt template"), mTemplate);
     mChatTemplate = mForm->text("data.template.chat_template", page);
     mChatTemplate->setObjectName(QStringLiteral("chatTemplateEdit"));
     mChatTemplate->setPlaceholderText(tr("or a chat template: model, chatml or a .jinja file"));
-    mChatTemplate->setToolTip(tr("Render prompts as conversations with a chat template: \"model\" (the student's own), \"chatml\", or a "
-                                 ".jinja file. Empty: the template above, else the student's prompt_template.json, else its chat template, "
-                                 "else the plain prompt (docs/chat-templates.md)"));
+    mChatTemplate->setToolTip(QStringLiteral("<b>data.template.chat_template</b>: ") + dataTemplateHelp);
     data->addRow(tr("Chat template"), mChatTemplate);
     mMaxPrompt = mForm->integer("data.limits.max_prompt_tokens", page);
     mMaxPrompt->setObjectName(QStringLiteral("maxPromptSpin"));
@@ -376,6 +387,9 @@ void SetupView::updateTeacherFields()
     mEndpoint->setEnabled(http);
     mEndpointModel->setEnabled(http);
     mApiKeyEnv->setEnabled(http);
+    // A JSONL teacher's outputs exist already: no prompt is written for it.
+    mTeacherFormat->setEnabled(type != QLatin1String("jsonl"));
+    mTeacherChat->setEnabled(type != QLatin1String("jsonl"));
 }
 
 void SetupView::updateFormula()

@@ -95,6 +95,8 @@ private:
     QLineEdit *mEndpoint = nullptr;
     QLineEdit *mEndpointModel = nullptr;
     QLineEdit *mApiKeyEnv = nullptr;
+    QLineEdit *mTeacherFormat = nullptr;
+    QLineEdit *mTeacherChat = nullptr;
     QLabel *mConnection = nullptr;
     QLineEdit *mStudent = nullptr;
     QLineEdit *mData = nullptr;

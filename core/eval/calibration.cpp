@@ -115,83 +115,6 @@ SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &to
     return out;
 }
 
-CalibrationCurve preferenceCalibration(const std::vector<SampledSequences> &perPrompt, int bins)
-{
-    if (bins < 1)
-        throw Error("preference calibration: at least one bin is needed");
-    std::vector<double> confidence;
-    std::vector<bool> correct;
-    for (const auto &p : perPrompt) {
-        if (p.meanLogprob.size() != p.quality.size())
-            throw Error("preference calibration: one quality per sample is needed");
-        for (size_t i = 0; i < p.quality.size(); ++i)
-            for (size_t j = i + 1; j < p.quality.size(); ++j) {
-                if (p.quality[i] == p.quality[j])
-                    continue;
-                const double probability = 1.0 / (1.0 + std::exp(-(p.meanLogprob[i] - p.meanLogprob[j]))); // P(i better)
-                const bool iBetter = p.quality[i] > p.quality[j];
-                if (probability >= 0.5) {
-                    confidence.push_back(probability);
-                    correct.push_back(iBetter);
-                } else {
-                    confidence.push_back(1.0 - probability);
-                    correct.push_back(!iBetter);
-                }
-            }
-    }
-    // Confidences live in [0.5, 1]: map them to [0, 1] for equal-width bins there, then back.
-    std::vector<double> stretched;
-    stretched.reserve(confidence.size());
-    for (const double c : confidence)
-        stretched.push_back(2 * c - 1);
-    CalibrationCurve curve = calibrationCurve(stretched, correct, bins);
-    curve.ece = 0;
-    for (auto &bin : curve.bins) {
-        bin.lower = 0.5 + bin.lower / 2;
-        bin.upper = 0.5 + bin.upper / 2;
-        if (bin.count > 0)
-            bin.meanConfidence = 0.5 + bin.meanConfidence / 2;
-        if (curve.samples > 0)
-            curve.ece += static_cast<double>(bin.count) / static_cast<double>(curve.samples) * std::abs(bin.accuracy - bin.meanConfidence);
-    }
-    return curve;
-}
-
-RerankResult rerankWinRate(const std::vector<SampledSequences> &perPrompt)
-{
-    RerankResult r;
-    double chosenSum = 0, sampleSum = 0;
-    int64_t samples = 0;
-    for (const auto &p : perPrompt) {
-        if (p.meanLogprob.size() != p.quality.size())
-            throw Error("rerank: one quality per sample is needed");
-        if (p.quality.size() < 2)
-            continue;
-        size_t best = 0;
-        for (size_t i = 1; i < p.meanLogprob.size(); ++i)
-            if (p.meanLogprob[i] > p.meanLogprob[best])
-                best = i;
-        for (size_t i = 0; i < p.quality.size(); ++i) {
-            sampleSum += p.quality[i];
-            ++samples;
-            if (i == best)
-                continue;
-            if (p.quality[best] > p.quality[i])
-                ++r.wins;
-            else if (p.quality[best] < p.quality[i])
-                ++r.losses;
-            else
-                ++r.ties;
-        }
-        chosenSum += p.quality[best];
-        ++r.prompts;
-    }
-    r.winRate = r.wins + r.losses > 0 ? static_cast<double>(r.wins) / static_cast<double>(r.wins + r.losses) : std::nan("");
-    r.meanQuality = r.prompts > 0 ? chosenSum / static_cast<double>(r.prompts) : std::nan("");
-    r.meanSampleQuality = samples > 0 ? sampleSum / static_cast<double>(samples) : std::nan("");
-    return r;
-}
-
 nlohmann::json ModelCalibration::toJson() const
 {
     return {{"token_ece", finiteOrNull(tokenEce)},         {"sequence_ece", finiteOrNull(sequenceEce)},
@@ -234,6 +157,7 @@ ModelCalibration calibrateModel(const std::filesystem::path &directory, const st
     out.rerankWinRate = seq.rerank.winRate;
     out.rerankRougeL = seq.rerank.meanQuality;
     out.sampleRougeL = seq.rerank.meanSampleQuality;
+    out.perPrompt = seq.perPrompt;
     return out;
 }
 

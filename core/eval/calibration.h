@@ -3,6 +3,7 @@
 // Calibration diagnostics of a student: does its likelihood rank better outputs higher?
 
 #include "common/jobcontext.h"
+#include "eval/sequencecalibration.h"
 #include "eval/statistics.h"
 #include "model/causallm.h"
 #include "model/modeltypes.h"
@@ -38,23 +39,6 @@ PairRanking pairRanking(CausalLMImpl &model, const std::vector<RankedPair> &pair
 CalibrationCurve tokenCalibration(CausalLMImpl &model, const std::vector<ScoreRequest> &references, int bins = 15,
                                   int64_t batchSize = 16);
 
-/** One prompt's samples for sequence-level calibration. */
-struct SampledSequences
-{
-    std::vector<double> meanLogprob; ///< the student's length-normalised log-likelihood of each sample
-    std::vector<double> quality;     ///< ROUGE-L F1 of each sample against the reference
-};
-
-/** Best-of-N by the student's own likelihood: does its top-scored sample beat the others by the reference? */
-struct RerankResult
-{
-    int64_t wins = 0, losses = 0, ties = 0; ///< the top-likelihood sample against each other sample of its prompt (ROUGE-L)
-    int64_t prompts = 0;                    ///< prompts with at least two samples
-    double winRate = 0;                     ///< wins / (wins + losses); NaN when nothing is decided; 0.5 = the likelihood says nothing
-    double meanQuality = 0;                 ///< mean ROUGE-L of the chosen samples
-    double meanSampleQuality = 0;           ///< mean ROUGE-L of all samples (what a random pick gets)
-};
-
 struct SequenceCalibration
 {
     double meanSpearman = 0;         ///< mean over prompts with a defined correlation
@@ -63,19 +47,6 @@ struct SequenceCalibration
     RerankResult rerank;             ///< rerank@N (see rerankWinRate)
     std::vector<SampledSequences> perPrompt;
 };
-
-/**
- * Sequence-level calibration of the student's pairwise preference: for every two samples of a
- * prompt whose ROUGE-L against the reference differs, the predicted probability that the first
- * is better is p = sigma(s(y1) - s(y2)) (s the length-normalised log-likelihood). Each pair is
- * oriented so that p >= 0.5 (the confidence of the side the student prefers), the outcome is
- * "that side is the better one", and the ECE is taken over `bins` equal-width bins of [0.5, 1].
- * Pairs with equal quality carry no outcome and are left out.
- */
-CalibrationCurve preferenceCalibration(const std::vector<SampledSequences> &perPrompt, int bins = 10);
-
-/** Rerank@N: per prompt, the sample with the highest likelihood against each of the others (by ROUGE-L; ties on the likelihood go to the first). */
-RerankResult rerankWinRate(const std::vector<SampledSequences> &perPrompt);
 
 /**
  * Samples `samples` outputs per prompt, scores them with the model and with ROUGE-L against

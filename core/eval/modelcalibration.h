@@ -6,6 +6,7 @@
 
 #include "common/jobcontext.h"
 #include "data/dataset.h"
+#include "eval/sequencecalibration.h"
 #include "model/modeltypes.h"
 #include "tokenizer/prompttemplate.h"
 #include "train/sftdata.h"
@@ -38,6 +39,7 @@ struct ModelCalibration
     double rerankRougeL = 0;        ///< mean ROUGE-L of the likeliest samples
     double sampleRougeL = 0;        ///< mean ROUGE-L of all samples
     int64_t prompts = 0;
+    std::vector<SampledSequences> perPrompt; ///< the samples' scores and qualities, in the order of the records
     nlohmann::json toJson() const;
 };
 

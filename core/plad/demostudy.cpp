@@ -30,9 +30,14 @@ struct MethodSpec
     std::string policy;   ///< empty for SeqKD (no pairs)
 };
 
+nlohmann::json changeJson(const Interval &i)
+{
+    return {{"estimate", finiteOrNull(i.estimate)}, {"ci", {finiteOrNull(i.low), finiteOrNull(i.high)}}};
+}
+
 DemoCalibration toDemoCalibration(const ModelCalibration &c)
 {
-    return {c.tokenEce, c.sequenceEce, c.spearman, c.rerankWinRate, c.toJson()};
+    return {c.tokenEce, c.sequenceEce, c.spearman, c.rerankWinRate, c.toJson(), c.perPrompt};
 }
 
 } // namespace
@@ -69,6 +74,8 @@ nlohmann::json DemoStudyResult::toJson() const
                                {"sequence_ece", {finiteOrNull(initialCalibration.sequenceEce), finiteOrNull(m.calibration.sequenceEce)}},
                                {"spearman", {finiteOrNull(initialCalibration.spearman), finiteOrNull(m.calibration.spearman)}},
                                {"rerank_win_rate", {finiteOrNull(initialCalibration.rerankWinRate), finiteOrNull(m.calibration.rerankWinRate)}},
+                               {"sequence_ece_change", changeJson(m.calibrationChange.sequenceEce)},
+                               {"rerank_win_rate_change", changeJson(m.calibrationChange.rerank)},
                                {"seconds", m.seconds}});
     }
     return {{"workspace", fs::absolute(workspace).string()},
@@ -78,6 +85,7 @@ nlohmann::json DemoStudyResult::toJson() const
             {"pair_quality", pairQuality},
             {"evaluated_on", evaluationSplit},
             {"calibration_lists", "[before, after] on the evaluation prompts: the initial student, then the trained one"},
+            {"calibration_changes", "after - before with a 95% paired percentile-bootstrap interval over the evaluation prompts (2,000 resamples)"},
             {"pair_accuracy_list", "[step 0, last step] on the held-out pairs of the validation prompts"}};
 }
 
@@ -200,25 +208,28 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
         const int64_t lastStep = std::max<int64_t>(0, store.runs().lastMetricStep(id));
         store.results().addEvaluation(id, lastStep, "generation", r.evaluation.dump());
         r.calibration = toDemoCalibration(calibrateModel(model, records, calibration, context));
+        r.calibrationChange = calibrationChange(study.initialCalibration.perPrompt, r.calibration.perPrompt, calibration.bins, 2000, 5);
         nlohmann::json calibrationDoc = {{"data", testFile.string()}, {"samples", calibration.samples}, {"initial", study.initialCalibration.detail},
-                                         {"trained", r.calibration.detail}};
+                                         {"trained", r.calibration.detail}, {"change", toJson(r.calibrationChange)}};
         store.results().addEvaluation(id, lastStep, "test_calibration", calibrationDoc.dump());
         for (const auto &p : store.runs().metrics(id, "eval_pair_accuracy"))
             r.heldOutAccuracy.push_back(p.value);
         r.seconds = runSeconds[id] + std::chrono::duration<double>(std::chrono::steady_clock::now() - evalStart).count();
         const auto &h = r.evaluation["head_to_head"][0];
-        char line[768];
+        char line[1024];
         std::snprintf(line, sizeof line,
                       "%-34s win rate vs the initial student %s [%s, %s] (%lld wins, %lld losses, %lld ties); ROUGE-L %.4f vs %.4f; "
-                      "sequence ECE %s -> %s; rerank@%lld %s -> %s; held-out pair accuracy %s -> %s%s",
+                      "sequence ECE %s -> %s (change [%s, %s]); rerank@%lld %s -> %s (change [%s, %s] points); held-out pair accuracy %s -> %s%s",
                       spec.name.c_str(), percentText(h["win_rate"].get<double>()).c_str(),
                       percentText(h["win_rate_interval"]["low"].get<double>()).c_str(),
                       percentText(h["win_rate_interval"]["high"].get<double>()).c_str(), static_cast<long long>(h["wins"].get<int64_t>()),
                       static_cast<long long>(h["losses"].get<int64_t>()), static_cast<long long>(h["ties"].get<int64_t>()),
                       r.evaluation["models"][0]["rouge"]["rougeL"]["f"].get<double>(), r.evaluation["models"][1]["rouge"]["rougeL"]["f"].get<double>(),
                       fixedText(study.initialCalibration.sequenceEce, 4).c_str(), fixedText(r.calibration.sequenceEce, 4).c_str(),
+                      fixedText(r.calibrationChange.sequenceEce.low, 3).c_str(), fixedText(r.calibrationChange.sequenceEce.high, 3).c_str(),
                       static_cast<long long>(calibration.samples), percentText(study.initialCalibration.rerankWinRate).c_str(),
-                      percentText(r.calibration.rerankWinRate).c_str(),
+                      percentText(r.calibration.rerankWinRate).c_str(), fixedText(100 * r.calibrationChange.rerank.low, 1).c_str(),
+                      fixedText(100 * r.calibrationChange.rerank.high, 1).c_str(),
                       r.heldOutAccuracy.empty() ? "-" : percentText(r.heldOutAccuracy.front()).c_str(),
                       r.heldOutAccuracy.empty() ? "-" : percentText(r.heldOutAccuracy.back()).c_str(),
                       r.usesReferences ? " [uses references]" : "");

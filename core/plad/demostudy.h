@@ -5,6 +5,7 @@
 // the PLaD run's report), and what the workbench can run the same way.
 
 #include "common/jobcontext.h"
+#include "eval/sequencecalibration.h"
 #include "plad/democonfig.h"
 #include "plad/distillrun.h"
 
@@ -38,6 +39,7 @@ struct DemoCalibration
 {
     double tokenEce = 0, sequenceEce = 0, spearman = 0, rerankWinRate = 0;
     nlohmann::json detail;                 ///< ModelCalibration::toJson()
+    std::vector<SampledSequences> perPrompt; ///< per evaluation prompt, for paired intervals of the change
 };
 
 /** One method of the study, evaluated. */
@@ -51,6 +53,7 @@ struct DemoMethodResult
     nlohmann::json evaluation;             ///< compareModels' summary against the initial student (stored with the run)
     std::vector<double> heldOutAccuracy;   ///< held-out pair ranking accuracy at each diagnostic
     DemoCalibration calibration;           ///< the trained student's calibration on the test prompts
+    CalibrationChange calibrationChange;   ///< trained minus initial: sequence ECE and rerank@N, paired bootstrap intervals
     double seconds = 0;                    ///< training (and, for the first, pair generation) plus evaluation
     std::string summary;                   ///< one line for people
 };

@@ -375,6 +375,16 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
             rows.push_back({label, value(doc, "token_ece", false), value(doc, "sequence_ece", false), value(doc, "spearman", false),
                             value(doc, "rerank_win_rate", true), value(doc, "rerank_rouge_l", false)});
         }
+        if (t.contains("change")) {
+            // Trained minus initial, with paired bootstrap intervals over the prompts.
+            auto change = [](const nlohmann::json &i, bool asPoints) {
+                if (!i.value("estimate", nlohmann::json()).is_number())
+                    return std::string("-");
+                auto f = [&](const char *key) { return fixedText((asPoints ? 100 : 1) * i[key].get<double>(), asPoints ? 1 : 4); };
+                return f("estimate") + " [" + f("low") + ", " + f("high") + "]" + (asPoints ? " points" : "");
+            };
+            rows.push_back({"change (95% interval)", "", change(t["change"]["sequence_ece"], false), "", change(t["change"]["rerank_win_rate"], true), ""});
+        }
         table(rows);
     }
 

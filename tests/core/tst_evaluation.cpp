@@ -104,6 +104,46 @@ private Q_SLOTS:
         QVERIFY(std::isnan(rerankWinRate({}).winRate));
     }
 
+    void calibrationChangeIsPairedByPrompt()
+    {
+        // Before: 40 prompts where the student prefers the worse of two samples with p ~ 0.88
+        // (every preference wrong, ECE 0.88; the likeliest sample always loses). After: the same
+        // prompts, every preference right with p ~ 1 (ECE ~0; rerank 100%). The change is about
+        // -0.88 in ECE and +100 points of rerank, and with every prompt moving the same way the
+        // intervals are the point itself.
+        std::vector<SampledSequences> before, after;
+        for (int i = 0; i < 40; ++i) {
+            before.push_back({{0.0, -2.0}, {0.2, 0.6}});
+            after.push_back({{-30.0, 0.0}, {0.2, 0.6}});
+        }
+        const double p = 1.0 / (1.0 + std::exp(-2.0));
+        const CalibrationChange c = calibrationChange(before, after, 10, 500, 3);
+        QCOMPARE(c.prompts, int64_t(40));
+        QVERIFY(std::abs(c.sequenceEce.estimate - (0.0 - p)) < 1e-9);
+        QVERIFY(std::abs(c.sequenceEce.low - c.sequenceEce.estimate) < 1e-9 && std::abs(c.sequenceEce.high - c.sequenceEce.estimate) < 1e-9);
+        QVERIFY(std::abs(c.rerank.estimate - 1.0) < 1e-12);
+        // No change at all: 0, with a zero-width interval, whatever the prompts are.
+        std::vector<SampledSequences> mixed;
+        for (int i = 0; i < 30; ++i)
+            mixed.push_back({{-0.1 * i, -1.0, -2.0}, {0.1 * (i % 7), 0.3, 0.5}});
+        const CalibrationChange none = calibrationChange(mixed, mixed, 10, 500, 3);
+        QCOMPARE(none.sequenceEce.estimate, 0.0);
+        QCOMPARE(none.sequenceEce.low, 0.0);
+        QCOMPARE(none.rerank.high, 0.0);
+        // Half the prompts improve, half stay: the interval of the ECE change lies below zero but
+        // is wider than a point; swapping the sides mirrors it.
+        std::vector<SampledSequences> half = before;
+        for (size_t i = 0; i < half.size(); i += 2)
+            half[i] = after[i];
+        const CalibrationChange some = calibrationChange(before, half, 10, 2000, 3);
+        QVERIFY(some.sequenceEce.high < 0 && some.sequenceEce.low < some.sequenceEce.high);
+        QVERIFY(some.rerank.low > 0 && some.rerank.high <= 1.0);
+        const CalibrationChange back = calibrationChange(half, before, 10, 2000, 3);
+        QVERIFY(std::abs(back.sequenceEce.estimate + some.sequenceEce.estimate) < 1e-12);
+        QVERIFY(std::abs(back.sequenceEce.low + some.sequenceEce.high) < 1e-9);
+        test::expectError([&] { calibrationChange(before, mixed); }, "the same prompts");
+    }
+
     void winRateIntervals()
     {
         // 30 wins, 10 losses, 5 ties: 0.75 of the decided prompts; ties reported apart.

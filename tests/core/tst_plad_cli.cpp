@@ -989,6 +989,15 @@ private Q_SLOTS:
             QCOMPARE(m["token_ece"].size(), size_t(2));
             QCOMPARE(m["sequence_ece"].size(), size_t(2));
             QCOMPARE(m["rerank_win_rate"].size(), size_t(2));
+            // The changes are after - before, inside their paired intervals.
+            for (const char *key : {"sequence_ece_change", "rerank_win_rate_change"}) {
+                const auto &c = m[key];
+                const char *list = std::string(key) == "sequence_ece_change" ? "sequence_ece" : "rerank_win_rate";
+                if (!c["estimate"].is_number())
+                    continue; // nothing decided on 6 prompts
+                QVERIFY(std::abs(c["estimate"].get<double>() - (m[list][1].get<double>() - m[list][0].get<double>())) < 1e-9);
+                QVERIFY(c["ci"][0].get<double>() <= c["estimate"].get<double>() + 1e-12 && c["estimate"].get<double>() <= c["ci"][1].get<double>() + 1e-12);
+            }
             // "before" is the initial student for every method.
             QCOMPARE(m["token_ece"][0], methods[0]["token_ece"][0]);
             QCOMPARE(m["initial_rouge_l"], methods[0]["initial_rouge_l"]);

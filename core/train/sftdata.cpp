@@ -118,7 +118,15 @@ EncodedExamples encodeExamples(const std::vector<DatasetRecord> &records, const 
             ++out.truncatedResponses;
         }
         bool cut = false;
-        pair.prompt = encodePromptWithin(PromptInput(r.prompt, r.messages), tokenizer, t, limits, static_cast<int64_t>(pair.response.size()), &cut);
+        try {
+            pair.prompt = encodePromptWithin(PromptInput(r.prompt, r.messages), tokenizer, t, limits, static_cast<int64_t>(pair.response.size()), &cut);
+        } catch (const ConfigError &e) {
+            throw ConfigError("record \"" + r.id + "\": " + e.what());
+        } catch (const FormatError &e) {
+            throw FormatError("record \"" + r.id + "\": " + e.what());
+        } catch (const Error &e) {
+            throw Error("record \"" + r.id + "\": " + e.what()); // a chat template that cannot render this conversation
+        }
         out.truncatedPrompts += cut ? 1 : 0;
         out.examples.push_back(std::move(pair));
     }

@@ -48,8 +48,8 @@ ScratchModelSpec ScratchModelSpec::fromConfig(const ConfigReader &r)
             r.fail(name, "must be positive");
     if (spec.hiddenSize % spec.heads != 0)
         r.fail("heads", "must divide hidden_size");
-    if (spec.style != "llama" && spec.style != "gpt2")
-        r.fail("style", "must be \"llama\" or \"gpt2\", found \"" + spec.style + "\"");
+    if (spec.style != "llama" && spec.style != "gpt2" && spec.style != "qwen3")
+        r.fail("style", "must be \"llama\", \"qwen3\" or \"gpt2\", found \"" + spec.style + "\"");
     return spec;
 }
 
@@ -76,8 +76,20 @@ ModelConfig scratchModelConfig(const ScratchModelSpec &s)
                {"rope_theta", 10000.0}, {"rope_scaling", nullptr}, {"attention_bias", false}, {"mlp_bias", false},
                {"tie_word_embeddings", s.tieEmbeddings}, {"bos_token_id", s.bosTokenId}, {"eos_token_id", s.eosTokenId},
                {"torch_dtype", "float32"}};
+    } else if (s.style == "qwen3") {
+        // Qwen3's layout: RMS-normalised queries and keys per head, rotary base 1e6.
+        int64_t intermediate = s.intermediateSize;
+        if (intermediate <= 0)
+            intermediate = 3 * s.hiddenSize;
+        doc = {{"model_type", "qwen3"}, {"architectures", {"Qwen3ForCausalLM"}}, {"vocab_size", s.vocabSize},
+               {"hidden_size", s.hiddenSize}, {"intermediate_size", intermediate}, {"num_hidden_layers", s.layers},
+               {"num_attention_heads", s.heads}, {"num_key_value_heads", s.keyValueHeads > 0 ? s.keyValueHeads : s.heads},
+               {"head_dim", s.hiddenSize / s.heads}, {"hidden_act", "silu"}, {"max_position_embeddings", s.contextLength},
+               {"rms_norm_eps", 1e-6}, {"rope_theta", 1000000.0}, {"rope_scaling", nullptr}, {"attention_bias", false},
+               {"use_sliding_window", false}, {"tie_word_embeddings", s.tieEmbeddings}, {"bos_token_id", s.bosTokenId},
+               {"eos_token_id", s.eosTokenId}, {"torch_dtype", "float32"}};
     } else {
-        throw ConfigError("scratch model: style must be \"llama\" or \"gpt2\", found \"" + s.style + "\"");
+        throw ConfigError("scratch model: style must be \"llama\", \"qwen3\" or \"gpt2\", found \"" + s.style + "\"");
     }
     return parseModelConfig(doc, "scratch model spec");
 }

@@ -21,13 +21,13 @@ std::vector<DatasetRecord> makeReversalTask(int64_t count, uint64_t seed);
 /** Shape of a model trained from scratch. */
 struct ScratchModelSpec
 {
-    std::string style = "llama"; ///< "llama" or "gpt2"
+    std::string style = "llama"; ///< "llama", "qwen3" (per-head query/key RMS norms) or "gpt2"
     int64_t vocabSize = 0;
     int64_t hiddenSize = 64;
     int64_t layers = 2;
     int64_t heads = 4;
-    int64_t keyValueHeads = 0;   ///< llama only; 0 = heads
-    int64_t intermediateSize = 0; ///< 0 = 4x (gpt2) or 8/3x rounded (llama)
+    int64_t keyValueHeads = 0;   ///< llama and qwen3; 0 = heads
+    int64_t intermediateSize = 0; ///< 0 = 4x (gpt2), 8/3x rounded (llama) or 3x (qwen3)
     int64_t contextLength = 256;
     bool tieEmbeddings = true;
     int64_t bosTokenId = 0, eosTokenId = 0;

@@ -2,7 +2,8 @@
 """Draws SFT training curves (metrics.jsonl of `plad sft`) as one standalone SVG.
 
 Standard library only. Usage:
-  plot_training_curves.py --out curves.svg LABEL=metrics.jsonl [LABEL=metrics.jsonl ...]
+  plot_training_curves.py --out curves.svg LABEL=metrics.jsonl[@OFFSET] [LABEL=metrics.jsonl[@OFFSET] ...]
+A run that continues another is drawn from step OFFSET on (its own step + OFFSET).
 Training loss is drawn smoothed (bias-corrected exponential moving average, 0.98) over the raw loss in a light
 tint; validation losses are drawn as points joined by a dashed line.
 """
@@ -21,17 +22,17 @@ def tint(colour, amount):
     return "#%02x%02x%02x" % tuple(round(c + (255 - c) * amount) for c in (r, g, b))
 
 
-def read(path):
+def read(path, offset=0):
     steps, losses, val = [], [], []
     with open(path) as f:
         for line in f:
             if not line.strip():
                 continue
             d = json.loads(line)
-            steps.append(d["step"])
+            steps.append(d["step"] + offset)
             losses.append(d["loss"])
             if "validation_loss" in d:
-                val.append((d["step"], d["validation_loss"]))
+                val.append((d["step"] + offset, d["validation_loss"]))
     return steps, losses, val
 
 
@@ -44,7 +45,11 @@ def main():
     runs = []
     for spec in args.runs:
         label, path = spec.split("=", 1)
-        runs.append((label, *read(path)))
+        offset = 0
+        if "@" in path:
+            path, offset = path.rsplit("@", 1)
+            offset = int(offset)
+        runs.append((label, *read(path, offset)))
 
     max_step = max(max(r[1]) for r in runs)
     all_losses = [v for r in runs for v in r[2]] + [v for r in runs for _, v in r[3]]

@@ -412,6 +412,7 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
     labelling.score = config.loss.score;
     labelling.minGap = config.labeling.minGap;
     labelling.dropIdentical = config.labeling.dropIdentical;
+    labelling.studentPairs = config.labeling.studentPairs;
     if (labelling.policy == LabelingPolicy::Judge) {
         if (!setup.judge)
             throw Error("pair generation: the judge policy needs a judge");

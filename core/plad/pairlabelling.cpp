@@ -116,25 +116,44 @@ PromptLabelling labelByConsensus(const std::vector<CollectedOutput> &outputs, co
     }
     if (!anyTeacher || !anyStudent)
         return result; // nothing to pair
+    auto keep = [&](size_t chosen, size_t rejected, const char *labeller) {
+        LabelledPair pair;
+        pair.chosen = chosen;
+        pair.rejected = rejected;
+        pair.labeller = labeller;
+        pair.chosenJudge = agreement[chosen];
+        pair.rejectedJudge = agreement[rejected];
+        pair.initialMargin = sequenceScore(outputs[chosen].output.studentLogprobs, options.score)
+                             - sequenceScore(outputs[rejected].output.studentLogprobs, options.score);
+        result.pairs.push_back(std::move(pair));
+    };
     // Without a usable side, the candidate holds an unusable output, which the screen reports.
     const CandidatePair candidate{best.value_or(*anyTeacher), worst.value_or(*anyStudent)};
-    if (const auto reason = screenCandidate(outputs, candidate, options)) {
+    if (const auto reason = screenCandidate(outputs, candidate, options))
         result.dropped.push_back({candidate, *reason});
-        return result;
-    }
-    if (*agreement[*best] - *agreement[*worst] < options.minGap) {
+    else if (*agreement[*best] - *agreement[*worst] < options.minGap)
         result.dropped.push_back({candidate, DropReason::BelowMinGap});
-        return result;
+    else
+        keep(*best, *worst, "consensus:rouge-l");
+
+    if (options.studentPairs && worst) {
+        // The student's own samples, ranked by their agreement with the teacher's: the closest
+        // against the farthest (ties to the lowest sample number, as above).
+        std::optional<size_t> closest;
+        for (size_t i = 0; i < outputs.size(); ++i)
+            if (outputs[i].output.source != OutputSource::Teacher && agreement[i]
+                && (!closest || *agreement[i] > *agreement[*closest]
+                    || (*agreement[i] == *agreement[*closest] && outputs[i].output.sample < outputs[*closest].output.sample)))
+                closest = i;
+        // Samples that all agree equally (a greedy student's identical outputs) give the same
+        // index for both: no pair. Otherwise the gap is positive (identical texts agree equally).
+        if (closest && *closest != *worst) {
+            if (*agreement[*closest] - *agreement[*worst] < options.minGap)
+                result.dropped.push_back({CandidatePair{*closest, *worst}, DropReason::BelowMinGap});
+            else
+                keep(*closest, *worst, "consensus-student:rouge-l");
+        }
     }
-    LabelledPair pair;
-    pair.chosen = *best;
-    pair.rejected = *worst;
-    pair.labeller = "consensus:rouge-l";
-    pair.chosenJudge = agreement[*best];
-    pair.rejectedJudge = agreement[*worst];
-    pair.initialMargin = sequenceScore(outputs[pair.chosen].output.studentLogprobs, options.score)
-                         - sequenceScore(outputs[pair.rejected].output.studentLogprobs, options.score);
-    result.pairs.push_back(std::move(pair));
     return result;
 }
 

@@ -68,6 +68,14 @@ struct LabellingOptions
                                         ///< teacher's mean log-probs, or consensus's agreement gap
     bool dropIdentical = true;
     std::string judgeName;              ///< recorded as the labeller of judged pairs ("judge:rouge-l")
+    /**
+     * Consensus only: also pair the student's own samples, the one that agrees most with the
+     * teacher's samples (y+) against the one that agrees least (y-), labelled
+     * "consensus-student:rouge-l" and kept when their agreement gap is at least `minGap` (and
+     * above 0). This trains the student's likelihood to rank its own outputs, which is what
+     * sequence-level calibration measures; it needs pairs.per_prompt >= 2 sampled student outputs.
+     */
+    bool studentPairs = false;
 };
 
 /** A candidate pair: indexes of a teacher and a student output of the same prompt. */
@@ -80,7 +88,7 @@ struct CandidatePair
 struct LabelledPair
 {
     size_t chosen = 0, rejected = 0;    ///< indexes into the prompt's outputs
-    std::string labeller;               ///< "teacher-preferred", "consensus:rouge-l", "teacher-likelihood", "judge:rouge-l", ...
+    std::string labeller;               ///< "teacher-preferred", "consensus:rouge-l", "consensus-student:rouge-l", "teacher-likelihood", "judge:rouge-l", ...
     /** The labeller's scores of the two sides: the judge's, the teacher's mean log-probs, or (consensus) each side's
      *  mean ROUGE-L agreement with the teacher's samples. None for teacher-preferred. */
     std::optional<double> chosenJudge, rejectedJudge;

@@ -32,8 +32,20 @@ PairQuality pairQuality(const std::vector<QualityPrompt> &prompts, const Labelli
     {
         LabelingPolicy policy;
         const char *name;
+        bool studentPairs = false;
     };
+    bool sampledStudents = false; // two different student samples of a prompt: the student pairs of consensus can be read out
+    for (const auto &p : prompts) {
+        std::vector<std::string> texts;
+        for (const auto &o : p.outputs)
+            if (o.output.source != OutputSource::Teacher && o.error.empty() && !o.output.tokenIds.empty())
+                texts.push_back(o.output.text);
+        if (std::any_of(texts.begin(), texts.end(), [&](const std::string &t) { return t != texts.front(); }))
+            sampledStudents = true;
+    }
     std::vector<Entry> policies = {{LabelingPolicy::TeacherPreferred, "teacher-preferred"}, {LabelingPolicy::Consensus, "consensus"}};
+    if (sampledStudents)
+        policies.push_back({LabelingPolicy::Consensus, "consensus student pairs", true}); // only the pairs of the student's own samples
     if (teacherScores)
         policies.push_back({LabelingPolicy::TeacherLikelihood, "teacher-likelihood"});
     policies.push_back({LabelingPolicy::Judge, "judge:rouge-l"});
@@ -47,6 +59,7 @@ PairQuality pairQuality(const std::vector<QualityPrompt> &prompts, const Labelli
         q.usesAnnotations = usesAnnotations(entry.policy);
         LabellingOptions options = base;
         options.policy = entry.policy;
+        options.studentPairs = entry.studentPairs;
         options.judgeName = judge->name();
         for (const auto &p : prompts) {
             std::vector<JudgeVerdict> verdicts;
@@ -57,10 +70,13 @@ PairQuality pairQuality(const std::vector<QualityPrompt> &prompts, const Labelli
                 verdicts = judge->judge(cases, nullptr);
             }
             const PromptLabelling labelled = labelPairs(p.outputs, verdicts, options);
-            q.dropped += static_cast<int64_t>(labelled.dropped.size());
+            for (const auto &d : labelled.dropped) // a student pair's candidate holds two student samples
+                if (!entry.studentPairs || p.outputs[d.candidate.teacher].output.source != OutputSource::Teacher)
+                    ++q.dropped;
             std::vector<JudgeCase> kept;
             for (const auto &pair : labelled.pairs)
-                kept.push_back({{}, p.reference, p.outputs[pair.chosen].output.text, p.outputs[pair.rejected].output.text});
+                if (!entry.studentPairs || pair.labeller.rfind("consensus-student", 0) == 0)
+                    kept.push_back({{}, p.reference, p.outputs[pair.chosen].output.text, p.outputs[pair.rejected].output.text});
             q.pairs += static_cast<int64_t>(kept.size());
             for (const auto &v : judge->judge(kept, nullptr)) {
                 if (v.preferred > 0)

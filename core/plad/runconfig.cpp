@@ -137,12 +137,13 @@ RunConfig RunConfig::fromJson(const nlohmann::json &doc, const fs::path &base)
     c.pairs.student = readSide(pairs.child("student"));
 
     const ConfigReader labeling = top.child("labeling");
-    labeling.allowOnly({"policy", "judge", "llm", "min_gap", "drop_identical"});
+    labeling.allowOnly({"policy", "judge", "llm", "min_gap", "drop_identical", "student_pairs"});
     c.labeling.policy = parseEnum<LabelingPolicy>(labelingPolicyNames, labeling.get<std::string>("policy", "teacher-preferred"),
                                                   labeling.where("policy"));
     c.labeling.judge = parseEnum<JudgeKind>(judgeKindNames, labeling.get<std::string>("judge", "rouge-l"), labeling.where("judge"));
     labeling.read("min_gap", c.labeling.minGap);
     labeling.read("drop_identical", c.labeling.dropIdentical);
+    labeling.read("student_pairs", c.labeling.studentPairs);
     if (c.labeling.minGap < 0)
         labeling.fail("min_gap", "must not be negative");
     if (c.labeling.usesLlmJudge()) {
@@ -238,7 +239,8 @@ nlohmann::json RunConfig::toJson() const
          {{"policy", enumName<LabelingPolicy>(labelingPolicyNames, labeling.policy)},
           {"judge", enumName<JudgeKind>(judgeKindNames, labeling.judge)},
           {"min_gap", labeling.minGap},
-          {"drop_identical", labeling.dropIdentical}}},
+          {"drop_identical", labeling.dropIdentical},
+          {"student_pairs", labeling.studentPairs}}},
         {"loss",
          {{"score", enumName<ScoreKind>(scoreKindNames, loss.score)}, {"beta", loss.beta}, {"gamma", loss.gamma}, {"lambda", loss.lambda},
           {"ce_target", enumName<CeTarget>(ceTargetNames, loss.ceTarget)}, {"temperature", loss.temperature},

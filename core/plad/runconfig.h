@@ -87,6 +87,7 @@ struct LabelingConfig
     LlmJudgeConfig llm;
     double minGap = 0;                   ///< drop pairs whose score difference (judge scores, teacher mean log-probs, consensus agreement gap) is below this
     bool dropIdentical = true;           ///< drop pairs whose two texts are the same
+    bool studentPairs = false;           ///< consensus: also pair the student's own samples by their agreement with the teacher's
 
     bool usesLlmJudge() const { return policy == LabelingPolicy::Judge && judge == JudgeKind::Llm; }
 };

@@ -95,6 +95,7 @@ ConfigSchema buildSchema()
         {"labeling.judge", F::Choice, "the judge of the judge policy: ROUGE-L against the reference, or an LLM", {}, {}, false, false, "", enumNames<JudgeKind>(judgeKindNames)},
         {"labeling.min_gap", F::Number, "drop pairs whose score difference is below this: the judge's scores, the teacher's mean log-probs, or consensus's agreement gap (ROUGE-L)", 0},
         {"labeling.drop_identical", F::Boolean, "drop pairs whose two texts are the same"},
+        {"labeling.student_pairs", F::Boolean, "consensus only: also pair the student's own samples, the one closest to the teacher's samples (ROUGE-L) over the farthest, so its likelihood learns to rank its own outputs; needs sampled student outputs (pairs.per_prompt >= 2, not greedy)"},
         {"labeling.llm.type", F::Choice, "where the LLM judge runs", {}, {}, false, false, "labeling.judge=llm", enumNames<JudgeBackend>(judgeBackendNames)},
         {"labeling.llm.model", F::Path, "the judge: a Hugging Face model folder", {}, {}, false, false, "labeling.llm.type=local"},
         {"labeling.llm.base_url", F::String, "OpenAI-compatible server of the judge", {}, {}, false, false, "labeling.llm.type=http"},

@@ -247,6 +247,48 @@ private Q_SLOTS:
         QVERIFY(near(p.initialMargin, -0.5));
     }
 
+    void consensusStudentPairsRankTheStudentsOwnSamples()
+    {
+        // The outputs of consensusPicksTheMedoid...: with student pairs, the student's closest
+        // sample to the teacher's (s0 "a b c") is also preferred over its farthest (s2 "z z z").
+        const std::vector<CollectedOutput> outputs = {teacher(0, "a b c x"), student(0, "a b c", {-0.9f, -0.9f, -0.9f}), teacher(3, "q r s t"),
+                                                      student(1, "q z"), teacher(2, "a b c d e"), student(2, "z z z", {-0.2f, -0.2f, -0.2f}),
+                                                      teacher(1, "a b c d")};
+        LabellingOptions options = policy(LabelingPolicy::Consensus);
+        QCOMPARE(labelPairs(outputs, {}, options).pairs.size(), size_t(1)); // off by default
+        options.studentPairs = true;
+        const auto result = labelPairs(outputs, {}, options);
+        QCOMPARE(result.pairs.size(), size_t(2));
+        QCOMPARE(result.pairs[0].labeller, std::string("consensus:rouge-l"));
+        const auto &own = result.pairs[1];
+        QCOMPARE(own.labeller, std::string("consensus-student:rouge-l"));
+        QCOMPARE(own.chosen, size_t(1));
+        QCOMPARE(own.rejected, size_t(5));
+        QVERIFY(near(*own.chosenJudge, (6.0 / 7 + 6.0 / 7 + 6.0 / 8) / 4));
+        QVERIFY(near(*own.rejectedJudge, 0.0));
+        QVERIFY(std::abs(own.initialMargin - (-0.9 + 0.2)) < 1e-6); // the initial student finds its worse sample likelier (float log-probs)
+        // The gap is about 0.62: a larger min_gap drops the student pair (and the teacher pair, whose gap is 0.55).
+        options.minGap = 0.6;
+        const auto strict = labelPairs(outputs, {}, options);
+        QCOMPARE(strict.pairs.size(), size_t(1));
+        QCOMPARE(strict.pairs[0].labeller, std::string("consensus-student:rouge-l"));
+        options.minGap = 0.7;
+        QVERIFY(labelPairs(outputs, {}, options).pairs.empty());
+        options.minGap = 0;
+        // One student sample, or samples that agree equally (a greedy student's identical outputs): no student pair.
+        QCOMPARE(labelPairs({teacher(0, "a b"), student(0, "a")}, {}, options).pairs.size(), size_t(1));
+        for (const char *other : {"a c", "a d"}) {
+            const auto same = labelPairs({teacher(0, "a b"), student(0, "a c"), student(1, other)}, {}, options);
+            QCOMPARE(same.pairs.size(), size_t(1));
+            QVERIFY(same.dropped.empty());
+        }
+        // Below the gap, the student pair is reported as dropped.
+        options.minGap = 0.7;
+        const auto below = labelPairs({teacher(0, "a b c d"), student(0, "a b"), student(1, "a x")}, {}, options);
+        QCOMPARE(below.dropped.size(), size_t(2)); // the teacher pair's gap is 1 - 1/3, the students' 2/3 - 1/3
+        QCOMPARE(below.dropped[1].reason, DropReason::BelowMinGap);
+    }
+
     void consensusBreaksTiesByTheLowestSample()
     {
         // Two teacher samples agree with each other equally (symmetric), and both students share nothing:

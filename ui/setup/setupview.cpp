@@ -208,6 +208,12 @@ SetupView::SetupView(QWidget *parent)
     pairs->addRow(QString(), mStudentGreedy);
     mPolicy = mForm->choice("labeling.policy", page);
     pairs->addRow(tr("Labelling"), mPolicy);
+    mStudentPairs = mForm->boolean("labeling.student_pairs", tr("also rank the student's own samples (consensus)"), page);
+    mStudentPairs->setObjectName(QStringLiteral("studentPairsCheck"));
+    pairs->addRow(QString(), mStudentPairs);
+    auto updateStudentPairs = [this] { mStudentPairs->setEnabled(mPolicy->currentData().toString() == QLatin1String("consensus")); };
+    connect(mPolicy, &QComboBox::currentIndexChanged, this, updateStudentPairs);
+    updateStudentPairs();
     mJudge = mForm->choice("labeling.judge", page);
     pairs->addRow(tr("Judge"), mJudge);
 

@@ -116,6 +116,7 @@ private:
     QDoubleSpinBox *mStudentTemperature = nullptr;
     QCheckBox *mStudentGreedy = nullptr;
     QComboBox *mPolicy = nullptr;
+    QCheckBox *mStudentPairs = nullptr;
     QComboBox *mJudge = nullptr;
     QComboBox *mMethod = nullptr;
     QComboBox *mScore = nullptr;

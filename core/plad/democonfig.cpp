@@ -8,11 +8,14 @@ nlohmann::json demoRunConfig(const std::filesystem::path &demo, const std::strin
                              const std::string &policy)
 {
     // Chosen on the validation split (docs/demo-study.md, tools/demo-selection.sh): k = 4
-    // teacher samples at T = 0.7, so that consensus can find their medoid, against the
-    // student's greedy output (the text it would actually write; sampled student outputs made
-    // easier negatives and a weaker student); a small margin on the length-normalised score
-    // with the cross-entropy of the preferred output beside it.
+    // teacher samples at T = 0.7, so that consensus can find their medoid, against k = 4
+    // student samples at T = 0.8, with consensus also ranking the student's own samples by their
+    // agreement with the teacher's (with the shipped teacher this beat the student's greedy
+    // output and sampled students without those pairs); a small margin on the length-normalised
+    // score with the cross-entropy of the preferred output beside it.
     nlohmann::json labeling = {{"policy", policy}};
+    if (policy == "consensus")
+        labeling["student_pairs"] = true;
     if (policy == "judge")
         labeling["judge"] = "rouge-l";
     return {
@@ -33,7 +36,7 @@ nlohmann::json demoRunConfig(const std::filesystem::path &demo, const std::strin
           {"per_prompt", budget.perPrompt},
           {"batch_size", 0},
           {"teacher", {{"temperature", 0.7}}},
-          {"student", {{"greedy", true}}}}},
+          {"student", {{"greedy", false}, {"temperature", 0.8}}}}},
         {"labeling", labeling},
         {"loss", {{"score", "mean"}, {"beta", 0.2}, {"lambda", 1.0}, {"dpo_beta", 0.1}}},
         {"eval", {{"prompts", budget.evalPrompts}, {"samples", 4}, {"every", std::max<int64_t>(1, budget.steps / 4)}}},

@@ -1000,12 +1000,17 @@ private Q_SLOTS:
         QCOMPARE(generated.size(), size_t((24 + 8) * 4));
         QCOMPARE(teacherTexts("r0002-plad"), generated);
         QCOMPARE(teacherTexts("r0003-seqkd"), generated);
-        // Consensus keeps one pair per prompt and records who labelled it; teacher-preferred one per sample.
+        // Consensus keeps at most two pairs per prompt (the teacher's medoid against the student's farthest
+        // sample, and the student's closest sample against its farthest) and records who labelled each;
+        // teacher-preferred one per sample.
         const auto consensus = store.pairs().list("r0001-plad");
         QVERIFY(!consensus.empty());
+        std::map<std::string, int> byLabeller;
         for (const auto &p : consensus)
-            QCOMPARE(p.labeller, std::string("consensus:rouge-l"));
-        QVERIFY(store.pairs().pairCount("r0001-plad", 0, "train") <= 24);
+            ++byLabeller[p.labeller];
+        QVERIFY(byLabeller["consensus:rouge-l"] > 0 && byLabeller["consensus-student:rouge-l"] > 0);
+        QCOMPARE(byLabeller.size(), size_t(2));
+        QVERIFY(store.pairs().pairCount("r0001-plad", 0, "train") <= 2 * 24);
         const auto preferred = store.pairs().list("r0002-plad");
         QVERIFY(preferred.size() > consensus.size());
         for (const auto &p : preferred)
@@ -1015,7 +1020,11 @@ private Q_SLOTS:
         QVERIFY2(quality.exitCode == 0, quality.err.constData());
         const auto readout = quality.json();
         QCOMPARE(readout["prompts"].get<int64_t>(), int64_t(8));
-        QCOMPARE(readout["policies"].size(), size_t(4)); // teacher-preferred, consensus, teacher-likelihood (a local teacher), judge
+        // teacher-preferred, consensus, its student pairs (sampled students), teacher-likelihood (a local teacher), judge
+        std::vector<std::string> policies;
+        for (const auto &p : readout["policies"])
+            policies.push_back(p["policy"].get<std::string>());
+        QCOMPARE(policies, (std::vector<std::string>{"teacher-preferred", "consensus", "consensus student pairs", "teacher-likelihood", "judge:rouge-l"}));
         const auto again = runPlad({"pairs", "quality", "r0001-plad", "--workspace", str(ws), "--recompute"});
         QVERIFY2(again.exitCode == 0, again.err.constData());
         QCOMPARE(again.json()["policies"], readout["policies"]);

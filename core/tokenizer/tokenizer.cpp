@@ -367,17 +367,10 @@ std::string Tokenizer::decode(const std::vector<int64_t> &ids, bool skipSpecialT
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
     for (const int64_t id : ids) {
-        if (const auto it = p.addedById.find(id); it != p.addedById.end()) {
-            const AddedToken &t = p.added[it->second];
-            if (!(skipSpecialTokens && t.special))
-                tokens.push_back(t.content);
-            continue;
-        }
-        const std::string *token = p.model->idToToken(id);
-        if (!token)
-            throw Error("token id " + std::to_string(id) + " is not in the vocabulary of " + p.source + " (size "
-                        + std::to_string(vocabSize()) + ")");
-        tokens.push_back(*token);
+        const AddedToken *added = nullptr;
+        const std::string &token = tokenString(id, added);
+        if (!(skipSpecialTokens && added && added->special))
+            tokens.push_back(token);
     }
     if (!p.decoder) {
         std::string joined;
@@ -391,19 +384,29 @@ std::string Tokenizer::decode(const std::vector<int64_t> &ids, bool skipSpecialT
     return out;
 }
 
-std::string Tokenizer::tokenBytes(int64_t id) const
+const std::string &Tokenizer::tokenString(int64_t id, const AddedToken *&added) const
 {
     const Pipeline &p = *d;
-    if (const auto it = p.addedById.find(id); it != p.addedById.end())
-        return p.added[it->second].content;
+    added = nullptr;
+    if (const auto it = p.addedById.find(id); it != p.addedById.end()) {
+        added = &p.added[it->second];
+        return added->content;
+    }
     const std::string *token = p.model->idToToken(id);
     if (!token)
         throw Error("token id " + std::to_string(id) + " is not in the vocabulary of " + p.source + " (size "
                     + std::to_string(vocabSize()) + ")");
-    if (!p.decoder)
-        return *token;
+    return *token;
+}
+
+std::string Tokenizer::tokenBytes(int64_t id) const
+{
+    const AddedToken *added = nullptr;
+    const std::string &token = tokenString(id, added);
+    if (added || !d->decoder)
+        return token;
     std::string out;
-    for (const auto &piece : p.decoder->decodeBytes({*token}))
+    for (const auto &piece : d->decoder->decodeBytes({token}))
         out += piece;
     return out;
 }

@@ -88,6 +88,8 @@ public:
 private:
     struct Pipeline;
     explicit Tokenizer(std::shared_ptr<const Pipeline> pipeline);
+    /** Token `id`'s string: its added token (returned as `added`), else its vocabulary entry; throws for an unknown id. */
+    const std::string &tokenString(int64_t id, const AddedToken *&added) const;
     std::shared_ptr<const Pipeline> d;
     std::shared_ptr<const ChatTemplate> mChat;
     std::string mChatError;

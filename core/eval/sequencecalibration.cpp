@@ -2,7 +2,6 @@
 
 #include "common/error.h"
 
-#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -89,30 +88,6 @@ RerankResult rerankWinRate(const std::vector<SampledSequences> &perPrompt)
 
 namespace {
 
-double percentileOf(std::vector<double> values, double q)
-{
-    std::sort(values.begin(), values.end());
-    const double position = q * static_cast<double>(values.size() - 1);
-    const auto below = static_cast<size_t>(std::floor(position));
-    const auto above = std::min(values.size() - 1, below + 1);
-    const double fraction = position - static_cast<double>(below);
-    return values[below] * (1 - fraction) + values[above] * fraction;
-}
-
-Interval intervalOf(double estimate, std::vector<double> stats, double level)
-{
-    Interval out;
-    out.estimate = estimate;
-    out.level = level;
-    if (stats.empty() || !std::isfinite(estimate)) {
-        out.low = out.high = estimate;
-        return out;
-    }
-    out.low = percentileOf(stats, (1 - level) / 2);
-    out.high = percentileOf(std::move(stats), 1 - (1 - level) / 2);
-    return out;
-}
-
 double eceOf(const std::vector<SampledSequences> &perPrompt, int bins)
 {
     const CalibrationCurve curve = preferenceCalibration(perPrompt, bins);
@@ -148,8 +123,13 @@ CalibrationChange calibrationChange(const std::vector<SampledSequences> &before,
                 rerankStats.push_back(d);
         }
     }
-    out.sequenceEce = intervalOf(eceChange, std::move(eceStats), level);
-    out.rerank = intervalOf(rerankChange, std::move(rerankStats), level);
+    // An undefined change (a side with no decided pair on all prompts) has no interval.
+    if (!std::isfinite(eceChange))
+        eceStats.clear();
+    if (!std::isfinite(rerankChange))
+        rerankStats.clear();
+    out.sequenceEce = percentileInterval(eceChange, std::move(eceStats), level);
+    out.rerank = percentileInterval(rerankChange, std::move(rerankStats), level);
     return out;
 }
 

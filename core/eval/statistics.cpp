@@ -27,13 +27,8 @@ double percentile(std::vector<double> values, double q)
 template<typename Statistic>
 Interval bootstrap(size_t n, int resamples, uint64_t seed, double level, double estimate, Statistic statistic)
 {
-    Interval out;
-    out.estimate = estimate;
-    out.level = level;
-    if (n == 0 || resamples <= 0) {
-        out.low = out.high = estimate;
-        return out;
-    }
+    if (n == 0 || resamples <= 0)
+        return percentileInterval(estimate, {}, level);
     std::mt19937_64 rng(seed);
     std::uniform_int_distribution<size_t> pick(0, n - 1);
     std::vector<double> stats(static_cast<size_t>(resamples));
@@ -43,9 +38,7 @@ Interval bootstrap(size_t n, int resamples, uint64_t seed, double level, double 
             i = pick(rng);
         s = statistic(sample);
     }
-    out.low = percentile(stats, (1 - level) / 2);
-    out.high = percentile(stats, 1 - (1 - level) / 2);
-    return out;
+    return percentileInterval(estimate, std::move(stats), level);
 }
 
 std::vector<double> averageRanks(const std::vector<double> &values)
@@ -67,6 +60,20 @@ std::vector<double> averageRanks(const std::vector<double> &values)
 }
 
 } // namespace
+
+Interval percentileInterval(double estimate, std::vector<double> stats, double level)
+{
+    Interval out;
+    out.estimate = estimate;
+    out.level = level;
+    if (stats.empty()) {
+        out.low = out.high = estimate;
+        return out;
+    }
+    out.low = percentile(stats, (1 - level) / 2);
+    out.high = percentile(std::move(stats), 1 - (1 - level) / 2);
+    return out;
+}
 
 WinRate winRate(const std::vector<int> &outcomes, int resamples, uint64_t seed, double level)
 {

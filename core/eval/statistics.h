@@ -33,6 +33,13 @@ struct WinRate
  */
 WinRate winRate(const std::vector<int> &outcomes, int resamples = 2000, uint64_t seed = 0, double level = 0.95);
 
+/**
+ * The percentile interval of bootstrap statistics `stats` around `estimate` (linear
+ * interpolation between order statistics, numpy's default); with no statistics the interval
+ * is the estimate itself.
+ */
+Interval percentileInterval(double estimate, std::vector<double> stats, double level = 0.95);
+
 /** Percentile bootstrap interval of the mean of `values`. */
 Interval bootstrapMean(const std::vector<double> &values, int resamples = 2000, uint64_t seed = 0, double level = 0.95);
 

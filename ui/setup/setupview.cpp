@@ -114,18 +114,25 @@ SetupView::SetupView(QWidget *parent)
     mApiKeyEnv = mForm->text("teacher.api_key_env", page, "teacher.type=http");
     mApiKeyEnv->setPlaceholderText(tr("environment variable holding the key (optional)"));
     teacher->addRow(tr("API key from"), mApiKeyEnv);
+    // A template leaf (data.template, teacher.template) as its two forms: a text format and a
+    // chat template, each with the leaf's help from the schema.
+    auto templateRows = [&](QFormLayout *form, const std::string &leaf, const QString &formatPlaceholder, QLineEdit *&format,
+                            QLineEdit *&chat) {
+        const QString help = QString::fromStdString(runConfigSchema().find(leaf)->help).toHtmlEscaped();
+        format = mForm->text(leaf + ".format", page);
+        format->setPlaceholderText(formatPlaceholder);
+        format->setToolTip(QStringLiteral("<b>%1.format</b>: ").arg(QString::fromStdString(leaf)) + help);
+        form->addRow(tr("Prompt template"), format);
+        chat = mForm->text(leaf + ".chat_template", page);
+        chat->setPlaceholderText(tr("or a chat template: model, chatml or a .jinja file"));
+        chat->setToolTip(QStringLiteral("<b>%1.chat_template</b>: ").arg(QString::fromStdString(leaf)) + help);
+        form->addRow(tr("Chat template"), chat);
+    };
     // How prompts are written for the teacher (only text crosses between the two models).
-    const QString teacherTemplateHelp = QString::fromStdString(runConfigSchema().find("teacher.template")->help).toHtmlEscaped();
-    mTeacherFormat = mForm->text("teacher.template.format", page);
+    templateRows(teacher, "teacher.template", tr("its own prompt_template.json or chat template, else the student's"), mTeacherFormat,
+                 mTeacherChat);
     mTeacherFormat->setObjectName(QStringLiteral("teacherFormatEdit"));
-    mTeacherFormat->setPlaceholderText(tr("its own prompt_template.json or chat template, else the student's"));
-    mTeacherFormat->setToolTip(QStringLiteral("<b>teacher.template.format</b>: ") + teacherTemplateHelp);
-    teacher->addRow(tr("Prompt template"), mTeacherFormat);
-    mTeacherChat = mForm->text("teacher.template.chat_template", page);
     mTeacherChat->setObjectName(QStringLiteral("teacherChatTemplateEdit"));
-    mTeacherChat->setPlaceholderText(tr("or a chat template: model, chatml or a .jinja file"));
-    mTeacherChat->setToolTip(QStringLiteral("<b>teacher.template.chat_template</b>: ") + teacherTemplateHelp);
-    teacher->addRow(tr("Chat template"), mTeacherChat);
     auto *test = new QPushButton(tr("Test connection"), page);
     mConnection = new QLabel(page);
     mConnection->setWordWrap(true);
@@ -157,16 +164,8 @@ SetupView::SetupView(QWidget *parent)
     data->addRow(tr("Prompt field"), mPromptField);
     data->addRow(tr("Reference field"), mResponseField);
     data->addRow(tr("Id field"), mIdField);
-    mTemplate = mForm->text("data.template.format", page);
-    const QString dataTemplateHelp = QString::fromStdString(runConfigSchema().find("data.template")->help).toHtmlEscaped();
-    mTemplate->setToolTip(QStringLiteral("<b>data.template.format</b>: ") + dataTemplateHelp);
-    mTemplate->setPlaceholderText(tr("the student's prompt_template.json, e.g. {prompt}\\nSummary:"));
-    data->addRow(tr("Prompt template"), mTemplate);
-    mChatTemplate = mForm->text("data.template.chat_template", page);
+    templateRows(data, "data.template", tr("the student's prompt_template.json, e.g. {prompt}\\nSummary:"), mTemplate, mChatTemplate);
     mChatTemplate->setObjectName(QStringLiteral("chatTemplateEdit"));
-    mChatTemplate->setPlaceholderText(tr("or a chat template: model, chatml or a .jinja file"));
-    mChatTemplate->setToolTip(QStringLiteral("<b>data.template.chat_template</b>: ") + dataTemplateHelp);
-    data->addRow(tr("Chat template"), mChatTemplate);
     mMaxPrompt = mForm->integer("data.limits.max_prompt_tokens", page);
     mMaxPrompt->setObjectName(QStringLiteral("maxPromptSpin"));
     mMaxPrompt->setSuffix(tr(" tokens"));

@@ -7,6 +7,9 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "dist/rankgroup.h"
+#include "dist/workerlauncher.h"
+#include "model/runtime.h"
 #include "plad/distillrun.h"
 #include "plad/distillstep.h"
 #include "plad/runexports.h"
@@ -69,6 +72,9 @@ void addRunCommand(CLI::App &app)
         std::string config, workspace = defaultWorkspace(), resume, name;
         bool quiet = false;
         bool generateOnly = false;
+        int processes = 0, nodes = 1, nodeRank = 0, masterPort = 0;
+        std::string masterAddress;
+        bool worker = false;
     };
     auto a = std::make_shared<Args>();
     auto *run = app.add_subcommand("run", "Execute a distillation run from a JSON config (docs/run-config.md), or resume one");
@@ -79,11 +85,36 @@ void addRunCommand(CLI::App &app)
     run->add_flag("--quiet", a->quiet, "no progress on stderr");
     run->add_flag("--generate-only", a->generateOnly,
                   "stop once the pairs are generated and saved (status cancelled, exit 0): inspect them, then --resume to train");
-    run->callback([a] {
-        if (a->config.empty() == a->resume.empty())
+    run->add_option("--nproc", a->processes, "processes on this machine (torch.distributed over Gloo, docs/distributed.md); each gets "
+                                             "--threads threads, by default cores / nproc")
+        ->check(CLI::Range(1, 1024));
+    run->add_option("--nnodes", a->nodes, "machines taking part (each runs plad run --nproc N with its --node-rank)")->check(CLI::Range(1, 4096));
+    run->add_option("--node-rank", a->nodeRank, "this machine's index, 0 .. nnodes-1 (machine 0 holds the workspace)")->check(CLI::NonNegativeNumber);
+    run->add_option("--master-addr", a->masterAddress, "address of machine 0 (default: $MASTER_ADDR, else 127.0.0.1)");
+    run->add_option("--master-port", a->masterPort, "rendezvous port on machine 0 (default: $MASTER_PORT, else a free port for one machine, 29500 for several)")
+        ->check(CLI::Range(1, 65535));
+    run->add_flag("--worker", a->worker, "one rank of a run started by --nproc (its rendezvous from MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK)")
+        ->group("");
+    run->callback([a, run] {
+        // One rank among several: started by --nproc, or by torchrun-style environment variables.
+        const Rendezvous environment = Rendezvous::fromEnvironment();
+        const bool launcher = !a->worker && (a->processes > 1 || a->nodes > 1);
+        if (launcher && environment.worldSize > 1)
+            throw Error("--nproc/--nnodes start the ranks themselves; WORLD_SIZE=" + std::to_string(environment.worldSize)
+                        + " is set as if a launcher (torchrun) had started this process: use one or the other");
+        if (a->nodeRank >= a->nodes)
+            throw Error("--node-rank " + std::to_string(a->nodeRank) + " is not below --nnodes " + std::to_string(a->nodes));
+        std::shared_ptr<RankGroup> group;
+        if (!launcher && (a->worker || environment.worldSize > 1))
+            group = RankGroup::join(environment);
+        const bool follower = group && !group->isRoot();
+        const bool joining = launcher && a->nodeRank > 0; // another machine's ranks: the run comes from machine 0
+        if (!follower && !joining && a->config.empty() == a->resume.empty())
             throw Error("give either a config file (plad run CONFIG.json) or --resume RUN_ID");
         std::string runId = a->resume;
-        if (!a->config.empty()) {
+        if (follower || joining) {
+            // nothing to create: rank 0 sends the run
+        } else if (!a->config.empty()) {
             RunConfig config = RunConfig::load(a->config);
             if (!a->name.empty())
                 config.name = a->name;
@@ -92,8 +123,48 @@ void addRunCommand(CLI::App &app)
         } else if (!fs::exists(fs::path(a->workspace) / Workspace::fileName)) {
             throw Error(a->workspace + ": no workspace here (" + Workspace::fileName + " is missing); pass --workspace");
         }
-        if (!a->quiet)
+        if (!a->quiet && !follower && !joining)
             std::cerr << "run " << runId << " in " << a->workspace << std::endl;
+
+        if (launcher) {
+            Rendezvous r;
+            r.worldSize = a->nodes * a->processes;
+            r.masterAddress = !a->masterAddress.empty() ? a->masterAddress : environment.masterAddress;
+            const char *envPort = std::getenv("MASTER_PORT");
+            r.port = a->masterPort > 0 ? a->masterPort : envPort && *envPort ? environment.port : a->nodes == 1 ? freeLocalPort() : 29500;
+            r.timeout = environment.timeout;
+            WorkerLaunch launch;
+            launch.rendezvous = r;
+            launch.processes = std::max(1, a->processes);
+            launch.firstRank = a->nodeRank * launch.processes;
+            const bool threadsGiven = run->get_parent()->get_option("--threads")->count() > 0;
+            const int threads = threadsGiven ? runtimeInfo().intraOpThreads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / launch.processes);
+            launch.arguments = {"--threads", std::to_string(threads), "run", "--worker"};
+            if (!joining)
+                launch.arguments.insert(launch.arguments.end(), {"--workspace", a->workspace, "--resume", runId});
+            if (a->quiet)
+                launch.arguments.push_back("--quiet");
+            if (a->generateOnly)
+                launch.arguments.push_back("--generate-only");
+            if (!a->quiet)
+                std::cerr << "starting ranks " << launch.firstRank << ".." << launch.firstRank + launch.processes - 1 << " of " << r.worldSize << " ("
+                          << threads << " thread(s) each; rendezvous " << r.masterAddress << ":" << r.port << ")" << std::endl;
+            gInterrupted = false;
+            std::signal(SIGINT, onInterrupt);
+            std::signal(SIGTERM, onInterrupt);
+            const auto outcomes = launchWorkers(launch, gInterrupted);
+            for (const auto &o : outcomes)
+                if (o.exitCode != 0 && !o.stoppedByLauncher) {
+                    if (o.exitCode == 130 && gInterrupted.load())
+                        throw CLI::RuntimeError(130);
+                    throw Error("rank " + std::to_string(o.rank) + " failed (exit status " + std::to_string(o.exitCode)
+                                + "); the other ranks were stopped; what was saved is kept, resume the run to continue");
+                }
+            for (const auto &o : outcomes)
+                if (o.exitCode != 0)
+                    throw Error("rank " + std::to_string(o.rank) + " stopped with exit status " + std::to_string(o.exitCode));
+            return; // rank 0 printed the run's result
+        }
 
         // Ctrl-C / SIGTERM cancel the run cleanly (checkpoint saved) through a watcher thread.
         std::stop_source stop;
@@ -137,6 +208,21 @@ void addRunCommand(CLI::App &app)
                 std::fprintf(stderr, "  val %.4f", *p.validationLoss);
             std::fputc('\n', stderr);
         };
+        callbacks.group = group;
+        if (follower) {
+            callbacks.log = [quiet, rank = group->rank()](const std::string &line) {
+                if (!quiet)
+                    std::cerr << "[rank " << rank << "] " << line << std::endl;
+            };
+            callbacks.onStep = {};
+            const auto result = followRun(group, &context, callbacks);
+            watcher.request_stop();
+            if (result.status == RunStatus::Failed)
+                throw Error(result.message);
+            if (result.status == RunStatus::Cancelled && !(a->generateOnly && !gInterrupted.load()))
+                throw CLI::RuntimeError(130);
+            return;
+        }
         const auto result = executeRun(a->workspace, runId, &context, callbacks);
         watcher.request_stop();
         nlohmann::json out = {{"run", result.runId}, {"status", toString(result.status)}, {"steps", result.steps}};

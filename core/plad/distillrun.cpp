@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fstream>
@@ -98,7 +99,7 @@ private:
 /** Everything the stages share while a run executes. */
 struct RunState
 {
-    Workspace store;
+    Workspace *store;                 // rank 0's; null on the other ranks
     std::string runId;
     RunConfig config;
     fs::path directory;
@@ -107,10 +108,14 @@ struct RunState
     EncodingLimits limits;
     CausalLM student, initial;
     const RunCallbacks &callbacks;
+    std::shared_ptr<RankGroup> group; // never null: a group of one when alone
+
+    bool isRoot() const { return group->isRoot(); }
 
     void say(const std::string &line, const std::string &level = "info")
     {
-        store.runs().addEvent(runId, level, line);
+        if (store)
+            store->runs().addEvent(runId, level, line);
         if (callbacks.log)
             callbacks.log(line);
     }
@@ -127,9 +132,9 @@ struct RunState
 
 void preparePrompts(RunState &s)
 {
-    if (!s.store.pairs().prompts(s.runId).empty())
+    if (!s.store->pairs().prompts(s.runId).empty())
         return;
-    s.store.runs().setStage(s.runId, "prepare", "running");
+    s.store->runs().setStage(s.runId, "prepare", "running");
     ImportOptions import = s.config.data.import;
     const auto imported = importDataset(s.config.data.file, import);
     const auto splits = splitDataset(imported.records, s.config.data.split);
@@ -143,8 +148,8 @@ void preparePrompts(RunState &s)
         prompts.push_back({r.id, index++, "validation", r.prompt, r.reference, r.messages});
     if (trainCount == 0)
         throw Error("the training split of " + s.config.data.file.string() + " is empty");
-    s.store.pairs().addPrompts(s.runId, prompts);
-    s.store.runs().setStage(s.runId, "prepare", "completed",
+    s.store->pairs().addPrompts(s.runId, prompts);
+    s.store->runs().setStage(s.runId, "prepare", "completed",
                      std::to_string(trainCount) + " training and " + std::to_string(splits.validation.size()) + " validation prompts");
     s.say("prepared " + std::to_string(trainCount) + " training and " + std::to_string(splits.validation.size()) + " validation prompts from "
           + s.config.data.file.string());
@@ -154,7 +159,7 @@ void preparePrompts(RunState &s)
 std::vector<DistillItem> loadItems(RunState &s)
 {
     std::vector<DistillItem> items;
-    const auto prompts = s.store.pairs().prompts(s.runId, "train");
+    const auto prompts = s.store->pairs().prompts(s.runId, "train");
     std::map<std::string, const PromptRecord *> byId;
     for (const auto &p : prompts)
         byId[p.id] = &p;
@@ -172,16 +177,16 @@ std::vector<DistillItem> loadItems(RunState &s)
         return items;
     }
     if (method == DistillMethod::SeqKd) {
-        for (const auto &o : s.store.pairs().outputs(s.runId, 0))
+        for (const auto &o : s.store->pairs().outputs(s.runId, 0))
             if (o.source == OutputSource::Teacher && !o.tokenIds.empty() && byId.count(o.promptId))
                 items.push_back({-1, promptFor(o.promptId), o.tokenIds, {}, {}, 0, 0, 1});
         return items;
     }
-    std::vector<StoredOutput> outputs = s.store.pairs().outputs(s.runId);
+    std::vector<StoredOutput> outputs = s.store->pairs().outputs(s.runId);
     std::map<int64_t, const StoredOutput *> outputById;
     for (const auto &o : outputs)
         outputById[o.id] = &o;
-    const auto rounds = s.store.pairs().list(s.runId);
+    const auto rounds = s.store->pairs().list(s.runId);
     int64_t round = 0;
     for (const auto &p : rounds)
         round = std::max(round, p.round);
@@ -241,10 +246,10 @@ std::vector<MetricPoint> metricsOf(const DistillStep &step)
 /** Prompts of `split` (its first `limit`, 0 = all) not yet generated for `round`. */
 size_t missingPrompts(RunState &s, const std::string &split, int64_t round, int64_t limit)
 {
-    auto prompts = s.store.pairs().prompts(s.runId, split);
+    auto prompts = s.store->pairs().prompts(s.runId, split);
     if (limit > 0 && static_cast<int64_t>(prompts.size()) > limit)
         prompts.resize(static_cast<size_t>(limit));
-    const auto doneList = s.store.pairs().generatedPrompts(s.runId, round);
+    const auto doneList = s.store->pairs().generatedPrompts(s.runId, round);
     const std::set<std::string> done(doneList.begin(), doneList.end());
     return static_cast<size_t>(std::count_if(prompts.begin(), prompts.end(), [&](const PromptRecord &p) { return !done.count(p.id); }));
 }
@@ -263,7 +268,7 @@ EvalSet buildEvalSet(RunState &s)
     EvalSet set;
     if (s.config.eval.prompts <= 0)
         return set;
-    auto prompts = s.store.pairs().prompts(s.runId, "validation");
+    auto prompts = s.store->pairs().prompts(s.runId, "validation");
     if (static_cast<int64_t>(prompts.size()) > s.config.eval.prompts)
         prompts.resize(static_cast<size_t>(s.config.eval.prompts));
     std::map<std::string, std::vector<int64_t>> promptIds;
@@ -277,10 +282,10 @@ EvalSet buildEvalSet(RunState &s)
         set.referenceTexts.push_back(p.reference);
     }
     std::map<int64_t, std::vector<int64_t>> tokens;
-    for (auto &o : s.store.pairs().outputs(s.runId, 0))
+    for (auto &o : s.store->pairs().outputs(s.runId, 0))
         if (promptIds.count(o.promptId))
             tokens[o.id] = std::move(o.tokenIds);
-    for (const auto &pair : s.store.pairs().list(s.runId, 0))
+    for (const auto &pair : s.store->pairs().list(s.runId, 0))
         if (promptIds.count(pair.promptId))
             set.pairs.push_back({promptIds.at(pair.promptId), tokens.at(pair.chosenOutput), tokens.at(pair.rejectedOutput)});
     return set;
@@ -326,8 +331,8 @@ void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t st
                                             {"mean_rouge_l", finiteOrNull(seq.rerank.meanQuality)},
                                             {"mean_sample_rouge_l", finiteOrNull(seq.rerank.meanSampleQuality)}}}};
     }
-    s.store.pairs().recordStep(s.runId, step, points, {});
-    s.store.results().addEvaluation(s.runId, step, "calibration", result.dump());
+    s.store->pairs().recordStep(s.runId, step, points, {});
+    s.store->results().addEvaluation(s.runId, step, "calibration", result.dump());
     std::string line = "evaluation at step " + std::to_string(step) + ":";
     for (const auto &p : points) {
         char value[64];
@@ -348,13 +353,13 @@ void recordPairQuality(RunState &s)
     options.score = s.config.loss.score;
     options.minGap = s.config.labeling.minGap;
     options.dropIdentical = s.config.labeling.dropIdentical;
-    const PairQuality quality = storedPairQuality(s.store, s.runId, s.config.eval.prompts, options);
+    const PairQuality quality = storedPairQuality(*s.store, s.runId, s.config.eval.prompts, options);
     if (quality.prompts == 0)
         return;
     nlohmann::json doc = toJson(quality);
     doc["policy"] = enumName<LabelingPolicy>(labelingPolicyNames, s.config.labeling.policy);
     doc["split"] = "validation";
-    s.store.results().addEvaluation(s.runId, 0, "pair_quality", doc.dump());
+    s.store->results().addEvaluation(s.runId, 0, "pair_quality", doc.dump());
     s.say("pair quality on " + std::to_string(quality.prompts) + " held-out prompts (preferred side better by the reference): " + describe(quality));
 }
 
@@ -362,10 +367,54 @@ DistillRunResult stopWith(RunState &s, DistillRunResult result, RunStatus status
 {
     result.status = status;
     result.message = message;
-    s.store.runs().setStage(s.runId, stage, toString(status), message);
-    s.store.runs().setStatus(s.runId, status, status == RunStatus::Failed ? message : std::string());
+    if (!s.store)
+        return result; // rank 0 records it
+    s.store->runs().setStage(s.runId, stage, toString(status), message);
+    s.store->runs().setStatus(s.runId, status, status == RunStatus::Failed ? message : std::string());
     s.say(message, status == RunStatus::Failed ? "error" : "warning");
     return result;
+}
+
+/** Every rank gets rank 0's training items (rank 0 reads them from the store). */
+std::vector<DistillItem> sharedItems(RunState &s)
+{
+    if (!s.group->isDistributed())
+        return loadItems(s);
+    std::string bytes;
+    if (s.isRoot()) {
+        nlohmann::json items = nlohmann::json::array();
+        for (const auto &i : loadItems(s))
+            items.push_back({i.pairId, i.prompt, i.chosen, i.rejected, i.reference, i.referenceChosen, i.referenceRejected, i.weight});
+        const auto cbor = nlohmann::json::to_cbor(items);
+        bytes.assign(cbor.begin(), cbor.end());
+    }
+    bytes = s.group->broadcast(bytes);
+    if (s.isRoot())
+        return loadItems(s); // the same as sent (cheap next to an epoch of training)
+    std::vector<DistillItem> items;
+    for (const auto &j : nlohmann::json::from_cbor(bytes)) {
+        DistillItem i;
+        i.pairId = j[0].get<int64_t>();
+        i.prompt = j[1].get<std::vector<int64_t>>();
+        i.chosen = j[2].get<std::vector<int64_t>>();
+        i.rejected = j[3].get<std::vector<int64_t>>();
+        i.reference = j[4].get<std::vector<int64_t>>();
+        i.referenceChosen = j[5].get<double>();
+        i.referenceRejected = j[6].get<double>();
+        i.weight = j[7].get<double>();
+        items.push_back(std::move(i));
+    }
+    return items;
+}
+
+/** What rank 0 decided, on every rank: `decide` runs on rank 0 only. */
+template <typename Decide>
+nlohmann::json decided(RunState &s, Decide &&decide)
+{
+    nlohmann::json d;
+    if (s.isRoot())
+        d = decide();
+    return s.group->broadcastJson(d);
 }
 
 DistillRunResult execute(RunState &s, JobContext *context)
@@ -373,10 +422,12 @@ DistillRunResult execute(RunState &s, JobContext *context)
     DistillRunResult result;
     result.runId = s.runId;
     const RunConfig &c = s.config;
-    preparePrompts(s);
+    const bool root = s.isRoot();
+    if (root)
+        preparePrompts(s);
 
-    std::unique_ptr<Judge> judge;
-    if (c.labeling.policy == LabelingPolicy::Judge)
+    std::unique_ptr<Judge> judge; // rank 0 labels every pair
+    if (c.labeling.policy == LabelingPolicy::Judge && root)
         judge = c.labeling.judge == JudgeKind::Llm ? makeLlmJudge(c.labeling.llm, c.device) : makeRougeJudge();
     PairGenerationSetup setup;
     setup.config = &s.config;
@@ -386,14 +437,21 @@ DistillRunResult execute(RunState &s, JobContext *context)
     setup.promptTemplate = s.promptTemplate;
     setup.limits = s.limits;
     setup.judge = judge.get();
+    setup.group = s.group.get();
 
     // Held-out pairs for the calibration diagnostics: teacher and student outputs for the first
     // eval.prompts validation prompts, labelled like the training pairs, never trained on.
-    const bool heldOut = c.eval.prompts > 0 && c.teacher && !s.store.pairs().prompts(s.runId, "validation").empty();
+    const auto plan = decided(s, [&] {
+        const bool heldOut = c.eval.prompts > 0 && c.teacher && !s.store->pairs().prompts(s.runId, "validation").empty();
+        const bool trainMissing = usesTeacherOutputs(c.method) && missingPrompts(s, "train", 0, 0) > 0;
+        return nlohmann::json{{"held_out", heldOut},
+                              {"generate", trainMissing || (heldOut && missingPrompts(s, "validation", 0, c.eval.prompts) > 0)}};
+    });
+    const bool heldOut = plan.at("held_out").get<bool>();
     const int64_t teacherTokens = c.pairs.teacher.maxNewTokens > 0 ? c.pairs.teacher.maxNewTokens : c.data.limits.maxResponseTokens;
-    const bool trainMissing = usesTeacherOutputs(c.method) && missingPrompts(s, "train", 0, 0) > 0;
-    if (trainMissing || (heldOut && missingPrompts(s, "validation", 0, c.eval.prompts) > 0)) {
-        s.store.runs().setStage(s.runId, "generate", "running");
+    if (plan.at("generate").get<bool>()) {
+        if (root)
+            s.store->runs().setStage(s.runId, "generate", "running");
         const int64_t k = c.pairs.perPrompt;
         auto teacher = makeTeacher(*c.teacher, c.pairs.teacher, teacherTokens, s.promptTemplate, c.data.limits, c.device, pairGenerationRows(c));
         setup.teacher = teacher.get();
@@ -410,22 +468,27 @@ DistillRunResult execute(RunState &s, JobContext *context)
             // The teacher's likelihood of every output: what teacher-likelihood labels with, and
             // (held-out prompts only) what the pair-quality readout compares it on.
             setup.teacherScorer = (split == "validation" || (likelihoodPolicy && setup.makePairs)) && teacher->canScore() ? teacher.get() : nullptr;
-            s.say("generating " + std::to_string(k) + " teacher" + (setup.makePairs ? " and student" : "") + " output(s) per " + split
-                  + " prompt with " + teacher->describe());
-            const auto report = generatePairs(s.store, s.runId, 0, setup, context, s.callbacks.log);
+            if (root)
+                s.say("generating " + std::to_string(k) + " teacher" + (setup.makePairs ? " and student" : "") + " output(s) per " + split
+                      + " prompt with " + teacher->describe() + (s.group->isDistributed() ? " on " + std::to_string(s.group->size()) + " processes" : ""));
+            const auto report = generatePairs(s.store, s.runId, 0, setup, context, root ? s.callbacks.log : std::function<void(const std::string &)>());
             result.generation.push_back(report);
-            if (report.cancelled)
+            const auto outcome = decided(s, [&] { return nlohmann::json{{"cancelled", report.cancelled}, {"failed", report.failed}}; });
+            if (outcome.at("cancelled").get<bool>())
                 return stopWith(s, result, RunStatus::Cancelled, "generate",
-                                "cancelled during pair generation; " + std::to_string(s.store.pairs().generatedPrompts(s.runId, 0).size())
+                                "cancelled during pair generation; "
+                                    + (root ? std::to_string(s.store->pairs().generatedPrompts(s.runId, 0).size()) : std::string("the finished"))
                                     + " prompts are saved, resume to continue");
-            if (report.failed > 0)
+            if (outcome.at("failed").get<int64_t>() > 0)
                 return stopWith(s, result, RunStatus::Failed, "generate",
-                                std::to_string(report.failed) + " prompts got no teacher output (" + report.firstError
+                                std::to_string(outcome.at("failed").get<int64_t>()) + " prompts got no teacher output (" + report.firstError
                                     + "); the others are saved, resume to retry");
         }
-        s.store.runs().setStage(s.runId, "generate", "completed", std::to_string(s.store.pairs().pairCount(s.runId, 0)) + " pairs");
-        if (heldOut)
-            recordPairQuality(s);
+        if (root) {
+            s.store->runs().setStage(s.runId, "generate", "completed", std::to_string(s.store->pairs().pairCount(s.runId, 0)) + " pairs");
+            if (heldOut)
+                recordPairQuality(s);
+        }
         setup.teacher = nullptr;
         setup.teacherScorer = nullptr;
         setup.split = "train";
@@ -439,21 +502,24 @@ DistillRunResult execute(RunState &s, JobContext *context)
         setup.teacherScorer = refreshScorer.get();
     }
     if (s.callbacks.generateOnly) {
-        result.pairs = s.store.pairs().pairCount(s.runId, 0);
+        if (root)
+            result.pairs = s.store->pairs().pairCount(s.runId, 0);
         return stopWith(s, result, RunStatus::Cancelled, "train", "stopped after pair generation as asked; resume to train");
     }
-    const EvalSet evalSet = buildEvalSet(s);
+    const EvalSet evalSet = root ? buildEvalSet(s) : EvalSet{}; // rank 0 evaluates
 
     // Training.
-    s.store.runs().setStage(s.runId, "train", "running");
+    if (root)
+        s.store->runs().setStage(s.runId, "train", "running");
     CausalLM teacherModel;
     if (c.method == DistillMethod::WordKd) {
         checkSharedVocabulary(c.teacher->model, c.student);
         teacherModel = loadStudentModel(c.teacher->model, c.device, "teacher.model");
     }
     std::vector<DistillItem> validation;
-    for (const auto &p : s.store.pairs().prompts(s.runId, "validation"))
-        validation.push_back({-1, s.promptIds(p.input()), s.responseIds(p.reference), {}, {}, 0, 0, 1});
+    if (root)
+        for (const auto &p : s.store->pairs().prompts(s.runId, "validation"))
+            validation.push_back({-1, s.promptIds(p.input()), s.responseIds(p.reference), {}, {}, 0, 0, 1});
     DistillTrainerOptions trainerOptions;
     trainerOptions.student = s.student;
     trainerOptions.teacher = teacherModel;
@@ -461,20 +527,28 @@ DistillRunResult execute(RunState &s, JobContext *context)
     trainerOptions.loss = c.loss;
     trainerOptions.training = c.train;
     trainerOptions.checkpointDirectory = s.directory / "checkpoint";
-    trainerOptions.loadItems = [&] { return loadItems(s); };
+    trainerOptions.loadItems = [&] { return sharedItems(s); };
     trainerOptions.validation = std::move(validation);
+    trainerOptions.group = s.group;
     DistillTrainer trainer(std::move(trainerOptions));
-    trainer.setCheckpointCallback([&](int64_t step) { s.store.results().addArtifact(s.runId, "checkpoint", (s.directory / "checkpoint").string(), step); });
+    if (root)
+        trainer.setCheckpointCallback(
+            [&](int64_t step) { s.store->results().addArtifact(s.runId, "checkpoint", (s.directory / "checkpoint").string(), step); });
     const int64_t resumedAt = trainer.restore();
-    s.store.runs().truncateMetrics(s.runId, resumedAt);
-    if (resumedAt > 0)
-        s.say("resumed from the checkpoint at step " + std::to_string(resumedAt));
-    else
-        evaluateAt(s, *s.student, evalSet, 0, context);
+    if (root) {
+        s.store->runs().truncateMetrics(s.runId, resumedAt);
+        if (resumedAt > 0)
+            s.say("resumed from the checkpoint at step " + std::to_string(resumedAt)
+                  + (s.group->isDistributed() ? " on " + std::to_string(s.group->size()) + " processes" : ""));
+        else
+            evaluateAt(s, *s.student, evalSet, 0, context);
+    }
     auto onStep = [&](const DistillStep &step) {
-        s.store.pairs().recordStep(s.runId, step.point.step, metricsOf(step), step.pairs);
-        if (c.eval.every > 0 && step.point.step % c.eval.every == 0 && step.point.step < c.train.maxSteps)
-            evaluateAt(s, *s.student, evalSet, step.point.step, context);
+        if (root) {
+            s.store->pairs().recordStep(s.runId, step.point.step, metricsOf(step), step.pairs);
+            if (c.eval.every > 0 && step.point.step % c.eval.every == 0 && step.point.step < c.train.maxSteps)
+                evaluateAt(s, *s.student, evalSet, step.point.step, context);
+        }
         if (s.callbacks.onStep)
             s.callbacks.onStep(step);
     };
@@ -485,12 +559,15 @@ DistillRunResult execute(RunState &s, JobContext *context)
             const int64_t round = step / c.refreshEvery;
             until = std::min(until, (round + 1) * c.refreshEvery);
             if (round > 0 && step % c.refreshEvery == 0) {
-                if (missingPrompts(s, "train", round, 0) > 0) {
+                const auto refresh = decided(s, [&] { return nlohmann::json(missingPrompts(s, "train", round, 0) > 0); });
+                if (refresh.get<bool>()) {
                     trainer.checkpoint(); // a resume regenerates the round from exactly these weights
-                    s.say("online refresh " + std::to_string(round) + ": sampling new student outputs at step " + std::to_string(step));
+                    if (root)
+                        s.say("online refresh " + std::to_string(round) + ": sampling new student outputs at step " + std::to_string(step));
                     setup.student = trainer.model().get();
-                    const auto report = generatePairs(s.store, s.runId, round, setup, context, s.callbacks.log);
-                    if (report.cancelled)
+                    const auto report = generatePairs(s.store, s.runId, round, setup, context,
+                                                      root ? s.callbacks.log : std::function<void(const std::string &)>());
+                    if (decided(s, [&] { return nlohmann::json(report.cancelled); }).get<bool>())
                         return stopWith(s, result, RunStatus::Cancelled, "train", "cancelled during online refresh " + std::to_string(round)
                                                                                      + "; resume to continue");
                 }
@@ -509,21 +586,27 @@ DistillRunResult execute(RunState &s, JobContext *context)
             return stopWith(s, result, RunStatus::Failed, "train", outcome.message);
         }
     }
+    result.steps = trainer.step();
+    if (!root) {
+        s.group->barrier(); // rank 0 has evaluated and exported
+        result.status = RunStatus::Completed;
+        return result;
+    }
     evaluateAt(s, *s.student, evalSet, trainer.step(), context);
     if (c.train.checkpointEvery <= 0 || trainer.step() % c.train.checkpointEvery != 0)
         trainer.checkpoint(); // the trainer saved none at the last step
-    result.steps = trainer.step();
-    s.store.runs().setStage(s.runId, "train", "completed", std::to_string(result.steps) + " steps");
+    s.store->runs().setStage(s.runId, "train", "completed", std::to_string(result.steps) + " steps");
 
-    s.store.runs().setStage(s.runId, "export", "running");
+    s.store->runs().setStage(s.runId, "export", "running");
     result.modelDirectory = s.directory / "model";
     saveModel(*s.student, result.modelDirectory);
     s.promptTemplate.exportTo(c.student, result.modelDirectory);
-    s.store.results().addArtifact(s.runId, "model", result.modelDirectory.string(), result.steps);
-    s.store.runs().setStage(s.runId, "export", "completed", result.modelDirectory.string());
-    s.store.runs().setStatus(s.runId, RunStatus::Completed);
+    s.store->results().addArtifact(s.runId, "model", result.modelDirectory.string(), result.steps);
+    s.store->runs().setStage(s.runId, "export", "completed", result.modelDirectory.string());
+    s.store->runs().setStatus(s.runId, RunStatus::Completed);
     result.status = RunStatus::Completed;
     s.say("completed " + std::to_string(result.steps) + " steps; the student is in " + result.modelDirectory.string());
+    s.group->barrier();
     return result;
 }
 
@@ -596,46 +679,80 @@ void checkSharedVocabulary(const fs::path &teacherModel, const fs::path &student
                         + teacher.idToToken(id).value_or("") + "\" vs \"" + student.idToToken(id).value_or("") + "\")" + advice);
 }
 
+namespace {
+
+/** The models, tokenizer and template of a run, loaded the same way on every rank. */
+DistillRunResult executeLoaded(Workspace *store, const std::string &runId, const RunConfig &config, const fs::path &directory,
+                               std::shared_ptr<RankGroup> group, JobContext *context, const RunCallbacks &callbacks)
+{
+    torch::manual_seed(config.seed);
+    CausalLM student = loadStudentModel(config.student, config.device, "student.model");
+    CausalLM initial = loadStudentModel(config.student, config.device, "student.model");
+    initial->eval();
+    for (auto &p : initial->parameters())
+        p.set_requires_grad(false);
+    Tokenizer tokenizer = loadTokenizerOf(config.student, "student.model");
+    // docs/chat-templates.md: student.template, else data.template, else the student's own format, else plain.
+    const PromptTemplate promptTemplate = PromptTemplate::resolve(config.studentTemplate ? config.studentTemplate : config.data.promptTemplate,
+                                                                  config.student);
+    EncodingLimits limits = config.data.limits;
+    if (limits.contextLength <= 0 || limits.contextLength > student->config().maxPositions)
+        limits.contextLength = student->config().maxPositions;
+    RunState state{store, runId, config, directory, tokenizer, promptTemplate, limits, student, initial, callbacks, std::move(group)};
+    return execute(state, context);
+}
+
+/** Each rank's device: cuda:LOCAL_RANK when the run asks for CUDA and runs on several processes. */
+RunConfig configForRank(RunConfig config, const RankGroup &group)
+{
+    if (group.isDistributed() && config.device.rfind("cuda", 0) == 0)
+        config.device = "cuda:" + std::to_string(group.localRank());
+    return config;
+}
+
+} // namespace
+
 DistillRunResult executeRun(const fs::path &workspace, const std::string &runId, JobContext *context, const RunCallbacks &callbacks)
 {
-    Workspace store = Workspace::open(workspace, false);
-    const RunRecord record = store.runs().requireRun(runId);
-    if (record.status == RunStatus::Completed)
-        throw Error("run " + runId + " is already completed");
-    const RunLock lock(runDirectory(workspace, runId), runId);
+    std::shared_ptr<RankGroup> group = callbacks.group ? callbacks.group : RankGroup::single();
+    if (!group->isRoot())
+        throw Error("executeRun is rank 0's; rank " + std::to_string(group->rank()) + " calls followRun");
     RunConfig config;
+    std::optional<Workspace> opened;
+    std::optional<RunLock> lock;
+    // The other ranks wait for the run's config: they get it, or why there is none.
     try {
-        config = RunConfig::fromJson(nlohmann::json::parse(record.configJson), {});
-    } catch (const std::exception &e) {
-        throw Error("run " + runId + ": its stored config is unusable: " + e.what());
-    }
-    store.runs().setStatus(runId, RunStatus::Running);
-    store.results().addEvaluation(runId, std::max<int64_t>(0, store.runs().lastMetricStep(runId)), "environment", environmentJson().dump());
-    try {
-        torch::manual_seed(config.seed);
-        CausalLM student = loadStudentModel(config.student, config.device, "student.model");
-        CausalLM initial = loadStudentModel(config.student, config.device, "student.model");
-        initial->eval();
-        for (auto &p : initial->parameters())
-            p.set_requires_grad(false);
-        Tokenizer tokenizer = loadTokenizerOf(config.student, "student.model");
-        // docs/chat-templates.md: student.template, else data.template, else the student's own format, else plain.
-        const PromptTemplate promptTemplate = PromptTemplate::resolve(config.studentTemplate ? config.studentTemplate : config.data.promptTemplate,
-                                                                      config.student);
-        EncodingLimits limits = config.data.limits;
-        if (limits.contextLength <= 0 || limits.contextLength > student->config().maxPositions)
-            limits.contextLength = student->config().maxPositions;
-        RunState state{std::move(store), runId, config, runDirectory(workspace, runId), tokenizer, promptTemplate, limits, student, initial,
-                       callbacks};
+        opened.emplace(Workspace::open(workspace, false));
+        const RunRecord record = opened->runs().requireRun(runId);
+        if (record.status == RunStatus::Completed)
+            throw Error("run " + runId + " is already completed");
+        lock.emplace(runDirectory(workspace, runId), runId);
         try {
-            return execute(state, context);
+            config = RunConfig::fromJson(nlohmann::json::parse(record.configJson), {});
+        } catch (const std::exception &e) {
+            throw Error("run " + runId + ": its stored config is unusable: " + e.what());
+        }
+        group->broadcastJson({{"run", runId}, {"config", record.configJson}, {"generate_only", callbacks.generateOnly}});
+    } catch (const std::exception &e) {
+        if (group->isDistributed())
+            group->broadcastJson({{"error", e.what()}});
+        throw;
+    }
+    Workspace &store = *opened;
+    store.runs().setStatus(runId, RunStatus::Running);
+    nlohmann::json environment = environmentJson();
+    environment["processes"] = group->size();
+    store.results().addEvaluation(runId, std::max<int64_t>(0, store.runs().lastMetricStep(runId)), "environment", environment.dump());
+    try {
+        try {
+            return executeLoaded(&store, runId, configForRank(config, *group), runDirectory(workspace, runId), group, context, callbacks);
         } catch (const Error &e) {
-            markFailed(state.store, runId, e.what());
+            markFailed(store, runId, e.what());
             throw;
         } catch (const std::exception &e) {
             // A file system error (full disk, no permission) or a Torch error: say which run, keep it resumable.
             const std::string message = std::string(e.what()) + " (run " + runId + " stopped; what was saved is kept, --resume continues)";
-            markFailed(state.store, runId, message);
+            markFailed(store, runId, message);
             throw Error(message);
         }
     } catch (const StoreError &) {
@@ -650,6 +767,26 @@ DistillRunResult executeRun(const fs::path &workspace, const std::string &runId,
         }
         throw;
     }
+}
+
+DistillRunResult followRun(std::shared_ptr<RankGroup> group, JobContext *context, const RunCallbacks &callbacks)
+{
+    if (!group || group->isRoot())
+        throw Error("followRun is for the ranks other than 0");
+    const auto start = group->broadcastJson({});
+    if (start.contains("error"))
+        throw Error("rank 0 could not start the run: " + start.at("error").get<std::string>());
+    const std::string runId = start.at("run").get<std::string>();
+    RunConfig config;
+    try {
+        config = RunConfig::fromJson(nlohmann::json::parse(start.at("config").get<std::string>()), {});
+    } catch (const std::exception &e) {
+        throw Error("rank " + std::to_string(group->rank()) + ": run " + runId + "'s config is unusable here: " + e.what());
+    }
+    RunCallbacks mine = callbacks;
+    mine.generateOnly = start.at("generate_only").get<bool>();
+    // Paths in the config (models, data) must exist on this machine too: the models are loaded here.
+    return executeLoaded(nullptr, runId, configForRank(config, *group), {}, group, context, mine);
 }
 
 } // namespace plad

@@ -1,12 +1,14 @@
 #pragma once
 
 #include "common/jobcontext.h"
+#include "dist/rankgroup.h"
 #include "plad/pairgenerationreport.h"
 #include "plad/runconfig.h"
 #include "store/workspace.h"
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace plad {
@@ -35,6 +37,9 @@ struct RunCallbacks
     std::function<void(const std::string &)> log;       ///< human-readable milestones (also stored as events)
     std::function<void(const DistillStep &)> onStep;
     bool generateOnly = false;                          ///< stop after pair generation (the run stays resumable; training runs next time)
+    /** The run's processes (docs/distributed.md): executeRun() is rank 0; the others call
+     *  followRun(). Null: this process alone. */
+    std::shared_ptr<RankGroup> group;
 };
 
 /**
@@ -46,6 +51,14 @@ struct RunCallbacks
  */
 DistillRunResult executeRun(const std::filesystem::path &workspace, const std::string &runId, JobContext *context = nullptr,
                             const RunCallbacks &callbacks = {});
+
+/**
+ * A rank other than 0 of a run executed by several processes: receives the run and its config
+ * from rank 0 (which called executeRun() with the same group), generates its share of the
+ * prompts and trains its share of every batch. Never opens the workspace (it may be on another
+ * machine); the result's status is rank 0's. `callbacks.log` gets this rank's own lines.
+ */
+DistillRunResult followRun(std::shared_ptr<RankGroup> group, JobContext *context = nullptr, const RunCallbacks &callbacks = {});
 
 /**
  * Checks that word-level KD can run: the two tokenizers must map every id to the same token.

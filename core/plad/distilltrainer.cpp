@@ -1,6 +1,8 @@
 #include "plad/distilltrainer.h"
 
 #include "common/error.h"
+#include "common/fileio.h"
+#include "dist/gradientallreduce.h"
 #include "model/runtime.h"
 #include "model/sequencescorer.h"
 #include "plad/losses.h"
@@ -8,8 +10,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <numeric>
 #include <random>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -30,11 +35,20 @@ int64_t tokensOf(const std::vector<int64_t> &prompt, const std::vector<int64_t> 
     return static_cast<int64_t>(prompt.size() + completion.size());
 }
 
+std::string nonFiniteMessage(double value, int64_t step)
+{
+    return "non-finite loss at step " + std::to_string(step + 1) + " (the loss is " + (std::isnan(value) ? "NaN" : "infinite")
+           + "; try a lower learning_rate or max_grad_norm); the last checkpoint is kept";
+}
+
 } // namespace
 
 struct DistillTrainer::Loss
 {
-    torch::Tensor value;                 // scalar, with gradients
+    // The loss is the sum of coefficient * ratio; on several ranks each ratio's denominator is
+    // the whole batch's (the ranks sum theirs first).
+    std::vector<std::pair<double, LossRatio>> terms;
+    torch::Tensor value;                 // scalar, with gradients (set by combine())
     int64_t tokens = 0;                  // tokens run through the student
     int64_t pairs = 0, ranked = 0;       // pair methods: pairs and pairs with s(y+) > s(y-)
     double marginSum = 0;
@@ -50,8 +64,15 @@ DistillTrainer::DistillTrainer(DistillTrainerOptions options)
     , mDirectory(std::move(options.checkpointDirectory))
     , mLoadItems(std::move(options.loadItems))
     , mValidation(std::move(options.validation))
+    , mGroup(options.group ? std::move(options.group) : RankGroup::single())
 {
     mOptions.validate("train");
+    if (mGroup->isDistributed()) {
+        if (mOptions.batchSize < mGroup->size())
+            throw ConfigError("train.batch_size: " + std::to_string(mOptions.batchSize) + " cannot be shared by " + std::to_string(mGroup->size())
+                              + " processes (each needs at least one example of every batch)");
+        mSync = std::make_unique<GradientAllreduce>(mGroup, mStudent->parameters());
+    }
     if (mMethod == DistillMethod::WordKd) {
         if (!mTeacher)
             throw Error("word-kd needs a local teacher model");
@@ -113,11 +134,11 @@ DistillTrainer::Loss DistillTrainer::computeLoss(const std::vector<DistillItem> 
             out.tokens += tokensOf(item.prompt, target);
         }
         const ScoredBatch scored = scoreBatch(*mStudent, requests);
-        return tokenCrossEntropy(scored.tokenLogprobs, scored.mask, weights);
+        return tokenCrossEntropyRatio(scored.tokenLogprobs, scored.mask, weights);
     };
 
     if (mMethod == DistillMethod::Sft || mMethod == DistillMethod::SeqKd) {
-        out.value = crossEntropy([](const DistillItem &i) -> const std::vector<int64_t> & { return i.chosen; });
+        out.terms.emplace_back(1.0, crossEntropy([](const DistillItem &i) -> const std::vector<int64_t> & { return i.chosen; }));
         return out;
     }
     if (mMethod == DistillMethod::WordKd) {
@@ -134,7 +155,7 @@ DistillTrainer::Loss DistillTrainer::computeLoss(const std::vector<DistillItem> 
         }
         const bool reverse = mLoss.kl == KlDirection::Reverse;
         const auto perSequence = tokenKlLoss(student.logits, teacher.logits, student.mask, mLoss.temperature, reverse);
-        out.value = weightedMean(perSequence, weights);
+        out.terms.emplace_back(1.0, weightedMeanRatio(perSequence, weights));
         return out;
     }
 
@@ -165,14 +186,12 @@ DistillTrainer::Loss DistillTrainer::computeLoss(const std::vector<DistillItem> 
         perPair = dpoLoss(scored.sum.slice(0, 0, B), scored.sum.slice(0, B, 2 * B), torch::tensor(refPos), torch::tensor(refNeg),
                           mLoss.dpoBeta);
     }
-    out.value = weightedMean(perPair, weights);
+    out.terms.emplace_back(1.0, weightedMeanRatio(perPair, weights));
     if (mLoss.lambda > 0 && mMethod != DistillMethod::Dpo) {
-        torch::Tensor ce;
         if (mLoss.ceTarget == CeTarget::Reference)
-            ce = crossEntropy([](const DistillItem &i) -> const std::vector<int64_t> & { return i.reference; });
+            out.terms.emplace_back(mLoss.lambda, crossEntropy([](const DistillItem &i) -> const std::vector<int64_t> & { return i.reference; }));
         else // y+ was scored in the pass above: its rows are the first B
-            ce = tokenCrossEntropy(scored.tokenLogprobs.slice(0, 0, B), scored.mask.slice(0, 0, B), weights);
-        out.value = out.value + mLoss.lambda * ce;
+            out.terms.emplace_back(mLoss.lambda, tokenCrossEntropyRatio(scored.tokenLogprobs.slice(0, 0, B), scored.mask.slice(0, 0, B), weights));
     }
 
     const auto stats = pairBatchStats(positive.detach(), negative.detach());
@@ -201,6 +220,8 @@ double DistillTrainer::validationLoss()
 
 void DistillTrainer::checkpoint()
 {
+    if (!mGroup->isRoot())
+        return; // one checkpoint for the run, rank 0's (every rank holds the same weights)
     const nlohmann::json state = {{"step", mStep}, {"epoch", mEpoch}, {"position", mPosition}, {"options", mOptions.toJson()},
                                   {"method", toString(mMethod)}};
     saveCheckpoint(mDirectory, *mStudent, adam(mOptimizer), state);
@@ -217,6 +238,8 @@ void DistillTrainer::newEpoch()
 
 int64_t DistillTrainer::restore()
 {
+    if (mGroup->isDistributed())
+        return restoreShared();
     const auto state = loadCheckpoint(mDirectory, *mStudent, adam(mOptimizer));
     if (!state)
         return 0;
@@ -229,6 +252,77 @@ int64_t DistillTrainer::restore()
     return mStep;
 }
 
+int64_t DistillTrainer::restoreShared()
+{
+    // Rank 0 sends every rank the checkpoint's files, and each loads them the way a single
+    // process does: a checkpoint does not depend on how many processes wrote or read it.
+    nlohmann::json files = nlohmann::json::object();
+    if (mGroup->isRoot() && fs::is_directory(mDirectory))
+        for (const auto &entry : fs::directory_iterator(mDirectory))
+            if (entry.is_regular_file())
+                files[entry.path().filename().string()] = entry.file_size();
+    files = mGroup->broadcastJson(files);
+    fs::path directory = mDirectory;
+    if (!mGroup->isRoot() && !files.empty()) {
+        directory = fs::temp_directory_path() / ("plad-checkpoint-rank" + std::to_string(mGroup->rank()) + "-" + std::to_string(::getpid()));
+        fs::create_directories(directory);
+    }
+    for (const auto &[name, size] : files.items()) {
+        const std::string bytes = mGroup->broadcast(mGroup->isRoot() ? readTextFile(mDirectory / name) : std::string());
+        if (!mGroup->isRoot()) {
+            std::ofstream out(directory / name, std::ios::binary);
+            out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+            if (!out)
+                throw Error((directory / name).string() + ": cannot write rank 0's checkpoint here");
+        }
+    }
+    std::optional<nlohmann::json> state;
+    if (!files.empty())
+        state = loadCheckpoint(directory, *mStudent, adam(mOptimizer));
+    if (directory != mDirectory) {
+        std::error_code ec;
+        fs::remove_all(directory, ec);
+    }
+    if (!state)
+        return 0;
+    mStep = state->at("step").get<int64_t>();
+    mEpoch = state->at("epoch").get<int64_t>();
+    mPosition = state->at("position").get<int64_t>();
+    startEpoch();
+    if (mPosition > static_cast<int64_t>(mOrder.size()))
+        mPosition = static_cast<int64_t>(mOrder.size());
+    return mStep;
+}
+
+std::vector<DistillItem> DistillTrainer::shareOf(const std::vector<DistillItem> &batch) const
+{
+    if (!mGroup->isDistributed())
+        return batch;
+    const int64_t n = static_cast<int64_t>(batch.size()), r = mGroup->rank(), N = mGroup->size();
+    return {batch.begin() + n * r / N, batch.begin() + n * (r + 1) / N};
+}
+
+void DistillTrainer::combine(Loss &loss)
+{
+    std::vector<torch::Tensor> denominators;
+    for (const auto &[coefficient, ratio] : loss.terms)
+        denominators.push_back(ratio.denominator.detach().to(torch::kFloat64).reshape({1}));
+    if (mGroup->isDistributed()) {
+        auto all = torch::cat(denominators); // [terms]
+        std::vector<torch::Tensor> one{all};
+        mGroup->allreduceSum(one);
+        for (size_t i = 0; i < denominators.size(); ++i)
+            denominators[i] = all[static_cast<int64_t>(i)].to(loss.terms[i].second.numerator.scalar_type());
+    }
+    loss.value = torch::Tensor();
+    for (size_t i = 0; i < loss.terms.size(); ++i) {
+        const auto &[coefficient, ratio] = loss.terms[i];
+        const auto part = mGroup->isDistributed() ? ratio.over(denominators[i]) : ratio.value();
+        const auto term = coefficient == 1.0 ? part : coefficient * part;
+        loss.value = loss.value.defined() ? loss.value + term : term;
+    }
+}
+
 TrainOutcome DistillTrainer::train(int64_t untilStep, JobContext *context, const std::function<void(const DistillStep &)> &onStep)
 {
     if (mOptions.threads > 0)
@@ -238,8 +332,9 @@ TrainOutcome DistillTrainer::train(int64_t untilStep, JobContext *context, const
     auto &optimizer = adam(mOptimizer);
     const auto start = std::chrono::steady_clock::now();
     const int64_t firstStep = mStep;
+    const bool distributed = mGroup->isDistributed();
     while (mStep < untilStep) {
-        if (context && context->isCancelled())
+        if (mStopRequested || (!distributed && context && context->isCancelled()))
             return {TrainStop::Cancelled, {}};
         const auto stepStart = std::chrono::steady_clock::now();
         const double lr = learningRateAt(mOptions, mStep);
@@ -249,21 +344,61 @@ TrainOutcome DistillTrainer::train(int64_t untilStep, JobContext *context, const
         DistillStep record;
         double lossSum = 0, marginSum = 0;
         int64_t tokens = 0, pairs = 0, ranked = 0;
+        std::vector<DistillItem> global;
+        std::vector<PairProgress> progress;
         for (int64_t micro = 0; micro < mOptions.gradAccumulation; ++micro) {
-            Loss loss = computeLoss(nextBatch());
+            const auto batch = nextBatch();
+            Loss loss = computeLoss(shareOf(batch));
+            combine(loss);
             const auto scaled = loss.value / static_cast<double>(mOptions.gradAccumulation);
             const double value = scaled.item<double>();
-            if (!std::isfinite(value))
-                return {TrainStop::NonFinite, "non-finite loss at step " + std::to_string(mStep + 1) + " (the loss is "
-                                                  + (std::isnan(value) ? "NaN" : "infinite")
-                                                  + "; try a lower learning_rate or max_grad_norm); the last checkpoint is kept"};
+            if (!distributed && !std::isfinite(value))
+                return {TrainStop::NonFinite, nonFiniteMessage(value, mStep)};
+            if (mSync && micro + 1 == mOptions.gradAccumulation)
+                mSync->prepare(); // the last micro-batch's backward sums the gradients over the ranks
             scaled.backward();
             lossSum += value;
             tokens += loss.tokens;
             pairs += loss.pairs;
             ranked += loss.ranked;
             marginSum += loss.marginSum;
-            record.pairs.insert(record.pairs.end(), loss.progress.begin(), loss.progress.end());
+            if (distributed) {
+                global.insert(global.end(), batch.begin(), batch.end());
+                // This rank's pairs, at their place in the global batch.
+                const size_t offset = global.size() - batch.size() + static_cast<size_t>(static_cast<int64_t>(batch.size()) * mGroup->rank() / mGroup->size());
+                if (progress.size() < global.size())
+                    progress.resize(global.size(), PairProgress{-1, 0, 0});
+                for (size_t i = 0; i < loss.progress.size(); ++i)
+                    progress[offset + i] = loss.progress[i];
+            } else {
+                record.pairs.insert(record.pairs.end(), loss.progress.begin(), loss.progress.end());
+            }
+        }
+        if (mSync)
+            mSync->finish();
+        if (distributed) {
+            // One allreduce of the step's figures: the global loss and counts, every pair's
+            // progress (each rank fills its own rows), and whether any rank was cancelled.
+            std::vector<double> figures{lossSum, static_cast<double>(tokens), static_cast<double>(pairs), static_cast<double>(ranked), marginSum,
+                                        context && context->isCancelled() ? 1.0 : 0.0};
+            const size_t head = figures.size();
+            for (const auto &p : progress) {
+                figures.push_back(p.pairId >= 0 ? static_cast<double>(p.pairId) + 1 : 0.0); // 0: filled by another rank
+                figures.push_back(p.margin);
+                figures.push_back(p.loss);
+            }
+            figures = mGroup->allreduceSum(figures);
+            lossSum = figures[0];
+            tokens = std::llround(figures[1]);
+            pairs = std::llround(figures[2]);
+            ranked = std::llround(figures[3]);
+            marginSum = figures[4];
+            mStopRequested = figures[5] > 0;
+            for (size_t i = head; i + 2 < figures.size(); i += 3)
+                if (figures[i] > 0)
+                    record.pairs.push_back({std::llround(figures[i]) - 1, figures[i + 1], figures[i + 2]});
+            if (!std::isfinite(lossSum))
+                return {TrainStop::NonFinite, nonFiniteMessage(lossSum, mStep)};
         }
         const double gradNorm = clipGradients(*mStudent, mOptions.maxGradNorm);
         optimizer.step();
@@ -282,7 +417,7 @@ TrainOutcome DistillTrainer::train(int64_t untilStep, JobContext *context, const
             record.rankingAccuracy = static_cast<double>(ranked) / static_cast<double>(pairs);
             record.meanMargin = marginSum / static_cast<double>(pairs);
         }
-        if ((mOptions.evalEvery > 0 && mStep % mOptions.evalEvery == 0) || mStep == mOptions.maxSteps) {
+        if (mGroup->isRoot() && ((mOptions.evalEvery > 0 && mStep % mOptions.evalEvery == 0) || mStep == mOptions.maxSteps)) {
             const double v = validationLoss();
             if (std::isfinite(v))
                 point.validationLoss = v;
@@ -294,6 +429,8 @@ TrainOutcome DistillTrainer::train(int64_t untilStep, JobContext *context, const
         if (mOptions.checkpointEvery > 0 && mStep % mOptions.checkpointEvery == 0)
             checkpoint();
     }
+    if (mStopRequested)
+        return {TrainStop::Cancelled, {}};
     return {TrainStop::Completed, {}};
 }
 

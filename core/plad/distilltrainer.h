@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/jobcontext.h"
+#include "dist/rankgroup.h"
 #include "model/causallm.h"
 #include "plad/runconfig.h"
 #include "plad/distillstep.h"
@@ -49,6 +50,12 @@ struct DistillTrainerOptions
     /** Called at every epoch start, so annotations made during a run apply from the next epoch. */
     std::function<std::vector<DistillItem>()> loadItems;
     std::vector<DistillItem> validation; ///< targets of the validation loss
+    /** Data-parallel training over the group's ranks (null: this process alone). Every rank
+     *  builds the same trainer, with the same items (loadItems must give every rank the same
+     *  list, e.g. rank 0's, broadcast); each takes its share of every global batch, gradients
+     *  are summed over the ranks, and the optimiser steps in lockstep. Only rank 0 writes
+     *  checkpoints and computes the validation loss; restore() gives every rank rank 0's. */
+    std::shared_ptr<RankGroup> group;
 };
 
 /**
@@ -60,6 +67,8 @@ struct DistillTrainerOptions
  * Checkpoints (model, optimiser, step, epoch, position) go to `checkpointDirectory`; restore()
  * continues exactly from one. Runs on the calling thread.
  */
+class GradientAllreduce; // dist/gradientallreduce.h
+
 class DistillTrainer
 {
 public:
@@ -89,6 +98,11 @@ public:
 private:
     struct Loss;
     Loss computeLoss(const std::vector<DistillItem> &batch);
+    /** Forms the loss from its ratios (each over the whole batch's denominator on several ranks). */
+    void combine(Loss &loss);
+    /** This rank's rows of a global batch. */
+    std::vector<DistillItem> shareOf(const std::vector<DistillItem> &batch) const;
+    int64_t restoreShared();
     void startEpoch();
     std::vector<DistillItem> nextBatch();
 
@@ -103,6 +117,9 @@ private:
     int64_t mStep = 0, mEpoch = 0, mPosition = 0;
     std::vector<size_t> mOrder;
     std::function<void(int64_t)> mOnCheckpoint;
+    std::shared_ptr<RankGroup> mGroup;
+    std::unique_ptr<GradientAllreduce> mSync;
+    bool mStopRequested = false; // several ranks: a rank was cancelled; every rank stops at the same step
 };
 
 } // namespace plad

@@ -23,18 +23,34 @@ PairBatchStats pairBatchStats(const torch::Tensor &positiveScores, const torch::
     return {(margin > 0).to(torch::kFloat64).mean().item<double>(), margin.mean().item<double>()};
 }
 
+torch::Tensor LossRatio::value() const
+{
+    return over(denominator);
+}
+
+torch::Tensor LossRatio::over(const torch::Tensor &d) const
+{
+    return numerator / d.clamp_min(1e-12);
+}
+
+LossRatio weightedMeanRatio(const torch::Tensor &losses, const torch::Tensor &weights)
+{
+    if (!weights.defined())
+        return {losses.sum(), torch::full({}, static_cast<double>(losses.numel()), losses.options().requires_grad(false))};
+    if (weights.sizes() != losses.sizes())
+        throw Error("pair weights: expected one weight per pair");
+    // All weights zero (every pair discarded): no signal, and no division by zero.
+    return {(losses * weights).sum(), weights.sum()};
+}
+
 torch::Tensor weightedMean(const torch::Tensor &losses, const torch::Tensor &weights)
 {
     if (!weights.defined())
         return losses.mean();
-    if (weights.sizes() != losses.sizes())
-        throw Error("pair weights: expected one weight per pair");
-    const auto total = weights.sum();
-    // All weights zero (every pair discarded): no signal, and no division by zero.
-    return (losses * weights).sum() / total.clamp_min(1e-12);
+    return weightedMeanRatio(losses, weights).value();
 }
 
-torch::Tensor tokenCrossEntropy(const torch::Tensor &tokenLogprobs, const torch::Tensor &mask, const torch::Tensor &weights)
+LossRatio tokenCrossEntropyRatio(const torch::Tensor &tokenLogprobs, const torch::Tensor &mask, const torch::Tensor &weights)
 {
     if (!tokenLogprobs.defined() || tokenLogprobs.dim() != 2 || !mask.defined() || mask.sizes() != tokenLogprobs.sizes())
         throw Error("token cross-entropy: expects log-probs and a mask of the same shape [B, L]");
@@ -43,7 +59,12 @@ torch::Tensor tokenCrossEntropy(const torch::Tensor &tokenLogprobs, const torch:
         throw Error("token cross-entropy: expected one weight per sequence");
     const auto perSequence = -tokenLogprobs.sum(1); // [B]
     const auto lengths = mask.sum(1);               // [B]
-    return (perSequence * w).sum() / (lengths * w).sum().clamp_min(1e-12);
+    return {(perSequence * w).sum(), (lengths * w).sum().detach()};
+}
+
+torch::Tensor tokenCrossEntropy(const torch::Tensor &tokenLogprobs, const torch::Tensor &mask, const torch::Tensor &weights)
+{
+    return tokenCrossEntropyRatio(tokenLogprobs, mask, weights).value();
 }
 
 torch::Tensor rankingHingeLoss(const torch::Tensor &positiveScores, const torch::Tensor &negativeScores, double beta)

@@ -24,6 +24,22 @@ PairBatchStats pairBatchStats(const torch::Tensor &positiveScores, const torch::
 torch::Tensor weightedMean(const torch::Tensor &losses, const torch::Tensor &weights);
 
 /**
+ * A loss as a ratio, numerator / denominator (both scalars): weightedMean() and
+ * tokenCrossEntropy() split so that data-parallel ranks, each holding part of a batch, can sum
+ * their denominators first and divide their own numerators by the batch's (the sum of their
+ * losses is then the batch's loss, and of their gradients its gradient).
+ */
+struct LossRatio
+{
+    torch::Tensor numerator;   ///< scalar, with gradients
+    torch::Tensor denominator; ///< scalar, without
+    torch::Tensor value() const;            ///< numerator / denominator (a zero denominator counts as tiny: no signal, no division by zero)
+    torch::Tensor over(const torch::Tensor &denominator) const; ///< numerator / another denominator (the batch's)
+};
+LossRatio weightedMeanRatio(const torch::Tensor &losses, const torch::Tensor &weights);
+LossRatio tokenCrossEntropyRatio(const torch::Tensor &tokenLogprobs, const torch::Tensor &mask, const torch::Tensor &weights);
+
+/**
  * Cross-entropy per token of target sequences, token-weighted, with each sequence's tokens
  * scaled by its weight: sum_b w_b * (-sum_l logp[b, l]) / sum_b w_b * |y_b|. `tokenLogprobs`
  * [B, L] is 0 past each sequence's end, `mask` [B, L] 1 on its tokens, `weights` [B] (undefined:

@@ -18,6 +18,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 namespace plad {
 
 namespace {
@@ -41,6 +43,45 @@ struct CollectedPrompt
         return std::any_of(outputs.begin(), outputs.end(), [](const CollectedOutput &o) { return !o.error.empty(); });
     }
 };
+
+// What a rank sends rank 0: a chunk of collected prompts (CBOR, so that log-probs keep every
+// bit and an infinite one survives), and at the end whether it stopped early.
+nlohmann::json promptRecordJson(const PromptRecord &p)
+{
+    return {{"id", p.id}, {"index", p.index}, {"split", p.split}, {"prompt", p.prompt}, {"reference", p.reference}, {"messages", p.messages}};
+}
+
+PromptRecord promptRecordFrom(const nlohmann::json &j)
+{
+    PromptRecord p;
+    p.id = j.at("id").get<std::string>();
+    p.index = j.at("index").get<int64_t>();
+    p.split = j.at("split").get<std::string>();
+    p.prompt = j.at("prompt").get<std::string>();
+    p.reference = j.at("reference").get<std::string>();
+    p.messages = j.at("messages").get<std::string>();
+    return p;
+}
+
+std::string chunkMessage(const std::vector<CollectedPrompt> &chunk, int64_t failed, const std::string &firstError)
+{
+    nlohmann::json prompts = nlohmann::json::array();
+    for (const auto &c : chunk) {
+        nlohmann::json outputs = nlohmann::json::array();
+        for (const auto &o : c.outputs) {
+            if (o.existing)
+                continue; // rank 0 has round 0's outputs itself
+            const StoredOutput &s = o.output;
+            outputs.push_back({{"source", toString(s.source)}, {"sample", s.sample}, {"text", s.text}, {"tokens", s.tokenIds},
+                               {"student_logprobs", s.studentLogprobs},
+                               {"teacher_logprobs", s.teacherLogprobs ? nlohmann::json(*s.teacherLogprobs) : nlohmann::json()},
+                               {"seconds", s.seconds}, {"finish", s.finishReason}, {"error", o.error}});
+        }
+        prompts.push_back({{"id", c.prompt.id}, {"ids", c.promptIds}, {"outputs", std::move(outputs)}});
+    }
+    const auto bytes = nlohmann::json::to_cbor(nlohmann::json{{"prompts", std::move(prompts)}, {"failed", failed}, {"first_error", firstError}});
+    return {bytes.begin(), bytes.end()};
+}
 
 /**
  * Collection: k teacher outputs (new ones from the teacher, or round 0's on a refresh) and k
@@ -403,6 +444,12 @@ int64_t pairChunkPrompts(const RunConfig &config)
 PairGenerationReport generatePairs(Workspace &store, const std::string &runId, int64_t round, const PairGenerationSetup &setup,
                                    JobContext *context, const std::function<void(const std::string &)> &log)
 {
+    return generatePairs(&store, runId, round, setup, context, log);
+}
+
+PairGenerationReport generatePairs(Workspace *store, const std::string &runId, int64_t round, const PairGenerationSetup &setup,
+                                   JobContext *context, const std::function<void(const std::string &)> &log)
+{
     const RunConfig &config = *setup.config;
     const int64_t k = config.pairs.perPrompt;
     if (!setup.teacher && round == 0)
@@ -413,34 +460,58 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
     labelling.minGap = config.labeling.minGap;
     labelling.dropIdentical = config.labeling.dropIdentical;
     labelling.studentPairs = config.labeling.studentPairs;
-    if (labelling.policy == LabelingPolicy::Judge) {
+    if (labelling.policy == LabelingPolicy::Judge && (!setup.group || setup.group->isRoot())) { // rank 0 labels
         if (!setup.judge)
             throw Error("pair generation: the judge policy needs a judge");
         labelling.judgeName = setup.judge->name();
     }
 
+    RankGroup *group = setup.group && setup.group->isDistributed() ? setup.group : nullptr;
+    const bool root = !group || group->isRoot();
+    const int ranks = group ? group->size() : 1, rank = group ? group->rank() : 0;
+    if (root && !store)
+        throw Error("pair generation: rank 0 needs the workspace");
+
     PairGenerationReport report;
     PairGenerationProfile &profile = report.profile;
     const auto start = Clock::now();
-    auto all = store.pairs().prompts(runId, setup.split);
-    if (setup.maxPrompts > 0 && static_cast<int64_t>(all.size()) > setup.maxPrompts)
-        all.resize(static_cast<size_t>(setup.maxPrompts));
-    const auto doneList = store.pairs().generatedPrompts(runId, round);
-    const std::set<std::string> done(doneList.begin(), doneList.end());
     std::vector<PromptRecord> todo;
-    for (const auto &p : all)
-        if (!done.count(p.id))
-            todo.push_back(p);
-    report.skipped = static_cast<int64_t>(all.size() - todo.size());
+    int64_t total = 0;
+    if (root) {
+        auto all = store->pairs().prompts(runId, setup.split);
+        if (setup.maxPrompts > 0 && static_cast<int64_t>(all.size()) > setup.maxPrompts)
+            all.resize(static_cast<size_t>(setup.maxPrompts));
+        const auto doneList = store->pairs().generatedPrompts(runId, round);
+        const std::set<std::string> done(doneList.begin(), doneList.end());
+        for (const auto &p : all)
+            if (!done.count(p.id))
+                todo.push_back(p);
+        total = static_cast<int64_t>(all.size());
+        report.skipped = static_cast<int64_t>(all.size() - todo.size());
+    }
+    if (group) {
+        // Rank 0 tells every rank what is left to do.
+        nlohmann::json plan;
+        if (root) {
+            plan["todo"] = nlohmann::json::array();
+            for (const auto &p : todo)
+                plan["todo"].push_back(promptRecordJson(p));
+        }
+        plan = group->broadcastJson(plan);
+        if (!root)
+            for (const auto &p : plan.at("todo"))
+                todo.push_back(promptRecordFrom(p));
+    }
     if (todo.empty())
         return report;
     if (setup.teacher)
         setup.teacher->checkCoverage(todo, k);
 
-    // A refresh pairs the new student outputs with the teacher outputs of round 0.
+    // A refresh pairs the new student outputs with the teacher outputs of round 0 (rank 0 adds
+    // them to what the other ranks send).
     std::map<std::string, std::vector<StoredOutput>> round0Teacher;
-    if (!setup.teacher)
-        for (auto &o : store.pairs().outputs(runId, 0))
+    if (!setup.teacher && root)
+        for (auto &o : store->pairs().outputs(runId, 0))
             if (o.source == OutputSource::Teacher)
                 round0Teacher[o.promptId].push_back(std::move(o));
 
@@ -455,6 +526,10 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
     for (const auto &p : todo)
         encoded.push_back(encodePromptWithin(p.input(), *setup.tokenizer, setup.promptTemplate, setup.limits, longestOutput));
     const auto order = longestFirst(todo.size(), [&](size_t i) { return encoded[i].size(); });
+    // This rank's share: every N-th prompt of the longest-first order, so each rank gets long and short ones alike.
+    std::vector<size_t> mine;
+    for (size_t j = static_cast<size_t>(rank); j < order.size(); j += static_cast<size_t>(ranks))
+        mine.push_back(order[j]);
     profile.encodeSeconds += secondsSince(encodeStart);
 
     // Inner generation reports per token; this function reports per prompt.
@@ -462,66 +537,153 @@ PairGenerationReport generatePairs(Workspace &store, const std::string &runId, i
     JobContext *inner = context ? &innerContext : nullptr;
     const auto chunkSize = static_cast<size_t>(pairChunkPrompts(config));
     int64_t collectedPrompts = 0;
-    PairWriter writer(store, runId, round, labelling, setup.judge, setup.makePairs, context);
+    std::unique_ptr<PairWriter> writer;
+    if (root)
+        writer = std::make_unique<PairWriter>(*store, runId, round, labelling, setup.judge, setup.makePairs, context);
     auto reportProgress = [&](bool last) {
-        if (!context)
+        if (!context || !writer)
             return;
-        const int64_t saved = writer.saved();
+        const int64_t saved = writer->saved();
         const double elapsed = secondsSince(start);
         const double rate = static_cast<double>(saved + report.failed) / std::max(elapsed, 1e-9);
         const double left = static_cast<double>(static_cast<int64_t>(todo.size()) - saved - report.failed);
-        context->report({round == 0 ? "generate" : "refresh", report.skipped + saved, static_cast<int64_t>(all.size()), "prompts", rate,
-                         rate > 0 ? left / rate : -1.0},
+        context->report({round == 0 ? "generate" : "refresh", report.skipped + saved, total, "prompts", rate, rate > 0 ? left / rate : -1.0},
                         last);
     };
-    for (size_t first = 0; first < todo.size(); first += chunkSize) {
-        if (context && context->isCancelled()) {
-            report.cancelled = true;
+    std::map<std::string, const PromptRecord *> byId;
+    for (const auto &p : todo)
+        byId[p.id] = &p;
+    auto countFailure = [&](const std::string &error) {
+        ++report.failed;
+        if (report.firstError.empty())
+            report.firstError = error;
+    };
+    // Rank 0: what another rank sent, saved like its own chunks.
+    int finishedRanks = 0;
+    auto absorb = [&](const RankMessage &message) {
+        nlohmann::json doc;
+        try {
+            doc = nlohmann::json::from_cbor(message.payload);
+        } catch (const std::exception &e) {
+            throw Error("pair generation: rank " + std::to_string(message.from) + " sent an unreadable result: " + e.what());
+        }
+        if (doc.contains("done")) {
+            ++finishedRanks;
+            report.cancelled = report.cancelled || doc.value("cancelled", false);
+            return;
+        }
+        for (int64_t f = 0; f < doc.at("failed").get<int64_t>(); ++f)
+            countFailure(doc.at("first_error").get<std::string>());
+        std::vector<CollectedPrompt> chunk;
+        for (const auto &p : doc.at("prompts")) {
+            const auto it = byId.find(p.at("id").get<std::string>());
+            if (it == byId.end())
+                throw Error("pair generation: rank " + std::to_string(message.from) + " sent prompt " + p.at("id").dump() + ", which was not asked for");
+            CollectedPrompt c;
+            c.prompt = *it->second;
+            c.promptIds = p.at("ids").get<std::vector<int64_t>>();
+            if (const auto t = round0Teacher.find(c.prompt.id); t != round0Teacher.end())
+                for (const auto &o : t->second)
+                    c.outputs.push_back({o, true, {}});
+            for (const auto &o : p.at("outputs")) {
+                CollectedOutput out;
+                StoredOutput &s = out.output;
+                s.promptId = c.prompt.id;
+                s.round = round;
+                s.source = o.at("source").get<std::string>() == "teacher" ? OutputSource::Teacher : OutputSource::Student;
+                s.sample = o.at("sample").get<int64_t>();
+                s.text = o.at("text").get<std::string>();
+                s.tokenIds = o.at("tokens").get<std::vector<int64_t>>();
+                s.studentLogprobs = o.at("student_logprobs").get<std::vector<float>>();
+                if (!o.at("teacher_logprobs").is_null())
+                    s.teacherLogprobs = o.at("teacher_logprobs").get<std::vector<float>>();
+                s.seconds = o.at("seconds").get<double>();
+                s.finishReason = o.at("finish").get<std::string>();
+                out.error = o.at("error").get<std::string>();
+                c.outputs.push_back(std::move(out));
+            }
+            chunk.push_back(std::move(c));
+        }
+        collectedPrompts += static_cast<int64_t>(chunk.size());
+        writer->push(std::move(chunk), profile.waitSeconds);
+        reportProgress(false);
+    };
+    bool stoppedEarly = false;
+    for (size_t first = 0; first < mine.size(); first += chunkSize) {
+        if ((context && context->isCancelled()) || (group && !root && group->isRaised("stop"))) {
+            stoppedEarly = true;
             break;
         }
         std::vector<PromptRecord> batch;
         std::vector<std::vector<int64_t>> batchIds;
-        for (size_t j = first; j < std::min(todo.size(), first + chunkSize); ++j) {
-            batch.push_back(todo[order[j]]);
-            batchIds.push_back(encoded[order[j]]);
+        for (size_t j = first; j < std::min(mine.size(), first + chunkSize); ++j) {
+            batch.push_back(todo[mine[j]]);
+            batchIds.push_back(encoded[mine[j]]);
         }
         auto collected = collectOutputs(batch, batchIds, setup, round, round0Teacher, inner, profile);
         if (collected.empty()) {
-            report.cancelled = true; // the unfinished batch is not saved; it is generated again on resume
+            stoppedEarly = true; // the unfinished batch is not saved; it is generated again on resume
             break;
         }
         std::vector<CollectedPrompt> complete;
+        int64_t failedHere = 0;
+        std::string firstErrorHere;
         for (auto &c : collected) {
             if (!c.failed()) {
                 complete.push_back(std::move(c));
                 continue;
             }
             // Not saved: the prompt is generated again on resume.
-            ++report.failed;
-            if (report.firstError.empty())
+            ++failedHere;
+            if (firstErrorHere.empty())
                 for (const auto &o : c.outputs)
                     if (!o.error.empty()) {
-                        report.firstError = "prompt " + c.prompt.id + ": " + o.error;
+                        firstErrorHere = "prompt " + c.prompt.id + ": " + o.error;
                         break;
                     }
         }
+        if (!root) {
+            group->sendToRoot(chunkMessage(complete, failedHere, firstErrorHere));
+            continue;
+        }
+        for (int64_t f = 0; f < failedHere; ++f)
+            countFailure(firstErrorHere);
         collectedPrompts += static_cast<int64_t>(complete.size());
-        writer.push(std::move(complete), profile.waitSeconds);
+        writer->push(std::move(complete), profile.waitSeconds);
         reportProgress(false);
         if (report.failed > 0 && collectedPrompts == 0) {
-            writer.finish();
+            writer->finish();
+            if (group)
+                group->raise("stop");
             throw Error("the teacher (" + setup.teacher->describe() + ") returned no output: " + report.firstError);
         }
+        if (group)
+            while (const auto message = group->receive(false))
+                absorb(*message);
     }
-    writer.finish();
-    report.prompts = writer.saved();
-    report.pairs = writer.pairs;
-    report.drops = writer.drops;
-    if (writer.unsavedBatches > 0)
+    if (!root) {
+        const auto bytes = nlohmann::json::to_cbor(nlohmann::json{{"done", true}, {"cancelled", stoppedEarly}});
+        group->sendToRoot(std::string(bytes.begin(), bytes.end()));
+        report.cancelled = stoppedEarly;
+        report.seconds = profile.totalSeconds = secondsSince(start);
+        return report; // rank 0 counts what was saved
+    }
+    if (stoppedEarly) {
         report.cancelled = true;
-    profile.judgeSeconds = writer.judgeSeconds;
-    profile.labelSeconds = writer.labelSeconds;
-    profile.storeSeconds = writer.storeSeconds;
+        if (group)
+            group->raise("stop"); // the others stop after their current chunk
+    }
+    while (group && finishedRanks < ranks - 1)
+        absorb(*group->receive(true));
+    writer->finish();
+    report.prompts = writer->saved();
+    report.pairs = writer->pairs;
+    report.drops = writer->drops;
+    if (writer->unsavedBatches > 0)
+        report.cancelled = true;
+    profile.judgeSeconds = writer->judgeSeconds;
+    profile.labelSeconds = writer->labelSeconds;
+    profile.storeSeconds = writer->storeSeconds;
     reportProgress(true);
     report.seconds = profile.totalSeconds = secondsSince(start);
     if (log)

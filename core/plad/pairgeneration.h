@@ -4,6 +4,7 @@
 // labelling policy (plad/pairlabelling.h) turn them into pairs, and saves each prompt whole.
 
 #include "common/jobcontext.h"
+#include "dist/rankgroup.h"
 #include "eval/judge.h"
 #include "model/causallm.h"
 #include "plad/pairgenerationreport.h"
@@ -37,6 +38,9 @@ struct PairGenerationSetup
     std::string split = "train";       ///< whose prompts: "train", or "validation" for held-out pairs
     int64_t maxPrompts = 0;            ///< the first N prompts of the split; 0 = all
     bool makePairs = true;             ///< sample the student and label pairs (false: teacher outputs only, for SeqKD)
+    /** The run's processes: prompts are shared among the ranks (every rank generates its share with
+     *  the same per-prompt seeds; rank 0 labels and saves them all). Null or a group of one: this process alone. */
+    RankGroup *group = nullptr;
 };
 
 /** The seed of a prompt's samples in a round (the run's seed, the round, the prompt's index): who it is, not where it ran. */
@@ -72,8 +76,16 @@ int64_t pairChunkPrompts(const RunConfig &config);
  * continues where the first stopped. Cancellation is polled per generated token; chunks
  * already generated are saved before returning. Progress (unit "prompts", saved ones) goes
  * through `context` on the calling thread.
+ *
+ * With a group of several processes every rank calls this: rank 0 (which alone touches the
+ * store) sends every rank the prompts still to do; prompt j of the longest-first order goes to
+ * rank j mod N; the others send each finished chunk to rank 0, whose writer saves it. Rank 0's
+ * cancellation stops the others after their current chunk. Only rank 0's report counts pairs.
  */
 PairGenerationReport generatePairs(Workspace &store, const std::string &runId, int64_t round, const PairGenerationSetup &setup,
+                                   JobContext *context, const std::function<void(const std::string &)> &log = {});
+/** The same for any rank of a group: `store` is rank 0's workspace, null on the other ranks. */
+PairGenerationReport generatePairs(Workspace *store, const std::string &runId, int64_t round, const PairGenerationSetup &setup,
                                    JobContext *context, const std::function<void(const std::string &)> &log = {});
 
 } // namespace plad

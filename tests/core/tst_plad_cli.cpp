@@ -1,6 +1,7 @@
 // plad run end to end on the synthetic task with tiny models, through the command line: pairs,
 // PLaD training, kill -9 and resume, the HTTP teacher served by plad serve, JSONL teachers,
 // exports, annotations, and the bad inputs users will hit.
+#include "clirunner.h"
 #include "store/workspace.h"
 #include "testsupport.h"
 
@@ -17,31 +18,14 @@
 #include <thread>
 
 using namespace plad;
+using Result = test::CliResult;
+using test::lines;
+using test::readText;
+using test::runPlad;
+using test::str;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Result
-{
-    int exitCode = -1;
-    QByteArray out, err;
-    nlohmann::json json() const { return nlohmann::json::parse(out.toStdString()); }
-};
-
-Result runPlad(const QStringList &args, int timeoutMs = 120000)
-{
-    QProcess process;
-    process.start(QStringLiteral(PLAD_CLI_PATH), args);
-    if (!process.waitForFinished(timeoutMs))
-        qFatal("plad did not finish");
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
-            process.readAllStandardError()};
-}
-
-QString str(const fs::path &p)
-{
-    return test::q(p.string());
-}
 
 /**
  * Polls run r0001-plad's round-0 generated prompts in `ws` every `every` until at least `count`
@@ -60,22 +44,6 @@ void waitForGeneratedPrompts(const fs::path &ws, size_t count, std::chrono::mill
             // the schema may still be being created
         }
     }
-}
-
-std::vector<std::string> lines(const fs::path &file)
-{
-    std::ifstream in(file);
-    std::vector<std::string> out;
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty())
-            out.push_back(line);
-    return out;
-}
-
-std::string readText(const fs::path &file)
-{
-    std::ifstream in(file);
-    return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 } // namespace
@@ -106,38 +74,14 @@ private:
         return file;
     }
 
-    void sft(const std::string &name, const std::string &tokenizer, int hidden, int layers, int steps)
-    {
-        const nlohmann::json config = {
-            {"output", name},
-            {"tokenizer", tokenizer},
-            {"model", {{"scratch", {{"hidden_size", hidden}, {"layers", layers}, {"heads", 2}, {"context_length", 48}}}}},
-            {"data", {{"file", "rev.jsonl"}, {"fields", {{"response", "reference"}, {"id", "id"}}}}},
-            {"train", {{"max_steps", steps}, {"batch_size", 8}, {"warmup_steps", 2}, {"learning_rate", 0.01}}}};
-        test::writeBytes(mRoot / (name + ".json"), config.dump());
-        const auto r = runPlad({"sft", "--config", str(mRoot / (name + ".json")), "--quiet"});
-        QVERIFY2(r.exitCode == 0, r.err.constData());
-    }
-
 private Q_SLOTS:
     void initTestCase()
     {
         QVERIFY(mTmp.isValid());
         mRoot = fs::path(mTmp.path().toStdString());
-        QCOMPARE(runPlad({"data", "synthetic", "--out", str(mRoot / "rev.jsonl"), "--count", "600"}).exitCode, 0);
-        std::string corpus;
-        for (const auto &line : lines(mRoot / "rev.jsonl")) {
-            const auto doc = nlohmann::json::parse(line);
-            corpus += doc["prompt"].get<std::string>() + doc["reference"].get<std::string>() + "\n";
-        }
-        test::writeBytes(mRoot / "corpus.txt", corpus);
-        for (const auto &[dir, size] : {std::pair{"tok", "300"}, {"tok2", "280"}})
-            QCOMPARE(runPlad({"tokenizer", "train", "--corpus", str(mRoot / "corpus.txt"), "--vocab-size", size, "--out", str(mRoot / dir)})
-                         .exitCode,
-                     0);
-        sft("teacher", "tok", 48, 2, 40);
-        sft("student", "tok", 16, 1, 10);
-        sft("other", "tok2", 16, 1, 2); // a student with another vocabulary
+        test::buildTinyTask(mRoot);
+        QCOMPARE(runPlad({"tokenizer", "train", "--corpus", str(mRoot / "corpus.txt"), "--vocab-size", "280", "--out", str(mRoot / "tok2")}).exitCode, 0);
+        test::sftTinyModel(mRoot, "other", "tok2", 16, 1, 2); // a student with another vocabulary
     }
 
     void pladRunExportsAndAnnotations()

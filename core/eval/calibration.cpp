@@ -14,11 +14,26 @@
 
 namespace plad {
 
-PairRanking pairRanking(CausalLMImpl &model, const std::vector<RankedPair> &pairs, bool mean, int64_t batchSize)
+PairRanking pairRankingOf(std::vector<double> margins)
 {
     PairRanking out;
-    if (pairs.empty())
+    if (margins.empty())
         return out;
+    int64_t ranked = 0;
+    for (const double margin : margins) {
+        out.meanMargin += margin;
+        ranked += margin > 0;
+    }
+    out.meanMargin /= static_cast<double>(margins.size());
+    out.accuracy = static_cast<double>(ranked) / static_cast<double>(margins.size());
+    out.margins = std::move(margins);
+    return out;
+}
+
+PairRanking pairRanking(CausalLMImpl &model, const std::vector<RankedPair> &pairs, bool mean, int64_t batchSize)
+{
+    if (pairs.empty())
+        return {};
     std::vector<ScoreRequest> requests;
     for (const auto &p : pairs) {
         requests.push_back({p.prompt, p.chosen});
@@ -29,23 +44,17 @@ PairRanking pairRanking(CausalLMImpl &model, const std::vector<RankedPair> &pair
     const auto scores = scoreSequences(model, requests, batchSize);
     if (wasTraining)
         model.train();
-    int64_t ranked = 0;
+    std::vector<double> margins;
     for (size_t i = 0; i < pairs.size(); ++i) {
         const auto &c = scores[2 * i], &r = scores[2 * i + 1];
-        const double margin = mean ? c.meanLogprob - r.meanLogprob : c.sumLogprob - r.sumLogprob;
-        out.margins.push_back(margin);
-        out.meanMargin += margin;
-        ranked += margin > 0;
+        margins.push_back(mean ? c.meanLogprob - r.meanLogprob : c.sumLogprob - r.sumLogprob);
     }
-    out.meanMargin /= static_cast<double>(pairs.size());
-    out.accuracy = static_cast<double>(ranked) / static_cast<double>(pairs.size());
-    return out;
+    return pairRankingOf(std::move(margins));
 }
 
-CalibrationCurve tokenCalibration(CausalLMImpl &model, const std::vector<ScoreRequest> &references, int bins, int64_t batchSize)
+TokenConfidences tokenConfidences(CausalLMImpl &model, const std::vector<ScoreRequest> &references, int64_t batchSize)
 {
-    std::vector<double> confidence;
-    std::vector<bool> correct;
+    TokenConfidences out;
     torch::NoGradGuard noGrad;
     const bool wasTraining = model.is_training();
     model.eval();
@@ -61,24 +70,29 @@ CalibrationCurve tokenCalibration(CausalLMImpl &model, const std::vector<ScoreRe
         auto argAcc = argA.accessor<int64_t, 2>();
         for (size_t b = 0; b < batch.size(); ++b)
             for (size_t t = 0; t < batch[b].completionIds.size(); ++t) {
-                confidence.push_back(topAcc[static_cast<int64_t>(b)][static_cast<int64_t>(t)]);
-                correct.push_back(argAcc[static_cast<int64_t>(b)][static_cast<int64_t>(t)] == batch[b].completionIds[t]);
+                out.confidence.push_back(topAcc[static_cast<int64_t>(b)][static_cast<int64_t>(t)]);
+                out.correct.push_back(argAcc[static_cast<int64_t>(b)][static_cast<int64_t>(t)] == batch[b].completionIds[t]);
             }
     }
     if (wasTraining)
         model.train();
-    return calibrationCurve(confidence, correct, bins);
+    return out;
 }
 
-SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &tokenizer, const std::vector<std::vector<int64_t>> &prompts,
-                                        const std::vector<std::string> &references, int64_t samples, const SamplingOptions &sampling,
-                                        int64_t maxNewTokens, JobContext *context, int preferenceBins)
+CalibrationCurve tokenCalibration(CausalLMImpl &model, const std::vector<ScoreRequest> &references, int bins, int64_t batchSize)
+{
+    const auto t = tokenConfidences(model, references, batchSize);
+    return calibrationCurve(t.confidence, t.correct, bins);
+}
+
+std::vector<SampledSequences> scoredSamples(CausalLMImpl &model, const Tokenizer &tokenizer, const std::vector<std::vector<int64_t>> &prompts,
+                                            const std::vector<std::string> &references, int64_t samples, const SamplingOptions &sampling,
+                                            int64_t maxNewTokens, JobContext *context, std::vector<uint64_t> promptSeeds)
 {
     if (prompts.size() != references.size())
         throw Error("sequence calibration: one reference per prompt is needed");
     if (samples < 2)
         throw ConfigError("sequence calibration: at least 2 samples per prompt are needed for a rank correlation");
-    SequenceCalibration out;
     // Each sample's score is the log-probs the model gave its own tokens while drawing them.
     LocalSampling draw;
     draw.sampling = sampling;
@@ -86,11 +100,10 @@ SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &to
     draw.samples = samples;
     draw.batchSize = 32;
     draw.logprobs = true;
+    draw.promptSeeds = std::move(promptSeeds);
     const auto drawn = sampleLocal(model, tokenizer, prompts, draw, context);
-    if (drawn.empty())
-        return out; // cancelled
     const RougeScorer rouge;
-    double sum = 0;
+    std::vector<SampledSequences> out;
     for (size_t i = 0; i < drawn.size(); ++i) {
         SampledSequences p;
         for (const auto &s : drawn[i]) {
@@ -102,17 +115,37 @@ SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &to
             p.meanLogprob.push_back(total / static_cast<double>(s.logprobs.size()));
             p.quality.push_back(rouge.score(references[i], s.text).rougeL.f1);
         }
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+SequenceCalibration summariseSamples(std::vector<SampledSequences> perPrompt, int preferenceBins)
+{
+    SequenceCalibration out;
+    double sum = 0;
+    for (const auto &p : perPrompt) {
         const double rho = spearman(p.meanLogprob, p.quality);
         if (std::isfinite(rho)) {
             sum += rho;
             ++out.prompts;
         }
-        out.perPrompt.push_back(std::move(p));
     }
+    out.perPrompt = std::move(perPrompt);
     out.meanSpearman = out.prompts > 0 ? sum / static_cast<double>(out.prompts) : std::nan("");
     out.preference = preferenceCalibration(out.perPrompt, preferenceBins);
     out.rerank = rerankWinRate(out.perPrompt);
     return out;
+}
+
+SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &tokenizer, const std::vector<std::vector<int64_t>> &prompts,
+                                        const std::vector<std::string> &references, int64_t samples, const SamplingOptions &sampling,
+                                        int64_t maxNewTokens, JobContext *context, int preferenceBins)
+{
+    auto perPrompt = scoredSamples(model, tokenizer, prompts, references, samples, sampling, maxNewTokens, context);
+    if (perPrompt.empty())
+        return {}; // cancelled
+    return summariseSamples(std::move(perPrompt), preferenceBins);
 }
 
 nlohmann::json ModelCalibration::toJson() const

@@ -31,6 +31,16 @@ struct PairRanking
 
 /** Scores both sides of every pair (no gradients); s is the mean log-prob (`mean`) or the sum. */
 PairRanking pairRanking(CausalLMImpl &model, const std::vector<RankedPair> &pairs, bool mean = true, int64_t batchSize = 16);
+/** The accuracy and mean margin of margins measured elsewhere (parts of a pair set, joined in order). */
+PairRanking pairRankingOf(std::vector<double> margins);
+
+/** At each reference token: the model's top-1 probability, and whether the top-1 token is the reference token. */
+struct TokenConfidences
+{
+    std::vector<double> confidence;
+    std::vector<bool> correct;
+};
+TokenConfidences tokenConfidences(CausalLMImpl &model, const std::vector<ScoreRequest> &references, int64_t batchSize = 16);
 
 /**
  * Token-level calibration on reference continuations: at each reference token the model's
@@ -57,5 +67,16 @@ struct SequenceCalibration
 SequenceCalibration sequenceCalibration(CausalLMImpl &model, const Tokenizer &tokenizer, const std::vector<std::vector<int64_t>> &prompts,
                                         const std::vector<std::string> &references, int64_t samples, const SamplingOptions &sampling,
                                         int64_t maxNewTokens, JobContext *context = nullptr, int preferenceBins = 10);
+
+/**
+ * sequenceCalibration() in two halves, so that parts of the prompts can be sampled in different
+ * processes: the scored samples of each prompt (prompt i's seed is promptSeeds[i], by default
+ * deriveSeed(sampling.seed, i): a part passes its prompts' seeds in the whole list), and the
+ * summary of them all. Empty when cancelled.
+ */
+std::vector<SampledSequences> scoredSamples(CausalLMImpl &model, const Tokenizer &tokenizer, const std::vector<std::vector<int64_t>> &prompts,
+                                            const std::vector<std::string> &references, int64_t samples, const SamplingOptions &sampling,
+                                            int64_t maxNewTokens, JobContext *context = nullptr, std::vector<uint64_t> promptSeeds = {});
+SequenceCalibration summariseSamples(std::vector<SampledSequences> perPrompt, int preferenceBins = 10);
 
 } // namespace plad

@@ -5,6 +5,7 @@
 #include "common/fileio.h"
 #include "model/runtime.h"
 #include "common/version.h"
+#include "common/seeds.h"
 #include "model/modelloader.h"
 #include "eval/calibration.h"
 #include "eval/llmjudge.h"
@@ -240,6 +241,8 @@ std::vector<MetricPoint> metricsOf(const DistillStep &step)
         points.push_back({p.step, "margin", *step.meanMargin});
     if (p.validationLoss)
         points.push_back({p.step, "validation_loss", *p.validationLoss});
+    for (size_t r = 0; r < step.rankTokensPerSecond.size(); ++r)
+        points.push_back({p.step, "tokens_per_second_rank" + std::to_string(r), step.rankTokensPerSecond[r]});
     return points;
 }
 
@@ -291,32 +294,130 @@ EvalSet buildEvalSet(RunState &s)
     return set;
 }
 
-/** Calibration diagnostics of `model` at `step`: metrics for the curves, the full result as an evaluation. */
+/** The evaluation subset on every rank (rank 0 builds it from the store). */
+EvalSet sharedEvalSet(RunState &s)
+{
+    if (!s.group->isDistributed())
+        return buildEvalSet(s);
+    std::string bytes;
+    EvalSet set;
+    if (s.isRoot()) {
+        set = buildEvalSet(s);
+        nlohmann::json doc = {{"pairs", nlohmann::json::array()}, {"references", nlohmann::json::array()}, {"prompts", set.prompts},
+                              {"texts", set.referenceTexts}};
+        for (const auto &p : set.pairs)
+            doc["pairs"].push_back({p.prompt, p.chosen, p.rejected});
+        for (const auto &r : set.references)
+            doc["references"].push_back({r.promptIds, r.completionIds});
+        const auto cbor = nlohmann::json::to_cbor(doc);
+        bytes.assign(cbor.begin(), cbor.end());
+    }
+    bytes = s.group->broadcast(bytes);
+    if (s.isRoot())
+        return set;
+    const auto doc = nlohmann::json::from_cbor(bytes);
+    for (const auto &p : doc.at("pairs"))
+        set.pairs.push_back({p[0].get<std::vector<int64_t>>(), p[1].get<std::vector<int64_t>>(), p[2].get<std::vector<int64_t>>()});
+    for (const auto &r : doc.at("references"))
+        set.references.push_back({r[0].get<std::vector<int64_t>>(), r[1].get<std::vector<int64_t>>()});
+    set.prompts = doc.at("prompts").get<std::vector<std::vector<int64_t>>>();
+    set.referenceTexts = doc.at("texts").get<std::vector<std::string>>();
+    return set;
+}
+
+/** This rank's contiguous part [first, last) of n items. */
+std::pair<size_t, size_t> partOf(const RankGroup &group, size_t n)
+{
+    const auto r = static_cast<size_t>(group.rank()), N = static_cast<size_t>(group.size());
+    return {n * r / N, n * (r + 1) / N};
+}
+
+template <typename T>
+std::vector<T> slice(const std::vector<T> &all, std::pair<size_t, size_t> part)
+{
+    return {all.begin() + static_cast<long>(part.first), all.begin() + static_cast<long>(part.second)};
+}
+
+/**
+ * Calibration diagnostics of `model` at `step`: metrics for the curves, the full result as an
+ * evaluation. Every rank calls it; each measures its part of the prompts and pairs (the samples
+ * keep their prompts' seeds), rank 0 joins the parts in order and records them.
+ */
 void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t step, JobContext *context)
 {
     if (set.prompts.empty())
         return;
     const EvalConfig &e = s.config.eval;
+    RankGroup &group = *s.group;
+    // This rank's measurements.
+    const auto pairPart = partOf(group, set.pairs.size()), referencePart = partOf(group, set.references.size()),
+               promptPart = partOf(group, set.prompts.size());
+    std::vector<double> margins = pairRanking(model, slice(set.pairs, pairPart), s.config.loss.score == ScoreKind::Mean).margins;
+    TokenConfidences tokens = tokenConfidences(model, slice(set.references, referencePart));
+    std::vector<SampledSequences> samples;
+    const int64_t maxTokens = e.sampling.maxNewTokens > 0 ? e.sampling.maxNewTokens : s.config.data.limits.maxResponseTokens;
+    bool sampled = e.samples >= 2;
+    if (sampled) {
+        JobContext quiet = context ? context->silent() : JobContext();
+        std::vector<uint64_t> seeds;
+        for (size_t i = promptPart.first; i < promptPart.second; ++i)
+            seeds.push_back(deriveSeed(e.sampling.sampling.seed, i)); // what one process gives prompt i
+        samples = scoredSamples(model, s.tokenizer, slice(set.prompts, promptPart), slice(set.referenceTexts, promptPart), e.samples,
+                                e.sampling.sampling, maxTokens, context ? &quiet : nullptr, seeds);
+        sampled = samples.size() == promptPart.second - promptPart.first;
+    }
+    auto samplesJson = [](const std::vector<SampledSequences> &all) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto &p : all)
+            out.push_back({p.meanLogprob, p.quality});
+        return out;
+    };
+    if (!group.isRoot()) {
+        std::vector<int> correct(tokens.correct.begin(), tokens.correct.end());
+        const auto cbor = nlohmann::json::to_cbor(nlohmann::json{{"step", step}, {"margins", margins}, {"confidence", tokens.confidence},
+                                                                 {"correct", correct}, {"sampled", sampled}, {"samples", samplesJson(samples)}});
+        group.sendToRoot(std::string(cbor.begin(), cbor.end()));
+        return;
+    }
+    // Rank 0: the other ranks' parts, joined in rank order.
+    if (group.isDistributed()) {
+        std::vector<nlohmann::json> parts(static_cast<size_t>(group.size()));
+        for (int n = 1; n < group.size(); ++n) {
+            const auto message = group.receive(true);
+            parts[static_cast<size_t>(message->from)] = nlohmann::json::from_cbor(message->payload);
+        }
+        for (size_t r = 1; r < parts.size(); ++r) {
+            const auto &p = parts[r];
+            if (p.at("step").get<int64_t>() != step)
+                throw Error("evaluation at step " + std::to_string(step) + ": rank " + std::to_string(r) + " measured step " + p.at("step").dump());
+            for (const auto &m : p.at("margins"))
+                margins.push_back(m.get<double>());
+            for (const auto &c : p.at("confidence"))
+                tokens.confidence.push_back(c.get<double>());
+            for (const auto &c : p.at("correct"))
+                tokens.correct.push_back(c.get<int>() != 0);
+            sampled = sampled && p.at("sampled").get<bool>();
+            for (const auto &q : p.at("samples"))
+                samples.push_back({q[0].get<std::vector<double>>(), q[1].get<std::vector<double>>()});
+        }
+    }
+
     std::vector<MetricPoint> points;
     nlohmann::json result = {{"step", step}};
     if (!set.pairs.empty()) {
-        const auto ranking = pairRanking(model, set.pairs, s.config.loss.score == ScoreKind::Mean);
+        const auto ranking = pairRankingOf(std::move(margins));
         points.push_back({step, "eval_pair_accuracy", ranking.accuracy});
         points.push_back({step, "eval_margin", ranking.meanMargin});
         result["pair_ranking"] = {{"accuracy", ranking.accuracy}, {"mean_margin", ranking.meanMargin}, {"pairs", set.pairs.size()},
                                   {"margins", ranking.margins}};
     }
     if (!set.references.empty()) {
-        const auto curve = tokenCalibration(model, set.references, e.bins);
+        const auto curve = calibrationCurve(tokens.confidence, tokens.correct, e.bins);
         points.push_back({step, "eval_ece", curve.ece});
         result["token_calibration"] = toJson(curve);
     }
-    if (e.samples >= 2) {
-        JobContext quiet = context ? context->silent() : JobContext();
-        SamplingOptions sampling = e.sampling.sampling;
-        const int64_t tokens = e.sampling.maxNewTokens > 0 ? e.sampling.maxNewTokens : s.config.data.limits.maxResponseTokens;
-        const auto seq = sequenceCalibration(model, s.tokenizer, set.prompts, set.referenceTexts, e.samples, sampling, tokens,
-                                             context ? &quiet : nullptr);
+    if (sampled) {
+        const auto seq = summariseSamples(std::move(samples));
         if (seq.prompts > 0)
             points.push_back({step, "eval_spearman", seq.meanSpearman});
         if (seq.preference.samples > 0)
@@ -506,7 +607,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
             result.pairs = s.store->pairs().pairCount(s.runId, 0);
         return stopWith(s, result, RunStatus::Cancelled, "train", "stopped after pair generation as asked; resume to train");
     }
-    const EvalSet evalSet = root ? buildEvalSet(s) : EvalSet{}; // rank 0 evaluates
+    const EvalSet evalSet = sharedEvalSet(s); // every rank measures a part
 
     // Training.
     if (root)
@@ -540,15 +641,14 @@ DistillRunResult execute(RunState &s, JobContext *context)
         if (resumedAt > 0)
             s.say("resumed from the checkpoint at step " + std::to_string(resumedAt)
                   + (s.group->isDistributed() ? " on " + std::to_string(s.group->size()) + " processes" : ""));
-        else
-            evaluateAt(s, *s.student, evalSet, 0, context);
     }
+    if (resumedAt == 0)
+        evaluateAt(s, *s.student, evalSet, 0, context);
     auto onStep = [&](const DistillStep &step) {
-        if (root) {
+        if (root)
             s.store->pairs().recordStep(s.runId, step.point.step, metricsOf(step), step.pairs);
-            if (c.eval.every > 0 && step.point.step % c.eval.every == 0 && step.point.step < c.train.maxSteps)
-                evaluateAt(s, *s.student, evalSet, step.point.step, context);
-        }
+        if (c.eval.every > 0 && step.point.step % c.eval.every == 0 && step.point.step < c.train.maxSteps)
+            evaluateAt(s, *s.student, evalSet, step.point.step, context);
         if (s.callbacks.onStep)
             s.callbacks.onStep(step);
     };
@@ -587,12 +687,12 @@ DistillRunResult execute(RunState &s, JobContext *context)
         }
     }
     result.steps = trainer.step();
+    evaluateAt(s, *s.student, evalSet, trainer.step(), context);
     if (!root) {
-        s.group->barrier(); // rank 0 has evaluated and exported
+        s.group->barrier(); // rank 0 has exported
         result.status = RunStatus::Completed;
         return result;
     }
-    evaluateAt(s, *s.student, evalSet, trainer.step(), context);
     if (c.train.checkpointEvery <= 0 || trainer.step() % c.train.checkpointEvery != 0)
         trainer.checkpoint(); // the trainer saved none at the last step
     s.store->runs().setStage(s.runId, "train", "completed", std::to_string(result.steps) + " steps");

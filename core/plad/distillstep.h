@@ -18,6 +18,8 @@ struct DistillStep
     std::optional<double> rankingAccuracy;  ///< pair methods: share of pairs with s(y+) > s(y-) in the step
     std::optional<double> meanMargin;       ///< pair methods: mean s(y+) - s(y-)
     std::vector<PairProgress> pairs;        ///< margin and loss of each pair the step trained on
+    /** Several processes: each rank's own throughput (its tokens over its step time), by rank; empty for one process. */
+    std::vector<double> rankTokensPerSecond;
 };
 
 } // namespace plad

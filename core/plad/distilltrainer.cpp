@@ -381,6 +381,10 @@ TrainOutcome DistillTrainer::train(int64_t untilStep, JobContext *context, const
             // progress (each rank fills its own rows), and whether any rank was cancelled.
             std::vector<double> figures{lossSum, static_cast<double>(tokens), static_cast<double>(pairs), static_cast<double>(ranked), marginSum,
                                         context && context->isCancelled() ? 1.0 : 0.0};
+            const size_t rates = figures.size();
+            figures.resize(rates + static_cast<size_t>(mGroup->size()), 0.0);
+            figures[rates + static_cast<size_t>(mGroup->rank())] =
+                static_cast<double>(tokens) / std::chrono::duration<double>(std::chrono::steady_clock::now() - stepStart).count();
             const size_t head = figures.size();
             for (const auto &p : progress) {
                 figures.push_back(p.pairId >= 0 ? static_cast<double>(p.pairId) + 1 : 0.0); // 0: filled by another rank
@@ -394,6 +398,7 @@ TrainOutcome DistillTrainer::train(int64_t untilStep, JobContext *context, const
             ranked = std::llround(figures[3]);
             marginSum = figures[4];
             mStopRequested = figures[5] > 0;
+            record.rankTokensPerSecond.assign(figures.begin() + static_cast<long>(rates), figures.begin() + static_cast<long>(head));
             for (size_t i = head; i + 2 < figures.size(); i += 3)
                 if (figures[i] > 0)
                     record.pairs.push_back({std::llround(figures[i]) - 1, figures[i + 1], figures[i + 2]});

@@ -209,7 +209,8 @@ private Q_SLOTS:
 
     void twoProcessesMakeTheSamePairsAndLossesAsOne()
     {
-        const auto config = writeConfig("same.json", {});
+        // With the calibration diagnostics, which the ranks measure in parts.
+        const auto config = writeConfig("same.json", {{"eval", {{"prompts", 8}, {"samples", 3}, {"every", 6}}}});
         const fs::path one = mRoot / "ws-one", two = mRoot / "ws-two";
         auto r = runPlad({"--threads", "1", "run", str(config), "--workspace", str(one), "--quiet"}, 300000);
         QVERIFY2(r.exitCode == 0, r.err.constData());
@@ -220,7 +221,7 @@ private Q_SLOTS:
 
         // The pairs: every output and every pair the same, whatever process generated it.
         const auto a = outputsOf(one), b = outputsOf(two);
-        QCOMPARE(a.size(), size_t{80 * 4});
+        QCOMPARE(a.size(), size_t{(80 + 8) * 4}); // training and held-out prompts
         QCOMPARE(b.size(), a.size());
         for (const auto &[key, o] : a) {
             const auto &other = b.at(key);
@@ -239,6 +240,20 @@ private Q_SLOTS:
             QVERIFY2(std::abs(la[i] - lb[i]) <= 1e-5 * std::abs(la[i]),
                      ("step " + std::to_string(i + 1) + ": " + std::to_string(la[i]) + " vs " + std::to_string(lb[i])).c_str());
 
+        // The diagnostics, measured in two parts and joined, are one process's.
+        {
+            auto a1 = Workspace::openReadOnly(one), b1 = Workspace::openReadOnly(two);
+            for (const std::string name : {"eval_pair_accuracy", "eval_margin", "eval_ece", "eval_sequence_ece", "eval_spearman", "eval_rerank_win_rate"}) {
+                const auto x = a1.runs().metrics(run1, name), y = b1.runs().metrics(run1, name);
+                QVERIFY2(x.size() == 3 && y.size() == x.size(), name.c_str()); // steps 0, 6, 12
+                for (size_t i = 0; i < x.size(); ++i)
+                    QVERIFY2(x[i].step == y[i].step && std::abs(x[i].value - y[i].value) <= 1e-5 * std::max(1.0, std::abs(x[i].value)),
+                             (name + " at step " + std::to_string(x[i].step) + ": " + std::to_string(x[i].value) + " vs " + std::to_string(y[i].value)).c_str());
+            }
+            // Monitor's per-rank throughput.
+            QCOMPARE(b1.runs().metrics(run1, "tokens_per_second_rank1").size(), size_t{12});
+            QVERIFY(a1.runs().metrics(run1, "tokens_per_second_rank0").empty());
+        }
         // The exported students agree within float rounding.
         const auto ma = loadModel(one / "runs" / run1 / "model").model, mb = loadModel(two / "runs" / run1 / "model").model;
         const auto pa = ma->named_parameters(), pb = mb->named_parameters();
@@ -259,7 +274,7 @@ private Q_SLOTS:
     {
         // The two-machine example of docs/distributed.md, both "machines" on loopback: machine 0
         // holds the workspace and the config; machine 1 only joins.
-        const auto config = writeConfig("nodes.json", {});
+        const auto config = writeConfig("nodes.json", {{"eval", {{"prompts", 8}, {"samples", 3}, {"every", 6}}}}); // as in the test above
         const fs::path ws = mRoot / "ws-nodes";
         const QString port = QString::number(freePort());
         QProcess node0, node1;

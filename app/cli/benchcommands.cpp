@@ -11,6 +11,7 @@ void addBenchCommands(CLI::App &app)
     addSftBenchmark(*bench);
     addGenerationBenchmark(*bench);
     addPairsBenchmark(*bench);
+    addDistributedBenchmark(*bench);
 }
 
 } // namespace plad::cli

@@ -156,4 +156,16 @@ PromptTemplate promptTemplateOption(const std::string &option, const std::filesy
     return PromptTemplate::preset(option);
 }
 
+ScratchDirectory::ScratchDirectory()
+    : path(std::filesystem::temp_directory_path() / ("plad-bench-" + std::to_string(::getpid())))
+{
+    std::filesystem::create_directories(path);
+}
+
+ScratchDirectory::~ScratchDirectory()
+{
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+}
+
 } // namespace plad::cli

@@ -55,4 +55,14 @@ PythonOutput runPythonScript(const std::string &python, const std::string &scrip
 /** `value` with `decimals` digits after the point. */
 std::string fixed(double value, int decimals);
 
+/** A scratch folder (in the temporary directory) removed when the benchmark ends. */
+struct ScratchDirectory
+{
+    std::filesystem::path path;
+    ScratchDirectory();
+    ~ScratchDirectory();
+    ScratchDirectory(const ScratchDirectory &) = delete;
+    ScratchDirectory &operator=(const ScratchDirectory &) = delete;
+};
+
 } // namespace plad::cli

@@ -26,5 +26,7 @@ void addSftBenchmark(CLI::App &bench);
 void addGenerationBenchmark(CLI::App &bench);
 /** Adds `pairs` under the `bench` command. */
 void addPairsBenchmark(CLI::App &bench);
+/** Adds `distributed` under the `bench` command. */
+void addDistributedBenchmark(CLI::App &bench);
 
 } // namespace plad::cli

@@ -25,18 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/** A scratch folder removed when the benchmark ends. */
-struct ScratchDirectory
-{
-    fs::path path = fs::temp_directory_path() / ("plad-bench-" + std::to_string(::getpid()));
-    ScratchDirectory() { fs::create_directories(path); }
-    ~ScratchDirectory()
-    {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
 std::string percent(double fraction)
 {
     return fixed(100 * fraction, 0) + "%";

@@ -105,7 +105,7 @@ std::shared_ptr<RankGroup> RankGroup::join(const Rendezvous &rendezvous)
         options.isServer = rendezvous.rank == 0;
         options.numWorkers = static_cast<size_t>(rendezvous.worldSize);
         options.waitWorkers = true;
-        options.timeout = rendezvous.timeout;
+        options.timeout = rendezvous.joinTimeout.count() > 0 ? rendezvous.joinTimeout : rendezvous.timeout;
         g->mImpl->store = c10::make_intrusive<c10d::TCPStore>(rendezvous.masterAddress, options);
     } catch (const std::exception &e) {
         throw Error("rank " + std::to_string(rendezvous.rank) + " of " + std::to_string(rendezvous.worldSize) + ": cannot "
@@ -122,6 +122,7 @@ std::shared_ptr<RankGroup> RankGroup::join(const Rendezvous &rendezvous)
     } catch (const std::exception &e) {
         throw Error("rank " + std::to_string(rendezvous.rank) + ": cannot connect to the other ranks (Gloo, rendezvous at " + where + "): " + e.what());
     }
+    g->mImpl->store->setTimeout(rendezvous.timeout);
     g->mImpl->messages = c10::make_intrusive<c10d::PrefixStore>("plad", g->mImpl->store);
     g->mImpl->received.assign(static_cast<size_t>(rendezvous.worldSize), 0);
     g->mImpl->beats.assign(static_cast<size_t>(rendezvous.worldSize), 0);

@@ -37,6 +37,8 @@ struct Rendezvous
     /** How long a collective or a wait for another rank may take before the run fails (a rank
      *  that died is usually noticed at once, by its closed connection). */
     std::chrono::milliseconds timeout = std::chrono::minutes(10);
+    /** How long joining may wait for every rank to arrive; 0: `timeout`. */
+    std::chrono::milliseconds joinTimeout{0};
 
     /**
      * The rendezvous of this process from the environment, as torchrun sets it; a group of one

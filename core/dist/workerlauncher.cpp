@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -50,6 +51,36 @@ int exitCodeOf(int status)
     return 1;
 }
 
+/** Starts worker `local` of `launch`; throws Error when it cannot. */
+pid_t spawnWorker(const WorkerLaunch &launch, int local)
+{
+    Rendezvous r = launch.rendezvous;
+    r.rank = launch.firstRank + local;
+    r.localRank = launch.firstLocalRank + local;
+    const auto env = environmentWith(r.environment());
+    std::vector<char *> envp;
+    for (const auto &e : env)
+        envp.push_back(const_cast<char *>(e.c_str()));
+    envp.push_back(nullptr);
+    std::vector<std::string> args{"plad"};
+    args.insert(args.end(), launch.arguments.begin(), launch.arguments.end());
+    std::vector<char *> argv;
+    for (const auto &a : args)
+        argv.push_back(const_cast<char *>(a.c_str()));
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (launch.quietFollowers && r.rank != 0)
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, launch.program.c_str(), &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0)
+        throw Error("cannot start worker rank " + std::to_string(r.rank) + " (" + launch.program.string() + "): " + std::strerror(rc));
+    return pid;
+}
+
 } // namespace
 
 std::vector<WorkerOutcome> launchWorkers(const WorkerLaunch &launch, const std::atomic<bool> &interrupted, int graceSeconds)
@@ -65,35 +96,16 @@ std::vector<WorkerOutcome> launchWorkers(const WorkerLaunch &launch, const std::
     };
 
     for (int local = 0; local < launch.processes; ++local) {
-        Rendezvous r = launch.rendezvous;
-        r.rank = launch.firstRank + local;
-        r.localRank = local;
-        const auto env = environmentWith(r.environment());
-        std::vector<char *> envp;
-        for (const auto &e : env)
-            envp.push_back(const_cast<char *>(e.c_str()));
-        envp.push_back(nullptr);
-        std::vector<std::string> args{"plad"};
-        args.insert(args.end(), launch.arguments.begin(), launch.arguments.end());
-        std::vector<char *> argv;
-        for (const auto &a : args)
-            argv.push_back(const_cast<char *>(a.c_str()));
-        argv.push_back(nullptr);
-
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        if (launch.quietFollowers && r.rank != 0)
-            posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
         pid_t pid = -1;
-        const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), envp.data());
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) {
+        try {
+            pid = spawnWorker(launch, local);
+        } catch (const Error &) {
             signalAll(SIGKILL);
             for (const auto &[p, index] : running)
                 ::waitpid(p, nullptr, 0);
-            throw Error("cannot start worker rank " + std::to_string(r.rank) + ": " + std::strerror(rc));
+            throw;
         }
-        outcomes[static_cast<size_t>(local)].rank = r.rank;
+        outcomes[static_cast<size_t>(local)].rank = launch.firstRank + local;
         running[pid] = static_cast<size_t>(local);
     }
 
@@ -132,6 +144,60 @@ std::vector<WorkerOutcome> launchWorkers(const WorkerLaunch &launch, const std::
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return outcomes;
+}
+
+WorkerProcesses::WorkerProcesses(const WorkerLaunch &launch)
+{
+    if (!std::filesystem::exists(launch.program))
+        throw Error("cannot start the other ranks: " + launch.program.string() + " does not exist");
+    try {
+        for (int local = 0; local < launch.processes; ++local) {
+            mPids.push_back(spawnWorker(launch, local));
+            mOutcomes.push_back({launch.firstRank + local, -1, false});
+        }
+    } catch (const Error &) {
+        wait(std::chrono::seconds(0));
+        throw;
+    }
+}
+
+WorkerProcesses::~WorkerProcesses()
+{
+    wait(std::chrono::seconds(0));
+}
+
+std::vector<WorkerOutcome> WorkerProcesses::wait(std::chrono::seconds timeout)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto reap = [&](bool block) {
+        for (size_t i = 0; i < mPids.size(); ++i) {
+            if (mPids[i] <= 0)
+                continue;
+            int status = 0;
+            if (::waitpid(mPids[i], &status, block ? 0 : WNOHANG) == mPids[i]) {
+                mOutcomes[i].exitCode = exitCodeOf(status);
+                mPids[i] = -1;
+            }
+        }
+    };
+    auto running = [&] { return std::any_of(mPids.begin(), mPids.end(), [](pid_t p) { return p > 0; }); };
+    for (reap(false); running() && std::chrono::steady_clock::now() < deadline; reap(false))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (running()) {
+        for (size_t i = 0; i < mPids.size(); ++i)
+            if (mPids[i] > 0) {
+                ::kill(mPids[i], SIGTERM);
+                mOutcomes[i].stoppedByLauncher = true;
+            }
+        const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        for (reap(false); running() && std::chrono::steady_clock::now() < grace; reap(false))
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        for (const pid_t p : mPids)
+            if (p > 0)
+                ::kill(p, SIGKILL);
+        reap(true);
+    }
+    return mOutcomes;
 }
 
 int freeLocalPort()

@@ -8,8 +8,12 @@
 #include "dist/rankgroup.h"
 
 #include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace plad {
 
@@ -18,7 +22,9 @@ struct WorkerLaunch
     std::vector<std::string> arguments;  ///< the worker's command line after the program name
     Rendezvous rendezvous;               ///< node-wide: worldSize, masterAddress, port, timeout
     int firstRank = 0;                   ///< this machine's first global rank (node rank x processes per node)
+    int firstLocalRank = 0;              ///< the first worker's LOCAL_RANK (1 when this process is rank 0 itself)
     int processes = 1;                   ///< workers on this machine
+    std::filesystem::path program = "/proc/self/exe"; ///< the plad executable
     bool quietFollowers = true;          ///< workers other than global rank 0 write nothing on stdout
 };
 
@@ -36,6 +42,27 @@ struct WorkerOutcome
  * Throws Error when a worker cannot be started. Runs on the calling thread.
  */
 std::vector<WorkerOutcome> launchWorkers(const WorkerLaunch &launch, const std::atomic<bool> &interrupted, int graceSeconds = 20);
+
+/**
+ * Workers started for a caller that is itself one of the ranks (the workbench runs rank 0 on
+ * its worker thread and starts the others with this). The destructor stops the ones still
+ * running (SIGTERM, then SIGKILL).
+ */
+class WorkerProcesses
+{
+public:
+    explicit WorkerProcesses(const WorkerLaunch &launch);
+    ~WorkerProcesses();
+    WorkerProcesses(const WorkerProcesses &) = delete;
+    WorkerProcesses &operator=(const WorkerProcesses &) = delete;
+
+    /** Waits up to `timeout` for every worker to exit; those still running then are stopped. */
+    std::vector<WorkerOutcome> wait(std::chrono::seconds timeout);
+
+private:
+    std::vector<pid_t> mPids;
+    std::vector<WorkerOutcome> mOutcomes;
+};
 
 /** A free TCP port on this machine for a rendezvous (bound and released: a race is possible but unlikely). */
 int freeLocalPort();

@@ -41,9 +41,26 @@ const std::vector<CatalogChart> &trainingCharts()
               0.0, 1.0),
         chart("learning-rate", "Learning rate", "learning rate", {{"lr", "lr", LineRole::Method}}),
         chart("grad-norm", "Gradient norm (before clipping)", "L2 norm", {{"grad_norm", "grad norm", LineRole::Method}}),
-        chart("throughput", "Throughput", "tokens per second", {{"tokens_per_second", "tokens/s", LineRole::Method}}),
+        chart("throughput", "Throughput", "tokens per second",
+              {{"tokens_per_second", "tokens/s", LineRole::Method}, {"tokens_per_second_rank", "rank", LineRole::Secondary, true}}),
     };
     return charts;
+}
+
+std::string rankColour(int rank)
+{
+    static const char *palette[] = {"#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#8c564b", "#9467bd"};
+    return palette[static_cast<size_t>(rank) % (sizeof palette / sizeof *palette)];
+}
+
+int rankOfMetric(const CatalogLine &line, const std::string &metric)
+{
+    if (!line.perRank || metric.size() <= line.metric.size() || metric.compare(0, line.metric.size(), line.metric) != 0)
+        return -1;
+    const std::string digits = metric.substr(line.metric.size());
+    if (digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos)
+        return -1;
+    return std::stoi(digits);
 }
 
 std::string lineColour(LineRole role, const std::string &method)

@@ -23,6 +23,9 @@ struct CatalogLine
     std::string metric;  ///< run-store series name ("loss", "eval_ece", ...)
     std::string label;   ///< legend text
     LineRole role = LineRole::Method;
+    /** `metric` is a prefix: one dashed line per process of a distributed run (metric + "0",
+     *  metric + "1", ...), labelled `label` and the rank, coloured by rankColour(). */
+    bool perRank = false;
 };
 
 struct CatalogChart
@@ -39,6 +42,12 @@ const std::vector<CatalogChart> &trainingCharts();
 
 /** The CSS colour of a line of `role` for a run of `method`. */
 std::string lineColour(LineRole role, const std::string &method);
+
+/** The colour of rank `rank`'s line (perRank lines). */
+std::string rankColour(int rank);
+
+/** The rank of `metric` under a perRank line's prefix, or -1 when it is not one of its series. */
+int rankOfMetric(const CatalogLine &line, const std::string &metric);
 
 /** The reliability diagram's title, shared by the report and the workbench. */
 inline constexpr const char *reliabilityTitle = "Token-level reliability (held-out references)";

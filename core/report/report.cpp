@@ -285,6 +285,12 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
             continue;
         std::vector<ChartSeries> lines;
         for (const auto &l : spec.lines) {
+            if (l.perRank) {
+                for (const auto &name : store.runs().metricNames(run.id))
+                    if (const int rank = rankOfMetric(l, name); rank >= 0)
+                        lines.push_back(line(l.label + " " + std::to_string(rank), rankColour(rank), points(series(store, run.id, name)), true));
+                continue;
+            }
             auto data = points(series(store, run.id, l.metric));
             if (l.role == LineRole::Smoothed)
                 data = smoothed(data);

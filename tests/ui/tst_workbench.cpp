@@ -195,6 +195,34 @@ private Q_SLOTS:
         QCOMPARE(toString(stored.status), std::string("completed"));
     }
 
+    void setupLaunchesARunOnTwoProcessesAndTheMonitorShowsEachRank()
+    {
+        qputenv("PLAD_CLI", PLAD_CLI_PATH); // the tests' plad, not one beside the test program
+        MainWindow window;
+        window.setConfirmClose(false);
+        window.openWorkspace(str(mRoot / "ws"));
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        SetupView *setup = window.setupView();
+        fillSetup(setup, 20);
+        child<QSpinBox>(setup, "processesSpin")->setValue(2);
+        QSignalSpy finished(window.jobs(), &RunJobController::finished);
+        QTest::mouseClick(child<QPushButton>(setup, "launchButton"), Qt::LeftButton);
+        QVERIFY(window.jobs()->isRunning());
+        QVERIFY2(finished.wait(180000), qPrintable(window.logText()));
+        QCOMPARE(finished.first().at(1).toString(), QStringLiteral("completed"));
+        QVERIFY2(window.logText().contains("starting 1 more process(es)"), qPrintable(window.logText()));
+        // The throughput chart has the run's line and one per rank, with every step.
+        QTRY_COMPARE_WITH_TIMEOUT(window.monitorView()->pointCount("throughput"), 3 * 20, 5000);
+        auto store = Workspace::openReadOnly(mRoot / "ws");
+        const std::string runId = finished.first().at(0).toString().toStdString();
+        QCOMPARE(store.runs().metrics(runId, "tokens_per_second_rank1").size(), size_t{20});
+        bool twoProcesses = false;
+        for (const auto &e : store.results().evaluations(runId, "environment"))
+            twoProcesses = nlohmann::json::parse(e.resultJson).value("processes", 0) == 2;
+        QVERIFY(twoProcesses);
+    }
+
     void playgroundStreamsBothModelsAndSetupShowsTheRenderedPrompt()
     {
         // Two models answer one prompt through their prompt formats, in workers; the greedy text is

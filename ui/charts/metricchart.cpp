@@ -9,6 +9,7 @@
 #include <QMenu>
 #include <QToolTip>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -36,8 +37,9 @@ MetricChart::MetricChart(const CatalogChart &spec, QWidget *parent)
     legend->setBrush(QColor(255, 255, 255, 200)); // lines stay visible under the legend
     axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     for (const auto &l : spec.lines)
-        addLine(QString::fromStdString(l.label), QString::fromStdString(lineColour(l.role, mMethod.toStdString())), l.role == LineRole::Secondary)
-            .spec = l;
+        if (!l.perRank) // per-rank lines appear with their first point
+            addLine(QString::fromStdString(l.label), QString::fromStdString(lineColour(l.role, mMethod.toStdString())), l.role == LineRole::Secondary)
+                .spec = l;
     legend->setVisible(!mLines.empty());
     if (spec.yMin && spec.yMax)
         yAxis->setRange(*spec.yMin, *spec.yMax);
@@ -70,7 +72,7 @@ void MetricChart::setMethod(const QString &method)
 {
     mMethod = method;
     for (auto &l : mLines) {
-        if (l.spec.metric.empty())
+        if (l.spec.metric.empty() || l.perRank)
             continue;
         l.colour = QString::fromStdString(lineColour(l.spec.role, method.toStdString()));
         QPen pen = l.graph->pen();
@@ -82,9 +84,9 @@ void MetricChart::setMethod(const QString &method)
 
 void MetricChart::clear()
 {
-    // Lines added for comparison go; the catalog's lines stay, empty.
+    // Lines added for comparison and per-rank lines go; the catalog's lines stay, empty.
     for (auto it = mLines.begin(); it != mLines.end();) {
-        if (it->spec.metric.empty()) {
+        if (it->spec.metric.empty() || it->perRank) {
             removeGraph(it->graph);
             it = mLines.erase(it);
             continue;
@@ -103,6 +105,14 @@ bool MetricChart::append(const MetricSample &sample)
 {
     bool taken = false;
     const std::string name = sample.name.toStdString();
+    // A rank's first point makes its line.
+    for (const auto &l : mSpec.lines)
+        if (const int rank = rankOfMetric(l, name); rank >= 0
+            && std::none_of(mLines.begin(), mLines.end(), [&](const Line &line) { return line.spec.metric == name; })) {
+            Line &line = addLine(QString::fromStdString(l.label + " " + std::to_string(rank)), QString::fromStdString(rankColour(rank)), true);
+            line.spec = {name, l.label, LineRole::Secondary, false};
+            line.perRank = true;
+        }
     for (auto &l : mLines) {
         if (l.spec.metric != name)
             continue;

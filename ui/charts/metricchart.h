@@ -53,6 +53,7 @@ private:
         QCPGraph *graph = nullptr;
         std::vector<std::pair<double, double>> points;
         double ema = 0, correction = 0; // bias-corrected moving average, as the report's smoothing
+        bool perRank = false;           // one rank's line, made when its first point came
     };
     Line &addLine(const QString &label, const QString &colour, bool dashed);
     void rescale();

@@ -1,6 +1,9 @@
 #include "jobs/runjobcontroller.h"
 
 #include "common/error.h"
+#include "dist/rankgroup.h"
+#include "dist/workerlauncher.h"
+#include "model/runtime.h"
 #include "plad/demostudy.h"
 #include "plad/distillrun.h"
 #include "plad/runconfig.h"
@@ -9,6 +12,8 @@
 #include <QMetaObject>
 
 #include <exception>
+#include <optional>
+#include <thread>
 
 namespace plad::ui {
 
@@ -23,7 +28,8 @@ public:
         : mController(controller)
     {}
 
-    void execute(QString workspace, QString runId, QByteArray configJson, QString baseDirectory, std::stop_token stop)
+    void execute(QString workspace, QString runId, QByteArray configJson, QString baseDirectory, std::stop_token stop, int processes,
+                 QString program)
     {
         const std::filesystem::path ws = workspace.toStdString();
         try {
@@ -45,7 +51,41 @@ public:
             callbacks.log = [this](const std::string &line) {
                 post([c = mController, text = QString::fromStdString(line)] { Q_EMIT c->logLine(text); });
             };
-            const auto result = executeRun(ws, runId.toStdString(), &context, callbacks);
+            // Several processes: the others are `plad run --worker`, this thread is rank 0.
+            std::optional<WorkerProcesses> others;
+            const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+            if (processes > 1) {
+                Rendezvous r;
+                r.port = freeLocalPort();
+                r.worldSize = processes;
+                r.joinTimeout = std::chrono::seconds(120);
+                WorkerLaunch launch;
+                launch.rendezvous = r;
+                launch.firstRank = 1;
+                launch.firstLocalRank = 1;
+                launch.processes = processes - 1;
+                launch.program = program.toStdString();
+                launch.arguments = {"--threads", std::to_string(std::max(1, cores / processes)), "run", "--worker", "--quiet"};
+                others.emplace(launch);
+                callbacks.log("starting " + std::to_string(processes - 1) + " more process(es) from " + program.toStdString());
+                callbacks.group = RankGroup::join(r);
+            }
+            // Torch's pool is the process's: this rank takes its share of the cores while the run lasts.
+            const int threadsBefore = runtimeInfo().intraOpThreads;
+            if (processes > 1)
+                configureThreads(std::max(1, cores / processes));
+            DistillRunResult result;
+            try {
+                result = executeRun(ws, runId.toStdString(), &context, callbacks);
+            } catch (...) {
+                configureThreads(threadsBefore);
+                throw; // `others` stops the other ranks
+            }
+            configureThreads(threadsBefore);
+            if (others)
+                for (const auto &o : others->wait(std::chrono::seconds(60)))
+                    if (o.exitCode != 0)
+                        callbacks.log("rank " + std::to_string(o.rank) + " ended with exit status " + std::to_string(o.exitCode));
             QString message = QString::fromStdString(result.message);
             if (result.status == RunStatus::Completed)
                 message = QStringLiteral("completed %1 steps; the student is in %2").arg(result.steps).arg(QString::fromStdString(result.modelDirectory.string()));
@@ -183,8 +223,17 @@ void RunJobController::launch(const QString &workspace, const QString &runId, co
     mRunId = runId;
     mStop = std::make_unique<std::stop_source>();
     QMetaObject::invokeMethod(
-        mWorker, [w = mWorker, workspace, runId, configJson, baseDirectory, token = mStop->get_token()] { w->execute(workspace, runId, configJson, baseDirectory, token); },
+        mWorker,
+        [w = mWorker, workspace, runId, configJson, baseDirectory, token = mStop->get_token(), processes = mProcesses, program = mProgram] {
+            w->execute(workspace, runId, configJson, baseDirectory, token, processes, program);
+        },
         Qt::QueuedConnection);
+}
+
+void RunJobController::setProcesses(int processes, const QString &program)
+{
+    mProcesses = std::max(1, processes);
+    mProgram = program;
 }
 
 void RunJobController::onWorkerFinished(const QString &runId, const QString &status, const QString &message)

@@ -62,6 +62,14 @@ public:
     /** Asks the running job to stop at its next step; it stays resumable. */
     void stop();
 
+    /**
+     * Runs and resumes that start after this on `processes` processes (torch.distributed,
+     * docs/distributed.md): this process is rank 0 and starts the others from `program` (the
+     * plad command line), each with cores / processes threads. 1: this process alone.
+     */
+    void setProcesses(int processes, const QString &program);
+    int processes() const { return mProcesses; }
+
 Q_SIGNALS:
     void runCreated(const QString &workspace, const QString &runId);
     void progress(const plad::ui::JobStatus &status);
@@ -79,6 +87,8 @@ private:
     std::unique_ptr<std::stop_source> mStop;
     bool mRunning = false;
     QString mRunId;
+    int mProcesses = 1;
+    QString mProgram;
 };
 
 } // namespace plad::ui

@@ -16,6 +16,7 @@
 #include <QDragEnterEvent>
 #include <QMimeData>
 #include <QDateTime>
+#include <QCoreApplication>
 #include <QDir>
 #include <QDockWidget>
 #include <QEventLoop>
@@ -35,7 +36,15 @@
 #include <QToolBar>
 
 namespace plad::ui {
+
 namespace {
+
+/** The plad command line that runs a distributed run's other ranks: $PLAD_CLI, else the one beside this program. */
+QString pladProgram()
+{
+    const QString fromEnvironment = qEnvironmentVariable("PLAD_CLI");
+    return fromEnvironment.isEmpty() ? QCoreApplication::applicationDirPath() + QStringLiteral("/plad") : fromEnvironment;
+}
 
 QString duration(double seconds)
 {
@@ -105,6 +114,7 @@ MainWindow::MainWindow(QWidget *parent)
         for (const auto &r : mRuns->runs())
             if (QString::fromStdString(r.record.id) == runId)
                 mRunningMethod = QString::fromStdString(r.record.method);
+        mJobs->setProcesses(mSetup->processes(), pladProgram()); // any number resumes
         if (!mJobs->resume(mWorkspace, runId, &error))
             appendLog(error, true);
         updateActions();
@@ -167,6 +177,7 @@ void MainWindow::buildMenus()
     mStopAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
     mResumeAction = run->addAction(tr("Re&sume the stopped run"), this, [this] {
         QString error;
+        mJobs->setProcesses(mSetup->processes(), pladProgram());
         if (!mLastStoppedRun.isEmpty() && !mJobs->resume(mWorkspace, mLastStoppedRun, &error))
             appendLog(error, true);
         updateActions();
@@ -304,6 +315,7 @@ bool MainWindow::launch()
     const auto doc = mSetup->document();
     mRunningMethod = QString::fromStdString(doc.value("method", std::string("plad")));
     QString error;
+    mJobs->setProcesses(mSetup->processes(), pladProgram());
     if (!mJobs->start(mWorkspace, QByteArray::fromStdString(doc.dump()), mSetup->baseDirectory(), &error)) {
         appendLog(error, true);
         return false;

@@ -20,6 +20,7 @@
 #include <QTextBrowser>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -96,10 +97,12 @@ void ReportView::showRun(const QString &workspace, const QString &runId)
             data.method = store.runs().requireRun(id).method;
             // The charts the Markdown refers to are drawn by the preview itself (below).
             data.markdown = renderReport(store, id, ReportFormat::Markdown, "report.assets").document;
+            const auto names = store.runs().metricNames(id);
             for (const auto &chart : trainingCharts())
                 for (const auto &line : chart.lines)
-                    if (!data.series.count(line.metric))
-                        data.series[line.metric] = store.runs().metrics(id, line.metric);
+                    for (const auto &name : names)
+                        if ((name == line.metric || rankOfMetric(line, name) >= 0) && !data.series.count(name))
+                            data.series[name] = store.runs().metrics(id, name);
             data.calibrations = store.results().evaluations(id, "calibration");
             return data;
         },
@@ -118,9 +121,11 @@ void ReportView::showRun(const QString &workspace, const QString &runId)
             for (const auto &spec : trainingCharts()) {
                 MetricChart chart(spec);
                 chart.setMethod(QString::fromStdString(data.method));
-                for (const auto &line : spec.lines)
-                    for (const auto &p : data.series.at(line.metric))
-                        chart.append({QString::fromStdString(line.metric), p.step, p.value});
+                // Each series once: a chart's lines that share a metric (raw and smoothed) take it from one append.
+                for (const auto &[name, points] : data.series)
+                    if (std::any_of(spec.lines.begin(), spec.lines.end(), [&](const CatalogLine &l) { return l.metric == name || rankOfMetric(l, name) >= 0; }))
+                        for (const auto &p : points)
+                            chart.append({QString::fromStdString(name), p.step, p.value});
                 chart.refresh();
                 images[QStringLiteral("report.assets/%1.svg").arg(QString::fromStdString(spec.id))] = chart.toPixmap(chartWidth, chartHeight).toImage();
             }

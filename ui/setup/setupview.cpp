@@ -97,6 +97,15 @@ SetupView::SetupView(QWidget *parent)
     run->addRow(tr("Name"), mName);
     mSeed = mForm->integer("seed", page);
     run->addRow(tr("Seed"), mSeed);
+    mProcesses = new QSpinBox(page);
+    mProcesses->setObjectName(QStringLiteral("processesSpin"));
+    mProcesses->setRange(1, 64);
+    mProcesses->setValue(1);
+    mProcesses->setSuffix(tr(" process(es)"));
+    mProcesses->setToolTip(tr("Worker processes on this machine (torch.distributed over Gloo): pair generation is shared by prompt, "
+                              "training is data-parallel, each process gets cores / processes threads. Not stored in the config: "
+                              "a run resumes on any number. Several machines: plad run --nnodes (docs/distributed.md)."));
+    run->addRow(tr("Processes"), mProcesses);
 
     auto *teacher = group(left, tr("Teacher"));
     mTeacherType = mForm->choice("teacher.type", page, {tr("Local model folder"), tr("OpenAI-compatible endpoint"), tr("JSONL file of outputs")});
@@ -301,6 +310,11 @@ SetupView::SetupView(QWidget *parent)
     outer->addLayout(buttons);
 
     setDocument(nlohmann::json::object());
+}
+
+int SetupView::processes() const
+{
+    return mProcesses->value();
 }
 
 QString SetupView::workspace() const

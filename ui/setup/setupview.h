@@ -59,6 +59,9 @@ public:
     void runPreflight();
     QString preflightText() const;
 
+    /** Processes to run on (docs/distributed.md); 1 = this process alone. */
+    int processes() const;
+
     /** Direct access for tests and the main window's shortcuts. */
     QLineEdit *studentEdit() const { return mStudent; }
     QLineEdit *teacherEdit() const { return mTeacherPath; }
@@ -131,6 +134,7 @@ private:
     QSpinBox *mEvalPrompts = nullptr;
     QSpinBox *mEvalEvery = nullptr;
     QSpinBox *mSeed = nullptr;
+    QSpinBox *mProcesses = nullptr; ///< not part of the config: how the run executes, changeable on every resume
     QTextBrowser *mPreflight = nullptr;
 };
 

@@ -113,10 +113,13 @@ std::shared_ptr<RankGroup> RankGroup::join(const Rendezvous &rendezvous)
     }
     try {
         auto options = c10d::ProcessGroupGloo::Options::create(rendezvous.timeout);
-        // The interface that reaches rank 0: loopback for one machine, the machine's address otherwise.
+        // The interface the ranks talk over: GLOO_SOCKET_IFNAME as with torchrun, else loopback
+        // for one machine, else the address this machine's hostname resolves to.
         const bool local = rendezvous.masterAddress == "127.0.0.1" || rendezvous.masterAddress == "localhost";
-        options->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                         : c10d::ProcessGroupGloo::createDefaultDevice());
+        const char *interface = std::getenv("GLOO_SOCKET_IFNAME");
+        options->devices.push_back(interface && *interface ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+                                   : local                 ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                                           : c10d::ProcessGroupGloo::createDefaultDevice());
         g->mImpl->group = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", g->mImpl->store),
                                                                        rendezvous.rank, rendezvous.worldSize, options);
     } catch (const std::exception &e) {

@@ -229,7 +229,7 @@ void addPairsBenchmark(CLI::App &bench)
         const auto &p = r.report.profile;
         const double wall = r.report.seconds;
         say("");
-        say("case demo: the demo's PLaD pair generation (teacher T=0.4 and greedy student, 1 sample each, ROUGE-L judge), "
+        say("case demo: the demo's PLaD pair generation (" + r.settings + "), "
             + std::to_string(r.report.prompts) + " training prompts, "
             + (r.batchSize > 0 ? "batches of " + std::to_string(r.batchSize) : std::string("batch size chosen from each model's shape and memory")));
         say("  pair generation: " + fixed(wall, 1) + " s = " + fixed(r.promptsPerSecond, 1) + " prompts/s, " + std::to_string(r.report.pairs)
@@ -245,7 +245,7 @@ void addPairsBenchmark(CLI::App &bench)
         say("  writer thread:     judge " + fixed(p.judgeSeconds, 2) + " s, labelling " + fixed(p.labelSeconds, 2) + " s, store writes "
             + fixed(p.storeSeconds, 2) + " s");
         if (a->json)
-            printJson({{"case", "demo"}, {"threads", info.intraOpThreads}, {"blas", info.blas}, {"torch", info.torchVersion},
+            printJson({{"case", "demo"}, {"settings", r.settings}, {"threads", info.intraOpThreads}, {"blas", info.blas}, {"torch", info.torchVersion},
                        {"prompts", r.report.prompts}, {"batch", r.batchSize}, {"pairs", r.report.pairs}, {"dropped", r.report.drops.total()},
                        {"seconds", wall}, {"prompts_per_second", r.promptsPerSecond}, {"teacher_alone_seconds", r.teacherAloneSeconds},
                        {"ratio_to_teacher_alone", wall / r.teacherAloneSeconds},

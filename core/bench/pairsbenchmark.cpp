@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 namespace plad {
 
@@ -34,6 +35,18 @@ PairsBenchmarkResult runPairsBenchmark(const PairsBenchmarkOptions &options, con
 
     PairsBenchmarkResult result;
     result.batchSize = config.pairs.batchSize;
+    auto side = [](const char *who, const auto &sampling) {
+        char text[96];
+        if (sampling.sampling.greedy)
+            std::snprintf(text, sizeof text, "greedy %s", who);
+        else
+            std::snprintf(text, sizeof text, "%s at T = %g", who, sampling.sampling.temperature);
+        return std::string(text);
+    };
+    result.settings = side("teacher", config.pairs.teacher) + " and " + side("student", config.pairs.student) + ", "
+                      + std::to_string(config.pairs.perPrompt) + " sample(s) each, "
+                      + enumName<LabelingPolicy>(labelingPolicyNames, config.labeling.policy) + " labelling"
+                      + (config.labeling.studentPairs ? " with student pairs" : "");
     {
         Workspace store = Workspace::open(options.workspace);
         result.runId = createDistillationRun(store, config).id;

@@ -27,6 +27,7 @@ struct PairsBenchmarkResult
     double promptsPerSecond = 0;
     double teacherAloneSeconds = 0;   ///< the same teacher samples generated alone, same batches
     GenerationProfile teacherAlone;
+    std::string settings;             ///< the demo's pair settings measured, in words ("teacher T=0.7, ...")
 };
 
 /**

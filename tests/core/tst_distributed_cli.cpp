@@ -363,6 +363,28 @@ private Q_SLOTS:
         expectComplete(ws, 1500);
     }
 
+    void ctrlCStopsEveryRankAtOneStep()
+    {
+        // Ctrl-C to the launcher: every rank stops after the same step, rank 0 saves a
+        // checkpoint, the run is cancelled (exit 130) and resumable.
+        const fs::path ws = mRoot / "ws-interrupt";
+        QProcess launcher;
+        const auto workers = startWorkers(launcher, {"--threads", "1", "run", str(longConfig("interrupt.json")), "--workspace", str(ws), "--nproc", "2"}, 2);
+        QCOMPARE(workers.size(), size_t{2});
+        waitForStep(ws, 60);
+        ::kill(static_cast<pid_t>(launcher.processId()), SIGINT);
+        QVERIFY(launcher.waitForFinished(120000));
+        QCOMPARE(launcher.exitCode(), 130);
+        const auto result = nlohmann::json::parse(launcher.readAllStandardOutput().toStdString());
+        QCOMPARE(result["status"].get<std::string>(), std::string("cancelled"));
+        const int64_t stopped = result["steps"].get<int64_t>();
+        QVERIFY(stopped >= 60 && stopped < 1500);
+        QCOMPARE(lastStep(ws), stopped);
+        const auto r = runPlad({"--threads", "1", "run", "--resume", test::q(run1), "--workspace", str(ws), "--nproc", "2", "--quiet"}, 600000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        expectComplete(ws, 1500);
+    }
+
     void aFrozenRankTimesOut()
     {
         // A rank that stops answering without dying (SIGSTOP): the others give up after

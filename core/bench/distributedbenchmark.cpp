@@ -11,7 +11,9 @@
 #include <cstring>
 #include <ctime>
 
+#include <fcntl.h>
 #include <spawn.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <torch/torch.h>
@@ -53,8 +55,13 @@ void runProgram(const fs::path &program, const std::vector<std::string> &args)
     for (auto &a : all)
         argv.push_back(a.data());
     argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions; // the run's own JSON result is not the benchmark's output
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
     pid_t pid = -1;
-    if (const int rc = ::posix_spawn(&pid, program.c_str(), nullptr, nullptr, argv.data(), environ); rc != 0)
+    const int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0)
         throw Error("bench distributed: cannot start " + program.string() + ": " + std::strerror(rc));
     int status = 0;
     ::waitpid(pid, &status, 0);

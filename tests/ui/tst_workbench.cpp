@@ -200,7 +200,7 @@ private Q_SLOTS:
         qputenv("PLAD_CLI", PLAD_CLI_PATH); // the tests' plad, not one beside the test program
         MainWindow window;
         window.setConfirmClose(false);
-        window.openWorkspace(str(mRoot / "ws"));
+        window.openWorkspace(str(mRoot / "ws-ranks")); // its own: other tests count the runs of "ws"
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         SetupView *setup = window.setupView();
@@ -214,7 +214,7 @@ private Q_SLOTS:
         QVERIFY2(window.logText().contains("starting 1 more process(es)"), qPrintable(window.logText()));
         // The throughput chart has the run's line and one per rank, with every step.
         QTRY_COMPARE_WITH_TIMEOUT(window.monitorView()->pointCount("throughput"), 3 * 20, 5000);
-        auto store = Workspace::openReadOnly(mRoot / "ws");
+        auto store = Workspace::openReadOnly(mRoot / "ws-ranks");
         const std::string runId = finished.first().at(0).toString().toStdString();
         QCOMPARE(store.runs().metrics(runId, "tokens_per_second_rank1").size(), size_t{20});
         bool twoProcesses = false;

@@ -3,7 +3,7 @@
 # Prints every offending include and exits 1 when there is one.
 #   common                      <- everything
 #   tokenizer, data, store, openai (and common)
-#   model <- train <- eval <- plad <- report, serve, bench
+#   model, dist <- train <- eval <- plad <- report, serve, bench
 set -u
 cd "$(dirname "$0")/../../core" || exit 2
 status=0
@@ -20,12 +20,13 @@ check() { # folder, then the folders it may not include
     done
 }
 upper="plad report serve bench"
-check common tokenizer data store openai model train eval $upper
-check tokenizer data store openai model train eval $upper
-check data tokenizer store openai model train eval $upper
-check store tokenizer data openai model train eval $upper
-check openai tokenizer data store model train eval $upper
-check model data store openai train eval $upper
+check common tokenizer data store openai model dist train eval $upper
+check tokenizer data store openai model dist train eval $upper
+check data tokenizer store openai model dist train eval $upper
+check store tokenizer data openai model dist train eval $upper
+check openai tokenizer data store model dist train eval $upper
+check model data store openai dist train eval $upper
+check dist tokenizer data store openai model train eval $upper
 check train store openai eval $upper
 check eval store $upper
 check plad report serve bench

@@ -74,7 +74,7 @@ void addDemoCommand(CLI::App &app)
         for (const auto &setting : a->settings) {
             const auto equals = setting.find('=');
             if (equals == std::string::npos || equals == 0)
-                throw ConfigError("--set " + setting + ": expected PATH=VALUE, such as loss.beta=0.5");
+                throw UsageError("--set " + setting + ": expected PATH=VALUE, such as loss.beta=0.5");
             nlohmann::json value = nlohmann::json::parse(setting.substr(equals + 1), nullptr, false);
             if (value.is_discarded())
                 value = setting.substr(equals + 1);

@@ -30,7 +30,7 @@ namespace {
 LlmJudgeConfig readJudgeConfig(const std::string &option)
 {
     if (option.empty())
-        throw Error("--judge llm needs --judge-config: {\"type\": \"local\", \"model\": DIR} or an http endpoint object");
+        throw UsageError("--judge llm needs --judge-config: {\"type\": \"local\", \"model\": DIR} or an http endpoint object");
     if (option.front() == '{') {
         nlohmann::json doc;
         try {
@@ -141,7 +141,7 @@ void addGenerationEval(CLI::App &app)
         if (a->judge == "llm")
             judge = makeLlmJudge(readJudgeConfig(a->judgeConfig), "cpu");
         else if (!a->judgeConfig.empty())
-            throw Error("--judge-config is for --judge llm");
+            throw UsageError("--judge-config is for --judge llm");
         auto comparison = compareModels(
             named, records, a->options, nullptr,
             [a](const std::string &name, const JobProgress &p) {

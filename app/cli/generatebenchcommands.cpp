@@ -94,7 +94,7 @@ void addGenerationBenchmark(CLI::App &bench)
     command->callback([a] {
         for (const auto &c : a->cases)
             if (c != "demo-teacher" && c != "gpt2-small")
-                throw Error("--case: expected demo-teacher or gpt2-small, found \"" + c + "\"");
+                throw UsageError("--case: expected demo-teacher or gpt2-small, found \"" + c + "\"");
         auto wanted = [&](const std::string &name) { return a->cases.empty() || std::find(a->cases.begin(), a->cases.end(), name) != a->cases.end(); };
         auto say = [a](const std::string &line) {
             if (!a->json)
@@ -212,7 +212,7 @@ void addPairsBenchmark(CLI::App &bench)
     command->add_flag("--json", a->json, "print one JSON document instead of the table");
     command->callback([a] {
         if (a->demoCase != "demo")
-            throw Error("--case: expected demo, found \"" + a->demoCase + "\"");
+            throw UsageError("--case: expected demo, found \"" + a->demoCase + "\"");
         auto say = [a](const std::string &line) {
             if (!a->json)
                 std::cout << line << std::endl;

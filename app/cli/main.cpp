@@ -16,8 +16,10 @@ int main(int argc, char **argv)
     app.set_version_flag("--version", std::string("plad ") + plad::pladVersion);
     app.require_subcommand(0, 1);
     int threads = 0;
-    app.add_option("--threads", threads, "Torch intra-op threads (default: PLAD_THREADS or the number of cores)");
+    app.add_option("--threads", threads, "Torch intra-op threads (default: PLAD_THREADS or the number of cores); before or after the command");
     app.parse_complete_callback([&threads] { plad::configureThreads(threads); });
+    // Options of the program (--threads) are taken after a command too: `plad run --threads 1 CONFIG`.
+    app.fallthrough();
 
     plad::cli::addModelCommands(app);
     plad::cli::addGenerateCommand(app);
@@ -36,16 +38,28 @@ int main(int argc, char **argv)
         app.parse(argc, argv);
         if (app.get_subcommands().empty()) {
             std::cerr << app.help();
-            return 1;
+            return 2; // no command: a usage error
         }
-    } catch (const CLI::ParseError &e) {
+    } catch (const CLI::CallForHelp &e) {
         return app.exit(e);
+    } catch (const CLI::CallForAllHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion &e) {
+        return app.exit(e);
+    } catch (const CLI::RuntimeError &e) {
+        return e.get_exit_code(); // a command's own status (130: cancelled)
+    } catch (const CLI::ParseError &e) {
+        app.exit(e); // prints what was wrong and the usage line
+        return 2;    // usage errors, as command-line tools report them
+    } catch (const plad::UsageError &e) {
+        std::cerr << "plad: usage: " << e.what() << '\n';
+        return 2;
     } catch (const plad::Error &e) {
         std::cerr << "plad: error: " << e.what() << '\n';
         return 1;
     } catch (const std::exception &e) {
         std::cerr << "plad: internal error: " << e.what() << '\n';
-        return 2;
+        return 70; // EX_SOFTWARE: a bug, not the user's input
     }
     return 0;
 }

@@ -190,7 +190,7 @@ void addGenerateCommand(CLI::App &app)
     cmd->add_option("--stop", args->stops, "stop after this comma-separated id sequence (repeatable; with --ids)");
     cmd->callback([args, ids, prompt, messages, flags] {
         if (!ids->count() && !prompt->count() && !messages->count())
-            throw ConfigError("give the prompt: --prompt TEXT, --messages FILE.json or --ids 1,2,3");
+            throw UsageError("give the prompt: --prompt TEXT, --messages FILE.json or --ids 1,2,3");
         if (ids->count()) {
             // Token ids in, token ids out, as the model's own eos_token_id decides.
             auto lm = load(args->model);

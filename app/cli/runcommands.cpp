@@ -100,17 +100,17 @@ void addRunCommand(CLI::App &app)
         const Rendezvous environment = Rendezvous::fromEnvironment();
         const bool launcher = !a->worker && (a->processes > 1 || a->nodes > 1);
         if (launcher && environment.worldSize > 1)
-            throw Error("--nproc/--nnodes start the ranks themselves; WORLD_SIZE=" + std::to_string(environment.worldSize)
+            throw UsageError("--nproc/--nnodes start the ranks themselves; WORLD_SIZE=" + std::to_string(environment.worldSize)
                         + " is set as if a launcher (torchrun) had started this process: use one or the other");
         if (a->nodeRank >= a->nodes)
-            throw Error("--node-rank " + std::to_string(a->nodeRank) + " is not below --nnodes " + std::to_string(a->nodes));
+            throw UsageError("--node-rank " + std::to_string(a->nodeRank) + " is not below --nnodes " + std::to_string(a->nodes));
         std::shared_ptr<RankGroup> group;
         if (!launcher && (a->worker || environment.worldSize > 1))
             group = RankGroup::join(environment);
         const bool follower = group && !group->isRoot();
         const bool joining = launcher && a->nodeRank > 0; // another machine's ranks: the run comes from machine 0
         if (!follower && !joining && a->config.empty() == a->resume.empty())
-            throw Error("give either a config file (plad run CONFIG.json) or --resume RUN_ID");
+            throw UsageError("give either a config file (plad run CONFIG.json) or --resume RUN_ID");
         std::string runId = a->resume;
         if (follower || joining) {
             // nothing to create: rank 0 sends the run
@@ -303,7 +303,7 @@ void addPairsCommands(CLI::App &app)
     addWorkspaceOption(exp, e->workspace);
     exp->callback([e] {
         if (e->format != "trl")
-            throw Error("--format: only \"trl\" is supported");
+            throw UsageError("--format: only \"trl\" is supported");
         Workspace store = Workspace::openReadOnly(e->workspace);
         int64_t written = 0;
         const std::string text = trlPairsJsonl(store, e->run, &written);

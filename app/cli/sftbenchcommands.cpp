@@ -79,7 +79,7 @@ void addSftBenchmark(CLI::App &bench)
             if (a->cases.empty() || std::find(a->cases.begin(), a->cases.end(), c.name) != a->cases.end())
                 cases.push_back(c);
         if (cases.empty())
-            throw Error("--case: expected demo-teacher or gpt2-small");
+            throw UsageError("--case: expected demo-teacher or gpt2-small");
         const RuntimeInfo info = runtimeInfo();
         const double peak = measureMatmulGflops(2048);
         auto say = [a](const std::string &line) {

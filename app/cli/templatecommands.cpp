@@ -81,9 +81,9 @@ void addTemplateCommands(CLI::App &app)
     render->add_option("--date", a->date, "the date strftime_now sees, YYYY-MM-DD (default: today)");
     render->callback([a, model, config, file, cases, messages] {
         if (!model->count() && !config->count() && !file->count())
-            throw Error("template render needs a MODEL_DIR, --config or --template");
+            throw UsageError("template render needs a MODEL_DIR, --config or --template");
         if (!cases->count() && !messages->count())
-            throw Error("template render needs --cases or --messages");
+            throw UsageError("template render needs --cases or --messages");
         std::optional<ChatTemplate> chat;
         if (file->count()) {
             chat = ChatTemplate::fromFile(a->templateFile, config->count() ? std::optional<std::filesystem::path>(a->config) : std::nullopt);
@@ -99,7 +99,7 @@ void addTemplateCommands(CLI::App &app)
         if (!a->date.empty()) {
             std::tm tm{};
             if (std::sscanf(a->date.c_str(), "%d-%d-%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
-                throw Error("--date: expected YYYY-MM-DD, got \"" + a->date + "\"");
+                throw UsageError("--date: expected YYYY-MM-DD, got \"" + a->date + "\"");
             tm.tm_year -= 1900;
             tm.tm_mon -= 1;
             std::mktime(&tm); // fills in the weekday and day of the year
@@ -109,7 +109,7 @@ void addTemplateCommands(CLI::App &app)
         for (const auto &v : a->variables) {
             const auto eq = v.find('=');
             if (eq == std::string::npos || eq == 0)
-                throw Error("--var: expected KEY=JSON, got \"" + v + "\"");
+                throw UsageError("--var: expected KEY=JSON, got \"" + v + "\"");
             try {
                 extra[v.substr(0, eq)] = nlohmann::ordered_json::parse(v.substr(eq + 1));
             } catch (const nlohmann::json::parse_error &) {

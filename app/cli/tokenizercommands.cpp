@@ -31,7 +31,7 @@ void addTokenizerCommands(CLI::App &app)
     tokenize->add_flag("--add-special", t->addSpecial, "add the special tokens the post-processor defines (e.g. BOS)");
     tokenize->callback([t, text, cases] {
         if (!text->count() && !cases->count())
-            throw Error("tokenize needs --text or --cases");
+            throw UsageError("tokenize needs --text or --cases");
         const Tokenizer tokenizer = Tokenizer::load(t->tokenizer);
         if (text->count()) {
             printJson({{"ids", tokenizer.encode(t->text, t->addSpecial)}});

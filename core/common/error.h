@@ -25,6 +25,13 @@ public:
     using Error::Error;
 };
 
+/** A command line that cannot be right (options that exclude each other, a missing argument): exit status 2. */
+class UsageError : public Error
+{
+public:
+    using Error::Error;
+};
+
 /** A configuration value that is missing, of the wrong type or out of range. */
 class ConfigError : public Error
 {

@@ -119,22 +119,29 @@ private Q_SLOTS:
 
     void errorsGoToStderrWithNonZeroExit_data()
     {
+        // Exit status 2 for a command line that cannot be right, 1 for input that is wrong.
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("message");
-        QTest::newRow("missing model") << QStringList{"model", "info", "/nonexistent/dir"} << "no such model directory";
-        QTest::newRow("bad ids") << QStringList{"model", "logits", model("gpt2"), "--ids", "3,x,5"} << "--ids: \"x\" is not a token id";
-        QTest::newRow("id out of vocab") << QStringList{"model", "logits", model("gpt2"), "--ids", "3,999"} << "outside the model's vocabulary";
+        QTest::addColumn<int>("status");
+        QTest::newRow("missing model") << QStringList{"model", "info", "/nonexistent/dir"} << "no such model directory" << 1;
+        QTest::newRow("bad ids") << QStringList{"model", "logits", model("gpt2"), "--ids", "3,x,5"} << "--ids: \"x\" is not a token id" << 1;
+        QTest::newRow("id out of vocab") << QStringList{"model", "logits", model("gpt2"), "--ids", "3,999"} << "outside the model's vocabulary" << 1;
         QTest::newRow("greedy and temperature") << QStringList{"generate", model("gpt2"), "--ids", "1", "--greedy", "--temperature", "2"}
-                                                << "excludes";
-        QTest::newRow("bad top-p") << QStringList{"generate", model("gpt2"), "--ids", "1", "--top-p", "0"} << "top_p: must be in (0, 1]";
-        QTest::newRow("unknown command") << QStringList{"frobnicate"} << "frobnicate";
+                                                << "excludes" << 2;
+        QTest::newRow("bad top-p") << QStringList{"generate", model("gpt2"), "--ids", "1", "--top-p", "0"} << "top_p: must be in (0, 1]" << 1;
+        QTest::newRow("unknown command") << QStringList{"frobnicate"} << "frobnicate" << 2;
+        QTest::newRow("missing argument") << QStringList{"model", "info"} << "required" << 2;
+        QTest::newRow("unknown option") << QStringList{"model", "info", model("gpt2"), "--frobnicate"} << "frobnicate" << 2;
+        QTest::newRow("no prompt") << QStringList{"generate", model("gpt2")} << "give the prompt" << 2;
+        QTest::newRow("run without config or resume") << QStringList{"run"} << "give either a config file" << 2;
     }
     void errorsGoToStderrWithNonZeroExit()
     {
         QFETCH(QStringList, args);
         QFETCH(QString, message);
+        QFETCH(int, status);
         const Run r = runPlad(args);
-        QVERIFY(r.exitCode != 0);
+        QCOMPARE(r.exitCode, status);
         QVERIFY(r.out.isEmpty());
         QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
     }
@@ -382,9 +389,15 @@ private Q_SLOTS:
 
     void threadsOption()
     {
-        const Run r = runPlad({"--threads", "1", "model", "info", model("gpt2")});
-        QCOMPARE(r.exitCode, 0);
-        QCOMPARE(r.json()["architecture"].get<std::string>(), std::string("gpt2"));
+        // Before the command, and after it.
+        for (const QStringList &args : {QStringList{"--threads", "1", "model", "info", model("gpt2")}, QStringList{"model", "info", model("gpt2"), "--threads", "1"}}) {
+            const Run r = runPlad(args);
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            QCOMPARE(r.json()["architecture"].get<std::string>(), std::string("gpt2"));
+        }
+        const Run bad = runPlad({"model", "info", model("gpt2"), "--threads", "many"});
+        QCOMPARE(bad.exitCode, 2);
+        QVERIFY2(bad.err.contains("--threads"), bad.err.constData());
     }
 };
 

@@ -412,7 +412,7 @@ private Q_SLOTS:
     {
         const auto config = writeConfig("bad.json", {});
         auto r = runPlad({"run", str(config), "--workspace", str(mRoot / "ws-bad"), "--nproc", "2", "--nnodes", "2", "--node-rank", "2"});
-        QCOMPARE(r.exitCode, 1);
+        QCOMPARE(r.exitCode, 2); // a usage error
         QVERIFY2(r.err.contains("--node-rank 2 is not below --nnodes 2"), r.err.constData());
         // A batch too small to share.
         r = runPlad({"--threads", "1", "run", str(writeConfig("tiny-batch.json", {{"train", {{"batch_size", 1}}}})), "--workspace",
@@ -427,7 +427,7 @@ private Q_SLOTS:
         process.setProcessEnvironment(env);
         process.start(QStringLiteral(PLAD_CLI_PATH), {"run", str(config), "--workspace", str(mRoot / "ws-bad3"), "--nproc", "2"});
         QVERIFY(process.waitForFinished(60000));
-        QCOMPARE(process.exitCode(), 1);
+        QCOMPARE(process.exitCode(), 2);
         QVERIFY(process.readAllStandardError().contains("use one or the other"));
     }
 };

@@ -1,6 +1,7 @@
 #include "bench/distributedbenchmark.h"
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "model/modelloader.h"
 #include "plad/democonfig.h"
 #include "store/workspace.h"
@@ -89,14 +90,7 @@ DistributedBenchmarkResult runDistributedBenchmark(const DistributedBenchmarkOpt
     config["train"]["checkpoint_every"] = 0;
     fs::create_directories(options.workspace);
     const fs::path configFile = options.workspace / "run.json";
-    {
-        std::FILE *f = std::fopen(configFile.c_str(), "w");
-        if (!f)
-            throw Error(configFile.string() + ": cannot write the benchmark's run config");
-        const std::string text = config.dump(2);
-        std::fwrite(text.data(), 1, text.size(), f);
-        std::fclose(f);
-    }
+    writeFileAtomically(configFile, config.dump(2));
 
     DistributedBenchmarkResult result;
     {

@@ -482,17 +482,18 @@ std::vector<DistillItem> sharedItems(RunState &s)
     if (!s.group->isDistributed())
         return loadItems(s);
     std::string bytes;
+    std::vector<DistillItem> items;
     if (s.isRoot()) {
-        nlohmann::json items = nlohmann::json::array();
-        for (const auto &i : loadItems(s))
-            items.push_back({i.pairId, i.prompt, i.chosen, i.rejected, i.reference, i.referenceChosen, i.referenceRejected, i.weight});
-        const auto cbor = nlohmann::json::to_cbor(items);
+        items = loadItems(s);
+        nlohmann::json doc = nlohmann::json::array();
+        for (const auto &i : items)
+            doc.push_back({i.pairId, i.prompt, i.chosen, i.rejected, i.reference, i.referenceChosen, i.referenceRejected, i.weight});
+        const auto cbor = nlohmann::json::to_cbor(doc);
         bytes.assign(cbor.begin(), cbor.end());
     }
     bytes = s.group->broadcast(bytes);
     if (s.isRoot())
-        return loadItems(s); // the same as sent (cheap next to an epoch of training)
-    std::vector<DistillItem> items;
+        return items;
     for (const auto &j : nlohmann::json::from_cbor(bytes)) {
         DistillItem i;
         i.pairId = j[0].get<int64_t>();

@@ -10,7 +10,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <numeric>
 #include <random>
 
@@ -238,9 +237,7 @@ void DistillTrainer::newEpoch()
 
 int64_t DistillTrainer::restore()
 {
-    if (mGroup->isDistributed())
-        return restoreShared();
-    const auto state = loadCheckpoint(mDirectory, *mStudent, adam(mOptimizer));
+    const auto state = mGroup->isDistributed() ? loadSharedCheckpoint() : loadCheckpoint(mDirectory, *mStudent, adam(mOptimizer));
     if (!state)
         return 0;
     mStep = state->at("step").get<int64_t>();
@@ -252,46 +249,35 @@ int64_t DistillTrainer::restore()
     return mStep;
 }
 
-int64_t DistillTrainer::restoreShared()
+std::optional<nlohmann::json> DistillTrainer::loadSharedCheckpoint()
 {
     // Rank 0 sends every rank the checkpoint's files, and each loads them the way a single
     // process does: a checkpoint does not depend on how many processes wrote or read it.
-    nlohmann::json files = nlohmann::json::object();
+    nlohmann::json files = nlohmann::json::array();
     if (mGroup->isRoot() && fs::is_directory(mDirectory))
         for (const auto &entry : fs::directory_iterator(mDirectory))
             if (entry.is_regular_file())
-                files[entry.path().filename().string()] = entry.file_size();
+                files.push_back(entry.path().filename().string());
     files = mGroup->broadcastJson(files);
+    if (files.empty())
+        return std::nullopt;
     fs::path directory = mDirectory;
-    if (!mGroup->isRoot() && !files.empty()) {
+    if (!mGroup->isRoot()) {
         directory = fs::temp_directory_path() / ("plad-checkpoint-rank" + std::to_string(mGroup->rank()) + "-" + std::to_string(::getpid()));
         fs::create_directories(directory);
     }
-    for (const auto &[name, size] : files.items()) {
+    for (const auto &file : files) {
+        const std::string name = file.get<std::string>();
         const std::string bytes = mGroup->broadcast(mGroup->isRoot() ? readTextFile(mDirectory / name) : std::string());
-        if (!mGroup->isRoot()) {
-            std::ofstream out(directory / name, std::ios::binary);
-            out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-            if (!out)
-                throw Error((directory / name).string() + ": cannot write rank 0's checkpoint here");
-        }
+        if (!mGroup->isRoot())
+            writeFileAtomically(directory / name, bytes);
     }
-    std::optional<nlohmann::json> state;
-    if (!files.empty())
-        state = loadCheckpoint(directory, *mStudent, adam(mOptimizer));
+    auto state = loadCheckpoint(directory, *mStudent, adam(mOptimizer));
     if (directory != mDirectory) {
         std::error_code ec;
         fs::remove_all(directory, ec);
     }
-    if (!state)
-        return 0;
-    mStep = state->at("step").get<int64_t>();
-    mEpoch = state->at("epoch").get<int64_t>();
-    mPosition = state->at("position").get<int64_t>();
-    startEpoch();
-    if (mPosition > static_cast<int64_t>(mOrder.size()))
-        mPosition = static_cast<int64_t>(mOrder.size());
-    return mStep;
+    return state;
 }
 
 std::vector<DistillItem> DistillTrainer::shareOf(const std::vector<DistillItem> &batch) const

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace plad {
 
 /** One training example of any method, as the student's token ids. */
@@ -102,7 +104,8 @@ private:
     void combine(Loss &loss);
     /** This rank's rows of a global batch. */
     std::vector<DistillItem> shareOf(const std::vector<DistillItem> &batch) const;
-    int64_t restoreShared();
+    /** Several ranks: rank 0's checkpoint, sent to and loaded on every rank (nothing when there is none). */
+    std::optional<nlohmann::json> loadSharedCheckpoint();
     void startEpoch();
     std::vector<DistillItem> nextBatch();
 

@@ -3,6 +3,7 @@
 // --nnodes and with torchrun's variables, a rank killed or frozen mid-run, and resuming with
 // another number of processes.
 #include "clirunner.h"
+#include "dist/workerlauncher.h"
 #include "model/modelloader.h"
 #include "store/workspace.h"
 #include "testsupport.h"
@@ -19,9 +20,6 @@
 #include <set>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <torch/torch.h>
@@ -124,20 +122,6 @@ std::multiset<std::tuple<std::string, std::string, std::string, std::string>> pa
     return out;
 }
 
-int freePort()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t n = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &n);
-    const int port = ntohs(a.sin_port);
-    ::close(fd);
-    return port;
-}
-
 } // namespace
 
 class TestDistributedCli : public QObject
@@ -148,23 +132,14 @@ private:
     QTemporaryDir mTmp;
     fs::path mRoot;
 
+    /** The tiny run with 80 prompts, sampled on both sides, 4 prompts a batch; `patch` on top. */
     fs::path writeConfig(const std::string &name, const nlohmann::json &patch)
     {
         nlohmann::json doc = {
-            {"method", "plad"},
-            {"student", {{"model", "student/model"}}},
-            {"teacher", {{"type", "local"}, {"model", "teacher/model"}}},
-            {"data", {{"file", "rev.jsonl"}, {"fields", {{"response", "reference"}, {"id", "id"}}}, {"limits", {{"max_response_tokens", 12}}}}},
-            {"pairs",
-             {{"prompts", 80}, {"per_prompt", 2}, {"batch_size", 4}, {"teacher", {{"temperature", 0.9}}}, {"student", {{"temperature", 1.0}}}}},
-            {"eval", {{"prompts", 0}}},
-            {"loss", {{"lambda", 0.1}}},
-            {"train", {{"max_steps", 12}, {"batch_size", 4}, {"warmup_steps", 2}, {"checkpoint_every", 4}, {"eval_every", 6}}}};
+            {"pairs", {{"prompts", 80}, {"batch_size", 4}, {"teacher", {{"temperature", 0.9}}}, {"student", {{"temperature", 1.0}}}}}};
         if (!patch.is_null())
             doc.merge_patch(patch);
-        const fs::path file = mRoot / name;
-        test::writeBytes(file, doc.dump(2));
-        return file;
+        return test::writeTinyRunConfig(mRoot, name, doc);
     }
 
     /** A long run (the kill tests): every prompt, 1,500 steps, a checkpoint every 50. */
@@ -276,7 +251,7 @@ private Q_SLOTS:
         // holds the workspace and the config; machine 1 only joins.
         const auto config = writeConfig("nodes.json", {{"eval", {{"prompts", 8}, {"samples", 3}, {"every", 6}}}}); // as in the test above
         const fs::path ws = mRoot / "ws-nodes";
-        const QString port = QString::number(freePort());
+        const QString port = QString::number(freeLocalPort());
         QProcess node0, node1;
         node0.start(QStringLiteral(PLAD_CLI_PATH), {"--threads", "1", "run", str(config), "--workspace", str(ws), "--nproc", "1", "--nnodes", "2",
                                                     "--node-rank", "0", "--master-addr", "127.0.0.1", "--master-port", port});
@@ -291,7 +266,7 @@ private Q_SLOTS:
         // torchrun's way: the launcher sets the variables, and each process is one rank.
         const fs::path ws2 = mRoot / "ws-torchrun";
         std::vector<std::unique_ptr<QProcess>> ranks;
-        const QString port2 = QString::number(freePort());
+        const QString port2 = QString::number(freeLocalPort());
         for (int r = 0; r < 2; ++r) {
             auto p = std::make_unique<QProcess>();
             auto env = QProcessEnvironment::systemEnvironment();

@@ -58,20 +58,7 @@ private:
 
     fs::path writeConfig(const std::string &name, const nlohmann::json &patch)
     {
-        nlohmann::json doc = {
-            {"method", "plad"},
-            {"student", {{"model", "student/model"}}},
-            {"teacher", {{"type", "local"}, {"model", "teacher/model"}}},
-            {"data", {{"file", "rev.jsonl"}, {"fields", {{"response", "reference"}, {"id", "id"}}}, {"limits", {{"max_response_tokens", 12}}}}},
-            {"pairs", {{"prompts", 40}, {"per_prompt", 2}, {"batch_size", 16}}},
-            {"eval", {{"prompts", 0}}},
-            {"loss", {{"lambda", 0.1}}},
-            {"train", {{"max_steps", 12}, {"batch_size", 4}, {"warmup_steps", 2}, {"checkpoint_every", 4}, {"eval_every", 6}}}};
-        if (!patch.is_null()) // {} in a call is JSON null
-            doc.merge_patch(patch);
-        const fs::path file = mRoot / name;
-        test::writeBytes(file, doc.dump(2));
-        return file;
+        return test::writeTinyRunConfig(mRoot, name, patch);
     }
 
 private Q_SLOTS:

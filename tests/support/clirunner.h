@@ -86,4 +86,27 @@ inline void buildTinyTask(const std::filesystem::path &root)
     sftTinyModel(root, "student", "tok", 16, 1, 10);
 }
 
+/**
+ * Writes ROOT/NAME: a PLaD run of the tiny task (40 prompts, 2 outputs a side, 12 steps of 4,
+ * a checkpoint every 4), with `patch` merged into it (RFC 7386; null: none). Paths are relative
+ * to ROOT, as a run config's are to its file.
+ */
+inline std::filesystem::path writeTinyRunConfig(const std::filesystem::path &root, const std::string &name, const nlohmann::json &patch)
+{
+    nlohmann::json doc = {
+        {"method", "plad"},
+        {"student", {{"model", "student/model"}}},
+        {"teacher", {{"type", "local"}, {"model", "teacher/model"}}},
+        {"data", {{"file", "rev.jsonl"}, {"fields", {{"response", "reference"}, {"id", "id"}}}, {"limits", {{"max_response_tokens", 12}}}}},
+        {"pairs", {{"prompts", 40}, {"per_prompt", 2}, {"batch_size", 16}}},
+        {"eval", {{"prompts", 0}}},
+        {"loss", {{"lambda", 0.1}}},
+        {"train", {{"max_steps", 12}, {"batch_size", 4}, {"warmup_steps", 2}, {"checkpoint_every", 4}, {"eval_every", 6}}}};
+    if (!patch.is_null()) // {} in a call is JSON null
+        doc.merge_patch(patch);
+    const std::filesystem::path file = root / name;
+    writeBytes(file, doc.dump(2));
+    return file;
+}
+
 } // namespace plad::test

@@ -58,16 +58,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Torch links libblas.so.3; Debian picks the implementation through alternatives. Reference BLAS
-# is ~10x slower than OpenBLAS, and OpenBLAS's pthread build fights Torch's OpenMP pool.
+# BLAS: the machine's libblas.so.3 is chosen by Debian's alternatives, for every program on it.
+# This script does not change that. PLaD's programs are built with a run path to Debian's OpenBLAS
+# OpenMP build (libopenblas0-openmp, installed above), so they load it whatever the machine's
+# setting is: reference BLAS is ~20x slower here, and OpenBLAS's pthread build fights Torch's
+# OpenMP pool. `plad --version` says which BLAS a program runs with.
 arch_dir="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
-for lib in libblas.so.3 liblapack.so.3; do
-  want="$arch_dir/openblas-openmp/$lib"
-  name="$lib-$(basename "$arch_dir")"
-  if [ -e "$want" ] && [ "$(readlink -f "$arch_dir/$lib")" != "$(readlink -f "$want")" ]; then
-    as_root update-alternatives --set "$name" "$want" >/dev/null
-  fi
-done
+system_blas="$(readlink -f "$arch_dir/libblas.so.3" 2>/dev/null || echo none)"
+if [ -e "$arch_dir/openblas-openmp/libblas.so.3" ]; then
+  echo "== BLAS: the machine's libblas.so.3 is $system_blas (left as it is); PLaD's programs load $arch_dir/openblas-openmp/libblas.so.3"
+else
+  echo "== BLAS: $arch_dir/openblas-openmp is missing; PLaD's programs will use the machine's libblas.so.3 ($system_blas)"
+fi
 
 stage "building (Release)"
 cmake --preset release >/dev/null

@@ -12,6 +12,7 @@ void addBenchCommands(CLI::App &app)
     addGenerationBenchmark(*bench);
     addPairsBenchmark(*bench);
     addDistributedBenchmark(*bench);
+    addServeBenchmark(*bench);
 }
 
 } // namespace plad::cli

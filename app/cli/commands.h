@@ -28,5 +28,6 @@ void addGenerationBenchmark(CLI::App &bench);
 void addPairsBenchmark(CLI::App &bench);
 /** Adds `distributed` under the `bench` command. */
 void addDistributedBenchmark(CLI::App &bench);
+void addServeBenchmark(CLI::App &bench);
 
 } // namespace plad::cli

@@ -46,7 +46,7 @@ void addDemoCommand(CLI::App &app)
                                             "SeqKD on the embedded demo task, evaluate them on test prompts against the initial student, "
                                             "and write the report");
     demo->add_option("--workspace", a->workspace, "workspace for the demo's runs")->capture_default_str();
-    demo->add_option("--resources", a->resources, "the demo's directory (default: resources/demo of the source tree, or $PLAD_DEMO_DIR)");
+    demo->add_option("--resources", a->resources, "the demo's directory (default: $PLAD_DEMO_DIR, else the installed demo, else resources/demo of the source tree)");
     demo->add_option("--prompts", a->prompts, "training prompts (pairs are generated for each)")->capture_default_str();
     demo->add_option("--steps", a->steps, "optimiser steps per method (the same budget for all three)")->capture_default_str();
     demo->add_option("--test-prompts", a->testPrompts, "test prompts each student is evaluated on")->capture_default_str();

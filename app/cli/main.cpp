@@ -8,16 +8,33 @@
 
 #include <exception>
 #include <iostream>
+#include <set>
+#include <string>
 
 int main(int argc, char **argv)
 {
     plad::ensurePassiveOpenMPWaiting(argv);
     CLI::App app{"plad: preference-based distillation of language models (PLaD Workbench command line)"};
-    app.set_version_flag("--version", std::string("plad ") + plad::pladVersion);
+    // The version and what the program computes with: Torch, its threads, the BLAS it loaded.
+    app.set_version_flag("--version", [] {
+        plad::configureThreads(0); // what a command would run with (PLAD_THREADS or all cores)
+        return std::string("plad ") + plad::pladVersion + "\n" + plad::describeRuntime(plad::runtimeInfo());
+    });
     app.require_subcommand(0, 1);
     int threads = 0;
     app.add_option("--threads", threads, "Torch intra-op threads (default: PLAD_THREADS or the number of cores); before or after the command");
-    app.parse_complete_callback([&threads] { plad::configureThreads(threads); });
+    app.parse_complete_callback([&app, &threads] {
+        plad::configureThreads(threads);
+        const plad::RuntimeInfo runtime = plad::runtimeInfo();
+        if (const std::string warning = plad::blasWarning(runtime); !warning.empty())
+            std::cerr << "plad: warning: " << warning << '\n';
+        // The commands that compute say with what, before they start (on stderr: stdout stays
+        // the command's own output).
+        static const std::set<std::string> computing{"run", "sft", "demo", "serve", "generate", "eval", "bench"};
+        for (const CLI::App *command : app.get_subcommands())
+            if (computing.count(command->get_name()))
+                std::cerr << "plad: " << plad::describeRuntime(runtime) << '\n';
+    });
     // Options of the program (--threads) are taken after a command too: `plad run --threads 1 CONFIG`.
     app.fallthrough();
 

@@ -14,6 +14,7 @@
 #include "plad/distillstep.h"
 #include "plad/runexports.h"
 #include "report/report.h"
+#include "store/annotationsfile.h"
 #include "store/workspace.h"
 #include "tokenizer/prompttemplate.h"
 #include "tokenizer/tokenizer.h"
@@ -406,53 +407,14 @@ void addPairsCommands(CLI::App &app)
     imp->callback([i] {
         Workspace store = Workspace::open(i->workspace, false);
         store.runs().requireRun(i->run);
-        std::ifstream in(i->file);
-        if (!in)
-            throw Error(i->file + ": cannot read the annotations file");
         std::vector<std::pair<PairAnnotation, bool>> annotations; // (annotation, clear it)
-        std::string line;
-        for (int64_t number = 1; std::getline(in, line); ++number) {
-            if (line.find_first_not_of(" \t\r") == std::string::npos)
-                continue;
-            const std::string where = i->file + ":" + std::to_string(number) + ": ";
-            nlohmann::json doc;
+        for (const AnnotationLine &line : parseAnnotationsJsonl(readTextFile(i->file), i->file)) {
             try {
-                doc = nlohmann::json::parse(line);
-            } catch (const nlohmann::json::parse_error &) {
-                throw Error(where + "not valid JSON");
-            }
-            if (!doc.is_object() || !doc.contains("pair_id") || !doc["pair_id"].is_number_integer())
-                throw Error(where + "\"pair_id\" (an integer) is required");
-            if (!doc.contains("action") || !doc["action"].is_string())
-                throw Error(where + "\"action\" (flip, discard, weight, note or clear) is required");
-            PairAnnotation a;
-            a.pairId = doc["pair_id"].get<int64_t>();
-            const std::string action = doc["action"].get<std::string>();
-            const bool clear = action == "clear";
-            if (doc.contains("weight")) {
-                if (!doc["weight"].is_number())
-                    throw Error(where + "\"weight\" must be a number");
-                a.weight = doc["weight"].get<double>();
-            }
-            if (doc.contains("note")) {
-                if (!doc["note"].is_string())
-                    throw Error(where + "\"note\" must be a string");
-                a.note = doc["note"].get<std::string>();
-            }
-            try {
-                store.pairs().requirePair(i->run, a.pairId);
-                if (!clear) {
-                    const auto known = findEnum<AnnotationAction>(annotationActionNames, action);
-                    if (!known)
-                        throw Error("unknown action \"" + action + "\" (flip, discard, weight, note or clear)");
-                    a.action = *known;
-                }
-                if (a.action == AnnotationAction::Weight && !(a.weight >= 0))
-                    throw Error("the weight must be a non-negative number");
+                store.pairs().requirePair(i->run, line.annotation.pairId);
             } catch (const Error &err) {
-                throw Error(where + err.what());
+                throw Error(i->file + ":" + std::to_string(line.line) + ": " + err.what());
             }
-            annotations.emplace_back(a, clear);
+            annotations.emplace_back(line.annotation, line.clear);
         }
         // All lines are valid: apply them together, or not at all.
         store.database().transaction([&] {

@@ -45,6 +45,21 @@ void addServeCommand(CLI::App &app)
     serve->add_option("--api-key-env", a->apiKeyEnv, "require the key held in this environment variable as a Bearer token");
     serve->add_option("--max-tokens-limit", a->options.maxTokensLimit, "largest max_tokens a request may ask for")
         ->capture_default_str();
+    serve->add_option("--max-queue", a->options.maxQueue, "requests that may wait for the model beside the one generating; more get 429")
+        ->check(CLI::Range(0, 4096))
+        ->capture_default_str();
+    serve->add_option("--queue-timeout", a->options.queueTimeoutSeconds, "seconds a request may wait for the model before it gets 503")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    serve->add_option("--max-body", a->options.maxBodyBytes, "largest request body in bytes; larger ones get 413")
+        ->check(CLI::Range(size_t(1024), size_t(1) << 30))
+        ->capture_default_str();
+    serve->add_option("--connections", a->options.connectionThreads, "connections served at once")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    serve->add_option("--read-timeout", a->options.readTimeoutSeconds, "seconds of silence from a client before it is dropped")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     serve->callback([a] {
         if (!a->apiKeyEnv.empty()) {
             const char *key = std::getenv(a->apiKeyEnv.c_str());

@@ -10,9 +10,11 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QStatusBar>
 #include <QTabWidget>
 #include <QTimer>
 
+#include <cstdio>
 #include <iterator>
 
 int main(int argc, char **argv)
@@ -43,12 +45,19 @@ int main(int argc, char **argv)
     parser.addOptions({workspace, demo, threads, screenshots, delay, openRun, loadDemo, compare, playground});
     parser.process(app);
     plad::configureThreads(parser.value(threads).toInt());
+    const plad::RuntimeInfo runtime = plad::runtimeInfo();
+    const std::string blasWarning = plad::blasWarning(runtime);
+    std::fprintf(stderr, "plad-workbench: %s\n", plad::describeRuntime(runtime).c_str());
+    if (!blasWarning.empty())
+        std::fprintf(stderr, "plad-workbench: warning: %s\n", blasWarning.c_str());
 
     plad::ui::MainWindow window;
     window.setDemoDirectory(QString::fromStdString(plad::defaultDemoDirectory().string()));
     if (parser.isSet(workspace))
         window.openWorkspace(parser.value(workspace));
     window.show();
+    if (!blasWarning.empty())
+        window.statusBar()->showMessage(QString::fromStdString("Warning: " + blasWarning));
     if (parser.isSet(loadDemo))
         QTimer::singleShot(0, &window, [&window] { window.loadDemo(); });
     if (parser.isSet(compare))

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cfenv>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <ctime>
 #include <unordered_map>
@@ -383,6 +384,8 @@ int compareValues(const Value &a, const Value &b, const char *op)
 
 int64_t floorDiv(int64_t a, int64_t b)
 {
+    if (a == std::numeric_limits<int64_t>::min() && b == -1)
+        throw Error("integer overflow in //");
     int64_t q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0)))
         --q;
@@ -391,6 +394,8 @@ int64_t floorDiv(int64_t a, int64_t b)
 
 int64_t pythonMod(int64_t a, int64_t b)
 {
+    if (b == -1)
+        return 0; // INT64_MIN % -1 overflows in C++; it is 0 for every a
     const int64_t r = a % b;
     return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
@@ -1690,11 +1695,26 @@ bool contains(const Value &container, const Value &item)
 
 Value unaryMinusPlus(const Value &value, bool negate)
 {
-    if (isIntLike(value))
+    if (isIntLike(value)) {
+        if (negate && value.integer() == std::numeric_limits<int64_t>::min())
+            throw Error("integer overflow in unary -");
         return Value(negate ? -value.integer() : value.integer());
+    }
     if (value.isFloat())
         return Value(negate ? -value.number() : value.number());
     typeError(std::string("bad operand type for unary ") + (negate ? "-" : "+") + ": '" + value.typeName() + "'");
+}
+
+// Python's integers do not overflow; ours are 64-bit, and an overflow is an error, not a wrap.
+int64_t checked(char op, int64_t a, int64_t b, const char *name)
+{
+    int64_t out = 0;
+    const bool overflow = op == '+'   ? __builtin_add_overflow(a, b, &out)
+                          : op == '-' ? __builtin_sub_overflow(a, b, &out)
+                                      : __builtin_mul_overflow(a, b, &out);
+    if (overflow)
+        throw Error(std::string("integer overflow in ") + name);
+    return out;
 }
 
 Value binaryOperation(int opCode, const Value &a, const Value &b)
@@ -1706,7 +1726,7 @@ Value binaryOperation(int opCode, const Value &a, const Value &b)
     switch (op) {
     case Op::Add:
         if (ints)
-            return Value(a.integer() + b.integer());
+            return Value(checked('+', a.integer(), b.integer(), "+"));
         if (numbers)
             return Value(a.number() + b.number());
         if (a.isString() && b.isString())
@@ -1724,19 +1744,21 @@ Value binaryOperation(int opCode, const Value &a, const Value &b)
         typeError(typePair("+", a, b));
     case Op::Sub:
         if (ints)
-            return Value(a.integer() - b.integer());
+            return Value(checked('-', a.integer(), b.integer(), "-"));
         if (numbers)
             return Value(a.number() - b.number());
         typeError(typePair("-", a, b));
     case Op::Mul: {
         if (ints)
-            return Value(a.integer() * b.integer());
+            return Value(checked('*', a.integer(), b.integer(), "*"));
         if (numbers)
             return Value(a.number() * b.number());
         const Value *seq = (a.isString() || a.isArray()) ? &a : (b.isString() || b.isArray()) ? &b : nullptr;
         const Value *count = seq == &a ? &b : &a;
         if (seq && isIntLike(*count)) {
             const int64_t n = std::max<int64_t>(0, count->integer());
+            if (seq->isString() ? seq->string().empty() : seq->array().empty())
+                return *seq; // nothing repeated any number of times
             if (seq->isString()) {
                 if (static_cast<double>(seq->string().size()) * static_cast<double>(n) > 64.0 * 1024 * 1024)
                     throw Error("string repetition too large");
@@ -1782,11 +1804,13 @@ Value binaryOperation(int opCode, const Value &a, const Value &b)
         if (!numbers)
             typeError(typePair("**", a, b));
         if (ints && b.integer() >= 0) {
-            int64_t result = 1;
-            for (int64_t i = 0; i < b.integer(); ++i) {
-                if (std::abs(static_cast<double>(result) * static_cast<double>(a.integer())) > 9.2e18)
-                    throw Error("integer power overflows");
-                result *= a.integer();
+            // Square and multiply: 64 rounds at most, whatever the exponent.
+            int64_t result = 1, base = a.integer();
+            for (int64_t e = b.integer(); e > 0; e >>= 1) {
+                if (e & 1)
+                    result = checked('*', result, base, "**");
+                if (e > 1)
+                    base = checked('*', base, base, "**");
             }
             return Value(result);
         }

@@ -87,6 +87,13 @@ private:
         }
     }
 
+    // Every statement and loop iteration counts: nested loops that write nothing still end.
+    void step(const Location &loc)
+    {
+        if (++mSteps > mOptions.maxSteps)
+            fail(loc, "the template ran more than " + std::to_string(mOptions.maxSteps) + " steps; it seems not to end");
+    }
+
     void write(const std::string &text)
     {
         *mOut += text;
@@ -148,6 +155,7 @@ private:
 
     Flow exec(const Stmt &stmt, const FramePtr &frame)
     {
+        step(stmt.loc);
         switch (stmt.kind) {
         case Stmt::Kind::Text: write(static_cast<const TextStmt &>(stmt).text); return Flow::Normal;
         case Stmt::Kind::Print: {
@@ -228,6 +236,7 @@ private:
         if (s.filter) {
             Value::Array kept;
             for (const auto &item : items) {
+                step(s.loc);
                 assign(s.target, item, loopFrame);
                 if (eval(*s.filter, loopFrame).truthy())
                     kept.push_back(item);
@@ -238,6 +247,7 @@ private:
             return execBody(s.otherwise, frame);
         const auto length = static_cast<int64_t>(items.size());
         for (int64_t i = 0; i < length; ++i) {
+            step(s.loc);
             const auto index = static_cast<std::size_t>(i);
             assign(s.target, items[index], loopFrame);
             Object loop;
@@ -481,6 +491,7 @@ private:
     RenderResult mResult;
     std::string *mOut = nullptr;
     int mDepth = 0;
+    std::uint64_t mSteps = 0;
     std::vector<Value> mNamespaces;
 };
 

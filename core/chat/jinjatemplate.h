@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "jinjavalue.h"
 
+#include <cstdint>
 #include <ctime>
 #include <functional>
 #include <memory>
@@ -43,6 +44,7 @@ struct RenderOptions
     /** Stops runaway templates (a loop over range(10**9), deep macro recursion). */
     std::size_t maxOutputBytes = 64u << 20;
     int maxCallDepth = 200;
+    std::uint64_t maxSteps = 1'000'000; ///< statements and loop iterations (a long tool conversation takes ~10^5)
 };
 
 struct RenderResult

@@ -30,6 +30,22 @@ std::string readTextFile(const std::filesystem::path &path)
     return buffer.str();
 }
 
+std::string jsonErrorText(const std::exception &e)
+{
+    std::string text = e.what();
+    if (text.rfind("[json.exception.", 0) == 0) {
+        const size_t close = text.find("] ");
+        if (close != std::string::npos)
+            text = text.substr(close + 2);
+    }
+    if (!text.empty() && text[0] == '(') {
+        const size_t close = text.find(") ");
+        if (close != std::string::npos)
+            text = "at " + text.substr(1, close - 1) + ": " + text.substr(close + 2);
+    }
+    return text;
+}
+
 nlohmann::json readJsonFile(const std::filesystem::path &path)
 {
     const std::string text = readTextFile(path);

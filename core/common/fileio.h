@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <exception>
 #include <filesystem>
 #include <string>
 
@@ -10,6 +11,13 @@ namespace plad {
 
 /** Reads a JSON file; a syntax error names the file, line and column. */
 nlohmann::json readJsonFile(const std::filesystem::path &path);
+
+/**
+ * A JSON library exception as a message: "at /json/pointer: what was wrong" (the project builds
+ * with JSON_DIAGNOSTICS, so type errors carry the pointer of the value), without the library's
+ * "[json.exception...]" tag. For callers that prefix the file.
+ */
+std::string jsonErrorText(const std::exception &e);
 
 /** `path` made absolute and normal, as configs store paths; empty stays empty. */
 std::string absolutePathText(const std::filesystem::path &path);

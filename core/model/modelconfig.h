@@ -87,6 +87,8 @@ class JsonFieldReader
 {
 public:
     JsonFieldReader(const nlohmann::json &doc, std::string source);
+    /** The file (and section) errors name. */
+    const std::string &source() const { return mSource; }
 
     bool has(const std::string &field) const;
     int64_t positiveInt(const std::string &field) const;

@@ -3,6 +3,7 @@
 #include "common/error.h"
 
 #include <cstdlib>
+#include <dlfcn.h>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -54,6 +55,33 @@ std::string loadedBlas()
     return found.empty() ? "unknown" : found;
 }
 
+// What the loaded library says about itself: OpenBLAS and MKL export their own queries; the
+// reference BLAS has none and lives in Debian's blas/ directory.
+void describeBlas(RuntimeInfo &info)
+{
+    using ConfigFn = const char *(*)();
+    using ThreadsFn = int (*)();
+    if (auto config = reinterpret_cast<ConfigFn>(::dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
+        info.blasName = config();
+        if (auto threads = reinterpret_cast<ThreadsFn>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads")))
+            info.blasThreads = threads();
+        return;
+    }
+    if (auto threads = reinterpret_cast<ThreadsFn>(::dlsym(RTLD_DEFAULT, "mkl_get_max_threads"))) {
+        info.blasName = "Intel MKL";
+        info.blasThreads = threads();
+        return;
+    }
+    const bool referencePath = info.blas.find("/blas/libblas.so") != std::string::npos;
+    if (referencePath || info.blas.find("libblas.so") != std::string::npos) {
+        info.referenceBlas = true;
+        info.blasName = "reference BLAS (netlib)";
+        info.blasThreads = 1;
+    } else {
+        info.blasName = "unknown BLAS";
+    }
+}
+
 } // namespace
 
 RuntimeInfo runtimeInfo()
@@ -63,6 +91,7 @@ RuntimeInfo runtimeInfo()
     info.torchVersion = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "."
                         + std::to_string(TORCH_VERSION_PATCH);
     info.blas = loadedBlas();
+    describeBlas(info);
     const std::string config = at::show_config();
     const auto pos = config.find("CPU capability usage: ");
     if (pos != std::string::npos) {
@@ -70,6 +99,28 @@ RuntimeInfo runtimeInfo()
         info.cpuCapability = config.substr(start, config.find('\n', start) - start);
     }
     return info;
+}
+
+std::string describeRuntime(const RuntimeInfo &info)
+{
+    std::string text = "Torch " + info.torchVersion + ", " + std::to_string(info.intraOpThreads)
+                       + " threads; BLAS: " + info.blasName;
+    if (info.blasThreads > 0)
+        text += ", " + std::to_string(info.blasThreads) + " threads";
+    text += " (" + info.blas + ")";
+    if (!info.cpuCapability.empty())
+        text += "; CPU " + info.cpuCapability;
+    return text;
+}
+
+std::string blasWarning(const RuntimeInfo &info)
+{
+    if (!info.referenceBlas)
+        return {};
+    return "the reference BLAS (" + info.blas
+           + ") is in use: matrix products run ~20x slower than with OpenBLAS; install libopenblas0-openmp "
+             "(tools/bootstrap.sh does) and rebuild, or start with "
+             "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp";
 }
 
 std::string validateDevice(const std::string &device)

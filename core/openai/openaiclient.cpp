@@ -1,6 +1,7 @@
 #include "openai/openaiclient.h"
 
 #include "common/configreader.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <atomic>
@@ -48,13 +49,13 @@ std::string serverMessage(const std::string &body)
         if (doc.contains("error")) {
             const auto &e = doc["error"];
             if (e.is_object() && e.contains("message") && e["message"].is_string())
-                return e["message"].get<std::string>();
+                return oneLine(e["message"].get<std::string>(), 400);
             if (e.is_string())
-                return e.get<std::string>();
+                return oneLine(e.get<std::string>(), 400);
         }
     } catch (const nlohmann::json::exception &) {
     }
-    return body.size() > 200 ? body.substr(0, 200) + "..." : body;
+    return oneLine(body);
 }
 
 /** One request's outcome: a result, a retryable failure, or a fatal one. */

@@ -44,8 +44,18 @@ DemoCalibration toDemoCalibration(const ModelCalibration &c)
 
 fs::path defaultDemoDirectory()
 {
-    const char *env = std::getenv("PLAD_DEMO_DIR");
-    return env && *env ? fs::path(env) : fs::path(PLAD_DEMO_DIR);
+    if (const char *env = std::getenv("PLAD_DEMO_DIR"); env && *env)
+        return fs::path(env);
+    // An installed program: PREFIX/bin/plad finds PREFIX/share/plad-workbench/demo.
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const fs::path installed = (exe.parent_path() / PLAD_INSTALLED_DEMO).lexically_normal();
+        if (fs::is_directory(installed, ec))
+            return installed;
+    }
+    // A program run from its build tree: the source tree's resources.
+    return fs::path(PLAD_DEMO_DIR);
 }
 
 nlohmann::json DemoStudyResult::toJson() const

@@ -18,7 +18,10 @@
 
 namespace plad {
 
-/** The demo shipped with the program: $PLAD_DEMO_DIR, else resources/demo of the source tree. */
+/**
+ * The demo shipped with the program: $PLAD_DEMO_DIR; else, for an installed program,
+ * share/plad-workbench/demo under its install prefix; else resources/demo of the source tree.
+ */
 std::filesystem::path defaultDemoDirectory();
 
 struct DemoStudyOptions

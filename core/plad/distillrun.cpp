@@ -1,4 +1,5 @@
 #include "plad/distillrun.h"
+#include "common/crashpoint.h"
 #include "plad/distilltrainer.h"
 
 #include "common/error.h"
@@ -432,6 +433,7 @@ void evaluateAt(RunState &s, CausalLMImpl &model, const EvalSet &set, int64_t st
                                             {"mean_rouge_l", finiteOrNull(seq.rerank.meanQuality)},
                                             {"mean_sample_rouge_l", finiteOrNull(seq.rerank.meanSampleQuality)}}}};
     }
+    crashPoint("eval.measured");
     s.store->pairs().recordStep(s.runId, step, points, {});
     s.store->results().addEvaluation(s.runId, step, "calibration", result.dump());
     std::string line = "evaluation at step " + std::to_string(step) + ":";
@@ -648,6 +650,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
     auto onStep = [&](const DistillStep &step) {
         if (root)
             s.store->pairs().recordStep(s.runId, step.point.step, metricsOf(step), step.pairs);
+        crashPoint("train.step");
         if (c.eval.every > 0 && step.point.step % c.eval.every == 0 && step.point.step < c.train.maxSteps)
             evaluateAt(s, *s.student, evalSet, step.point.step, context);
         if (s.callbacks.onStep)
@@ -701,6 +704,7 @@ DistillRunResult execute(RunState &s, JobContext *context)
     s.store->runs().setStage(s.runId, "export", "running");
     result.modelDirectory = s.directory / "model";
     saveModel(*s.student, result.modelDirectory);
+    crashPoint("export.model");
     s.promptTemplate.exportTo(c.student, result.modelDirectory);
     s.store->results().addArtifact(s.runId, "model", result.modelDirectory.string(), result.steps);
     s.store->runs().setStage(s.runId, "export", "completed", result.modelDirectory.string());
@@ -731,6 +735,9 @@ nlohmann::json environmentJson()
     return {{"plad_version", pladVersion},
             {"torch_version", runtime.torchVersion},
             {"blas", runtime.blas},
+            {"blas_name", runtime.blasName},
+            {"blas_threads", runtime.blasThreads},
+            {"reference_blas", runtime.referenceBlas},
             {"cpu_capability", runtime.cpuCapability},
             {"threads", runtime.intraOpThreads},
             {"cores", std::thread::hardware_concurrency()},

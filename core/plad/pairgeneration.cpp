@@ -1,4 +1,5 @@
 #include "plad/pairgeneration.h"
+#include "common/crashpoint.h"
 
 #include "model/batchsizing.h"
 
@@ -403,6 +404,7 @@ private:
 
         start = Clock::now();
         mStore.pairs().saveGenerated(mRunId, mRound, finished);
+        crashPoint("generate.saved");
         storeSeconds += secondsSince(start);
         return static_cast<int64_t>(finished.size());
     }

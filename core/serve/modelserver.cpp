@@ -8,9 +8,14 @@
 #include "tokenizer/textstream.h"
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <mutex>
+
+#include <sys/socket.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -23,10 +28,18 @@ using nlohmann::json;
 /** A request the client got wrong: answered with HTTP `status` and OpenAI's error shape. */
 struct RequestError
 {
+    RequestError(int status, std::string message, std::string type = "invalid_request_error", std::string param = {}, int retryAfterSeconds = 0)
+        : status(status)
+        , message(std::move(message))
+        , type(std::move(type))
+        , param(std::move(param))
+        , retryAfterSeconds(retryAfterSeconds)
+    {}
     int status;
     std::string message;
-    std::string type = "invalid_request_error";
+    std::string type;
     std::string param;
+    int retryAfterSeconds; ///< sent as Retry-After when > 0 (429, 503)
 };
 
 std::string dumpJson(const json &j)
@@ -38,8 +51,17 @@ std::string dumpJson(const json &j)
 void sendError(httplib::Response &res, const RequestError &e)
 {
     res.status = e.status;
+    if (e.retryAfterSeconds > 0)
+        res.set_header("Retry-After", std::to_string(e.retryAfterSeconds));
     res.set_content(dumpJson({{"error", {{"message", e.message}, {"type", e.type}, {"param", e.param.empty() ? json() : json(e.param)}, {"code", nullptr}}}}),
                     "application/json");
+}
+
+std::string formatSeconds(double seconds)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%g s", seconds);
+    return text;
 }
 
 bool absent(const json &body, const char *name)
@@ -147,10 +169,41 @@ struct ModelServer::State
     PromptTemplate serving;          ///< chat mode: the template that renders conversations
     GenerationDefaults defaults;
     std::vector<int64_t> endIds;
-    std::mutex modelMutex;
+    std::timed_mutex modelMutex;
     httplib::Server server;
     int port = 0;
+    int listenSocket = -1;
     std::atomic<uint64_t> requestCounter{0};
+    // Admission: requests holding or waiting for the model, and what became of the others.
+    std::atomic<int> admitted{0};
+    std::atomic<uint64_t> completed{0}, rejectedFull{0}, timedOut{0}, clientErrors{0}, serverErrors{0};
+    std::atomic<double> lastGenerationSeconds{1.0};
+
+    /** A place in the queue, given back when the request's response is done with. */
+    struct Ticket
+    {
+        std::atomic<int> &count;
+        ~Ticket() { count.fetch_sub(1); }
+    };
+
+    int retryAfter() const
+    {
+        // About how long the queue ahead takes to clear, at least a second.
+        return std::max(1, static_cast<int>(std::ceil(lastGenerationSeconds.load() * std::max(1, admitted.load()))));
+    }
+
+    std::shared_ptr<Ticket> admit()
+    {
+        const int before = admitted.fetch_add(1);
+        if (before >= 1 + options.maxQueue) {
+            admitted.fetch_sub(1);
+            throw RequestError{429,
+                               "the server is busy: " + std::to_string(before) + " requests are running or queued (at most "
+                                   + std::to_string(1 + options.maxQueue) + ", serve --max-queue); retry later",
+                               "rate_limit_exceeded", "", retryAfter()};
+        }
+        return std::shared_ptr<Ticket>(new Ticket{admitted}); // no temporary: its destructor would give the place back
+    }
 
     State(const std::filesystem::path &dir, ModelServerOptions o)
         : options(std::move(o))
@@ -400,8 +453,17 @@ struct ModelServer::State
             return !c.text.stopped() && !clientGone;
         };
         {
-            std::lock_guard lock(modelMutex);
+            std::unique_lock lock(modelMutex, std::defer_lock);
+            if (!lock.try_lock_for(std::chrono::duration<double>(options.queueTimeoutSeconds)))
+                throw RequestError{503,
+                                   "the server is busy: the request waited " + formatSeconds(options.queueTimeoutSeconds)
+                                       + " for the model (serve --queue-timeout); retry later",
+                                   "server_error", "", retryAfter()};
+            if (options.whileHoldingModel)
+                options.whileHoldingModel();
+            const auto started = std::chrono::steady_clock::now();
             results = model.generate(batch, gen);
+            lastGenerationSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         }
         for (size_t i = 0; i < choices.size(); ++i) {
             Choice &c = choices[i];
@@ -524,19 +586,40 @@ struct ModelServer::State
         return body;
     }
 
+    void countError(int status)
+    {
+        if (status == 429)
+            ++rejectedFull;
+        else if (status == 503)
+            ++timedOut;
+        else if (status >= 500)
+            ++serverErrors;
+        else
+            ++clientErrors;
+    }
+
     void handle(const httplib::Request &req, httplib::Response &res, bool chat)
     {
         try {
             const Request r = parse(parseBody(req), chat);
+            auto ticket = admit();
             if (!r.stream) {
                 res.set_content(dumpJson(complete(r)), "application/json");
+                ++completed;
                 return;
             }
             res.set_header("Cache-Control", "no-cache");
-            res.set_chunked_content_provider("text/event-stream", [this, r](size_t, httplib::DataSink &sink) {
+            // The ticket lives as long as the provider: the stream's generation holds its place.
+            res.set_chunked_content_provider("text/event-stream", [this, r, ticket](size_t, httplib::DataSink &sink) {
                 try {
                     stream(r, sink);
+                    ++completed;
+                } catch (const RequestError &e) {
+                    countError(e.status);
+                    const std::string event = "data: " + dumpJson({{"error", {{"message", e.message}, {"type", e.type}}}}) + "\n\n";
+                    sink.write(event.data(), event.size());
                 } catch (const std::exception &e) {
+                    ++serverErrors;
                     const std::string event = "data: " + dumpJson({{"error", {{"message", e.what()}, {"type", "server_error"}}}}) + "\n\n";
                     sink.write(event.data(), event.size());
                 }
@@ -544,8 +627,10 @@ struct ModelServer::State
                 return true;
             });
         } catch (const RequestError &e) {
+            countError(e.status);
             sendError(res, e);
         } catch (const std::exception &e) {
+            ++serverErrors;
             sendError(res, {500, e.what(), "server_error"});
         }
     }
@@ -567,6 +652,40 @@ ModelServer::ModelServer(const std::filesystem::path &modelDirectory, ModelServe
     });
     s->server.Post("/v1/completions", [s](const httplib::Request &req, httplib::Response &res) { s->handle(req, res, false); });
     s->server.Post("/v1/chat/completions", [s](const httplib::Request &req, httplib::Response &res) { s->handle(req, res, true); });
+    // Errors the HTTP layer answers itself (413 for a body over the limit, 404 for an unknown
+    // path, 400 for a malformed request line) get OpenAI's error shape too.
+    s->server.set_error_handler([s](const httplib::Request &req, httplib::Response &res) {
+        if (!res.body.empty())
+            return;
+        s->countError(res.status);
+        if (res.status == 413)
+            sendError(res, {413, "the request body is larger than " + std::to_string(s->options.maxBodyBytes) + " bytes (serve --max-body)"});
+        else if (res.status == 404)
+            sendError(res, {404, "no such endpoint: " + req.method + " " + req.path + " (this server has /v1/models, /v1/completions, /v1/chat/completions)"});
+        else
+            sendError(res, {res.status, "the request could not be read (HTTP " + std::to_string(res.status) + ")"});
+    });
+    const size_t threads = static_cast<size_t>(std::max(1, s->options.connectionThreads));
+    s->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    s->server.set_payload_max_length(s->options.maxBodyBytes);
+    auto seconds = [](double value, auto &&set) {
+        const auto whole = static_cast<time_t>(value);
+        set(whole, static_cast<time_t>((value - static_cast<double>(whole)) * 1e6));
+    };
+    seconds(s->options.readTimeoutSeconds, [s](time_t sec, time_t usec) { s->server.set_read_timeout(sec, usec); });
+    seconds(s->options.writeTimeoutSeconds, [s](time_t sec, time_t usec) { s->server.set_write_timeout(sec, usec); });
+    // The listening socket: SO_REUSEADDR only (no SO_REUSEPORT, so a second server on a port
+    // in use fails to bind instead of sharing it), and remembered so that bind() can give it a
+    // real backlog (the HTTP library listens with a backlog of 5, which resets connections
+    // when many clients connect at once).
+    s->server.set_socket_options([s](socket_t sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        s->listenSocket = sock;
+    });
+    // An idle kept-alive connection gives its thread back soon, so waiting clients get served.
+    s->server.set_keep_alive_timeout(2);
+    s->server.set_keep_alive_max_count(1000);
 }
 
 ModelServer::~ModelServer()
@@ -582,6 +701,8 @@ int ModelServer::bind()
         throw Error("cannot listen on " + d->options.host + ":" + std::to_string(d->options.port)
                     + " (the port is in use or the address is not local); choose another with --port");
     d->port = port;
+    if (d->listenSocket >= 0)
+        ::listen(d->listenSocket, SOMAXCONN);
     return port;
 }
 
@@ -606,6 +727,11 @@ void ModelServer::stop()
 bool ModelServer::isRunning() const
 {
     return d->server.is_running();
+}
+
+ModelServerStats ModelServer::stats() const
+{
+    return {d->completed.load(), d->rejectedFull.load(), d->timedOut.load(), d->clientErrors.load(), d->serverErrors.load(), d->admitted.load()};
 }
 
 } // namespace plad

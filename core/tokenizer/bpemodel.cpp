@@ -46,8 +46,8 @@ BpeModel::BpeModel(const nlohmann::json &spec, const std::string &source)
         throw FormatError(source + ": BPE model needs a \"vocab\" object of token -> id");
     mVocab.reserve(spec["vocab"].size());
     for (auto it = spec["vocab"].begin(); it != spec["vocab"].end(); ++it) {
-        if (!it->is_number_integer() || it->get<int64_t>() < 0)
-            throw FormatError(source + ": vocab entry \"" + it.key() + "\" must map to a non-negative integer id");
+        if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() >= (int64_t{1} << 31))
+            throw FormatError(source + ": vocab entry \"" + it.key() + "\" must map to an integer id in [0, 2^31), found " + it->dump());
         const int64_t id = it->get<int64_t>();
         mVocab.emplace(it.key(), id);
         mReverse.emplace(id, it.key());

@@ -221,6 +221,16 @@ std::shared_ptr<const ChatTemplate> Tokenizer::chatTemplate() const
 
 Tokenizer Tokenizer::fromJson(const nlohmann::json &doc, const nlohmann::json *config, const std::string &source)
 {
+    try {
+        return fromJsonChecked(doc, config, source);
+    } catch (const nlohmann::json::exception &e) {
+        // A value of the wrong type somewhere the checks above did not look.
+        throw FormatError(source + ": " + jsonErrorText(e));
+    }
+}
+
+Tokenizer Tokenizer::fromJsonChecked(const nlohmann::json &doc, const nlohmann::json *config, const std::string &source)
+{
     if (!doc.is_object())
         throw FormatError(source + ": expected a JSON object");
     if (!doc.contains("model"))
@@ -242,6 +252,8 @@ Tokenizer Tokenizer::fromJson(const nlohmann::json &doc, const nlohmann::json *c
             AddedToken t;
             t.id = item["id"].get<int64_t>();
             t.content = item["content"].get<std::string>();
+            if (t.id < 0 || t.id >= (int64_t{1} << 31) || !item["id"].is_number_integer())
+                throw FormatError(source + ": added token \"" + t.content + "\" has id " + item["id"].dump() + "; ids are in [0, 2^31)");
             t.singleWord = item.value("single_word", false);
             t.lstrip = item.value("lstrip", false);
             t.rstrip = item.value("rstrip", false);

@@ -88,6 +88,7 @@ public:
 private:
     struct Pipeline;
     explicit Tokenizer(std::shared_ptr<const Pipeline> pipeline);
+    static Tokenizer fromJsonChecked(const nlohmann::json &tokenizer, const nlohmann::json *config, const std::string &source);
     /** Token `id`'s string: its added token (returned as `added`), else its vocabulary entry; throws for an unknown id. */
     const std::string &tokenString(int64_t id, const AddedToken *&added) const;
     std::shared_ptr<const Pipeline> d;

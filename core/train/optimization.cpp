@@ -1,4 +1,5 @@
 #include "train/optimization.h"
+#include "common/crashpoint.h"
 
 #include "common/error.h"
 #include "common/fileio.h"
@@ -62,11 +63,13 @@ void saveCheckpoint(const fs::path &directory, CausalLMImpl &model, torch::optim
     fs::remove_all(fresh);
     fs::create_directories(fresh);
     saveModel(model, fresh);
+    crashPoint("checkpoint.partial");
     torch::save(optimizer, (fresh / "optimizer.pt").string());
     writeFileAtomically(fresh / "trainer_state.json", state.dump(2) + "\n");
     fs::remove_all(old);
     if (fs::exists(directory))
         fs::rename(directory, old);
+    crashPoint("checkpoint.swapping");
     fs::rename(fresh, directory);
     fs::remove_all(old);
 }

@@ -1,5 +1,7 @@
 #include "train/sftjob.h"
 
+#include "common/crashpoint.h"
+
 #include "train/sfttrainer.h"
 
 #include "common/configreader.h"
@@ -143,6 +145,7 @@ SftJobResult runSftJob(const SftJobConfig &config, bool resume, JobContext *cont
     if (result.training.stop == TrainStop::Completed) {
         result.modelDirectory = config.output / "model";
         saveModel(*model, result.modelDirectory);
+        crashPoint("sft.export");
         config.promptTemplate.exportTo(config.tokenizer, result.modelDirectory);
     }
     return result;

@@ -1,4 +1,5 @@
 #include "train/sfttrainer.h"
+#include "common/crashpoint.h"
 
 #include "common/error.h"
 #include "common/fileio.h"
@@ -133,7 +134,7 @@ int64_t SftTrainer::loadCheckpoint()
 {
     const auto state = plad::loadCheckpoint(checkpointDirectory(), *mModel, adam(mOptimizer));
     if (!state)
-        throw Error(checkpointDirectory().string() + ": no checkpoint to resume from");
+        return 0; // stopped before its first checkpoint: the job starts again from step 0
     mEpoch = state->at("epoch").get<int64_t>();
     mPosition = state->at("position").get<int64_t>();
     shuffle();
@@ -233,6 +234,7 @@ TrainingResult SftTrainer::run(JobContext *context, const std::function<void(con
         if (point.validationLoss)
             line["validation_loss"] = *point.validationLoss;
         metrics << line.dump() << '\n' << std::flush;
+        crashPoint("sft.step");
         result.history.push_back(point);
         if (point.validationLoss)
             result.validationLoss = point.validationLoss;

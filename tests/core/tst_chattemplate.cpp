@@ -246,6 +246,20 @@ void TestChatTemplate::runawayTemplatesStop()
     small.maxOutputBytes = 1000;
     QVERIFY_THROWS_EXCEPTION(TemplateError, JinjaTemplate("{% for i in range(100000) %}xxxxxxxxxx{% endfor %}").render({}, small));
     QVERIFY_THROWS_EXCEPTION(TemplateError, render("{{ 'x' * 100000000 }}"));
+    // Loops that write nothing end too (found by fuzzing: 10^10 iterations of nothing).
+    const TemplateError busy = renderError("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}");
+    QVERIFY2(busy.detail().find("steps") != std::string::npos, busy.what());
+    // Work that a huge count makes long, but whose answer is small, is answered at once.
+    QCOMPARE(render("{{ 1 ** 1000000000000000000 }}|{{ (-1) ** 1000000000000000001 }}|{{ 2 ** 62 }}"),
+             std::string("1|-1|4611686018427387904"));
+    QCOMPARE(render("[{{ '' * 1000000000000000000 }}]{{ ([] * 1000000000000000000) | length }}"), std::string("[]0"));
+    // 64-bit integers: an overflow is an error, never a silent wrap.
+    for (const char *overflow : {"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775807 - 2 }}", "{{ 4294967296 * 4294967296 }}",
+                                 "{{ 2 ** 63 }}", "{{ -(-9223372036854775807 - 1) }}", "{{ (-9223372036854775807 - 1) // -1 }}"}) {
+        const TemplateError e = renderError(overflow);
+        QVERIFY2(e.detail().find("overflow") != std::string::npos, e.what());
+    }
+    QCOMPARE(render("{{ (-9223372036854775807 - 1) % -1 }}"), std::string("0"));
 }
 
 void TestChatTemplate::generationBlocksAreMarked()

@@ -29,7 +29,7 @@ void parseGpt2Config(const JsonFieldReader &r, ModelConfig &c)
     c.maxPositions = r.positiveInt("n_positions", 1024);
     c.normEps = r.positiveNumber("layer_norm_epsilon", 1e-5);
     c.activation = r.string("activation_function", "gelu_new");
-    checkActivation(c.activation, "config.json field \"activation_function\"");
+    checkActivation(c.activation, r.source() + " field \"activation_function\"");
     c.tieWordEmbeddings = r.boolean("tie_word_embeddings", true);
     c.scaleAttnWeights = r.boolean("scale_attn_weights", true);
     c.scaleAttnByInverseLayerIdx = r.boolean("scale_attn_by_inverse_layer_idx", false);

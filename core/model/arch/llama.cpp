@@ -14,7 +14,7 @@ std::optional<RopeScaling> parseRopeScaling(const JsonFieldReader &r, const nloh
         return std::nullopt;
     if (!value.is_object())
         r.fail("rope_scaling", "must be null or an object");
-    JsonFieldReader sub(value, "config.json field \"rope_scaling\"");
+    JsonFieldReader sub(value, r.source() + ": field \"rope_scaling\"");
     std::string type = sub.string("rope_type", sub.string("type", "default"));
     if (type == "default")
         return std::nullopt;
@@ -52,7 +52,7 @@ void parseLlamaFamilyConfig(const JsonFieldReader &r, ModelConfig &c)
     c.maxPositions = r.positiveInt("max_position_embeddings", 2048);
     c.normEps = r.positiveNumber("rms_norm_eps", 1e-6);
     c.activation = r.string("hidden_act", "silu");
-    checkActivation(c.activation, "config.json field \"hidden_act\"");
+    checkActivation(c.activation, r.source() + " field \"hidden_act\"");
     c.ropeTheta = r.positiveNumber("rope_theta", 10000.0);
     c.ropeScaling = parseRopeScaling(r, r.has("rope_scaling") ? c.raw["rope_scaling"] : nlohmann::json());
     c.qkvBias = c.outputBias = r.boolean("attention_bias", false);

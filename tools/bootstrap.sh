@@ -32,7 +32,7 @@ finish() {
 
 # Why each package is needed is written in README.md ("Dependencies").
 packages=(
-  g++ cmake ninja-build ccache pkg-config
+  g++ cmake ninja-build ccache pkg-config dpkg-dev
   qt6-base-dev libgl1-mesa-dev libqcustomplot-dev
   libtorch-dev libgloo-dev libopenblas0-openmp libblas-dev
   nlohmann-json3-dev libcli11-dev libsqlite3-dev libcpp-httplib-dev libpcre2-dev libicu-dev liblz4-dev

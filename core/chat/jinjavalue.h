@@ -38,7 +38,7 @@ public:
     const Value *find(const std::string &key) const;
     void set(const std::string &key, Value value);
     bool contains(const std::string &key) const { return find(key) != nullptr; }
-    std::size_t size() const { return mEntries.size(); }
+    std::size_t size() const; // defined below Value: std::pair<.., Value> needs the whole Value
     const std::vector<std::pair<std::string, Value>> &entries() const { return mEntries; }
 
 private:
@@ -155,5 +155,10 @@ struct JsonDumpOptions
 };
 /** Python's json.dumps of a value. Throws Error for values JSON cannot hold. */
 std::string pythonJsonDumps(const Value &value, const JsonDumpOptions &options);
+
+inline std::size_t Object::size() const
+{
+    return mEntries.size();
+}
 
 } // namespace plad::jinja

@@ -46,11 +46,14 @@ std::string jsonErrorText(const std::exception &e)
     return text;
 }
 
-nlohmann::json readJsonFile(const std::filesystem::path &path)
+namespace {
+
+template<typename Json>
+Json parseJsonFile(const std::filesystem::path &path)
 {
     const std::string text = readTextFile(path);
     try {
-        return nlohmann::json::parse(text);
+        return Json::parse(text);
     } catch (const nlohmann::json::parse_error &e) {
         // Translate the byte offset into line:column, which is what an editor shows.
         const size_t offset = std::min<size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
@@ -68,7 +71,22 @@ nlohmann::json readJsonFile(const std::filesystem::path &path)
             detail = detail.substr(pos);
         throw FormatError(path.string() + ":" + std::to_string(line) + ":" + std::to_string(column)
                           + ": invalid JSON: " + detail);
+    } catch (const nlohmann::json::exception &e) {
+        // A number beyond double's range (1e999) fails after the syntax is read.
+        throw FormatError(path.string() + ": invalid JSON: " + jsonErrorText(e));
     }
+}
+
+} // namespace
+
+nlohmann::json readJsonFile(const std::filesystem::path &path)
+{
+    return parseJsonFile<nlohmann::json>(path);
+}
+
+nlohmann::ordered_json readOrderedJsonFile(const std::filesystem::path &path)
+{
+    return parseJsonFile<nlohmann::ordered_json>(path);
 }
 
 AtomicFileWriter::AtomicFileWriter(std::filesystem::path target)

@@ -11,6 +11,8 @@ namespace plad {
 
 /** Reads a JSON file; a syntax error names the file, line and column. */
 nlohmann::json readJsonFile(const std::filesystem::path &path);
+/** readJsonFile, keeping the order of object keys (files the program rewrites). */
+nlohmann::ordered_json readOrderedJsonFile(const std::filesystem::path &path);
 
 /**
  * A JSON library exception as a message: "at /json/pointer: what was wrong" (the project builds

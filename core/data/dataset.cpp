@@ -383,7 +383,7 @@ ImportedDataset importDataset(const std::filesystem::path &path, const ImportOpt
             Json doc;
             try {
                 doc = Json::parse(item.text);
-            } catch (const nlohmann::json::parse_error &e) {
+            } catch (const nlohmann::json::exception &e) { // parse_error, or out_of_range for 1e999
                 std::string what = e.what();
                 if (const auto pos = what.find("syntax error"); pos != std::string::npos)
                     what = what.substr(pos);

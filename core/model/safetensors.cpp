@@ -149,8 +149,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path &path)
         nlohmann::json header;
         try {
             header = nlohmann::json::parse(bytes + 8, bytes + 8 + headerSize);
-        } catch (const nlohmann::json::parse_error &e) {
-            throw FormatError(where + ": header is not valid JSON (" + e.what() + ")");
+        } catch (const nlohmann::json::exception &e) { // parse_error, or out_of_range for 1e999
+            throw FormatError(where + ": header is not valid JSON (" + jsonErrorText(e) + ")");
         }
         if (!header.is_object())
             throw FormatError(where + ": header must be a JSON object");

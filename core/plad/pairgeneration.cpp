@@ -1,6 +1,6 @@
 #include "plad/pairgeneration.h"
-#include "common/crashpoint.h"
 
+#include "common/crashpoint.h"
 #include "model/batchsizing.h"
 
 #include "common/error.h"
@@ -309,7 +309,15 @@ public:
         , mThread([this] { loop(); })
     {}
 
-    ~PairWriter() { finish(); }
+    // Stops the thread without rethrowing: the destructor runs while the writer's error (a full
+    // disk) is already on its way up, and a second exception would terminate the program.
+    ~PairWriter()
+    {
+        try {
+            finish();
+        } catch (...) {
+        }
+    }
 
     /** Queues a batch; waits while two are queued. Rethrows the writer's error. */
     void push(std::vector<CollectedPrompt> batch, double &waitSeconds)

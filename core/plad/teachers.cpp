@@ -200,8 +200,8 @@ public:
             nlohmann::json doc;
             try {
                 doc = nlohmann::json::parse(line);
-            } catch (const nlohmann::json::parse_error &e) {
-                throw Error(where + "not valid JSON (" + e.what() + ")");
+            } catch (const nlohmann::json::exception &e) { // parse_error, or out_of_range for 1e999
+                throw Error(where + "not valid JSON (" + jsonErrorText(e) + ")");
             }
             if (!doc.is_object() || !doc.contains(config.idField))
                 throw Error(where + "missing field \"" + config.idField + "\"");

@@ -574,7 +574,7 @@ struct ModelServer::State
         json body;
         try {
             body = json::parse(req.body);
-        } catch (const json::parse_error &e) {
+        } catch (const json::exception &e) { // parse_error, or out_of_range for 1e999
             throw RequestError{400, std::string("the request body is not JSON: ") + e.what()};
         }
         if (!body.is_object())

@@ -2,6 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <sys/statvfs.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace plad {
 namespace {
 
@@ -29,6 +34,38 @@ std::string describe(int code)
     default:
         return sqlite3_errstr(code);
     }
+}
+
+bool onReadOnlyFileSystem(const std::filesystem::path &file)
+{
+    struct statvfs fs{};
+    const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+    return ::statvfs(dir.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0;
+}
+
+// describe(), with the cause a failed open or write on read-only media really has (SQLite
+// reports it as "cannot open" or "read-only database" or an I/O error).
+std::string describeAt(int code, const std::filesystem::path &file)
+{
+    const int primary = code & 0xff;
+    if ((primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_IOERR) && onReadOnlyFileSystem(file))
+        return "the workspace is on a read-only file system (remount it read-write, or copy the workspace somewhere writable)";
+    return describe(code);
+}
+
+// The path part of a file: URI (RFC 3986: %, ?, # and non-ASCII bytes escaped).
+std::string uriPath(const std::filesystem::path &file)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : std::filesystem::absolute(file).string()) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x21 || u > 0x7e || c == '%' || c == '?' || c == '#')
+            out += std::string("%") + hex[u >> 4] + hex[u & 15];
+        else
+            out += c;
+    }
+    return out;
 }
 
 } // namespace
@@ -148,12 +185,22 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path &path, bool create, b
     if (create && !readOnly)
         flags |= SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX;
-    const int rc = sqlite3_open_v2(path.c_str(), &mDb, flags, nullptr);
+    std::string name = path.string();
+    // A workspace on read-only media (a mounted backup, a shared read-only volume) that was
+    // closed cleanly has no -wal file, and SQLite cannot create the -shm index there: it is
+    // opened as immutable, which needs neither. With a -wal left by a killed writer, SQLite
+    // reads it through the existing -shm instead.
+    std::error_code ec;
+    if (readOnly && onReadOnlyFileSystem(path) && !std::filesystem::exists(name + "-wal", ec)) {
+        name = "file:" + uriPath(path) + "?immutable=1";
+        flags |= SQLITE_OPEN_URI;
+    }
+    const int rc = sqlite3_open_v2(name.c_str(), &mDb, flags, nullptr);
     if (rc != SQLITE_OK) {
         const int code = rc;
         sqlite3_close(mDb);
         mDb = nullptr;
-        throw StoreError(mPath.string() + ": cannot open the database: " + describe(code));
+        throw StoreError(mPath.string() + ": cannot open the database: " + describeAt(code, mPath));
     }
     sqlite3_extended_result_codes(mDb, 1);
     sqlite3_busy_timeout(mDb, 10000);
@@ -230,7 +277,13 @@ std::string SqliteDatabase::integrityCheck()
 void SqliteDatabase::fail(int code, const std::string &what) const
 {
     std::string detail = mDb ? sqlite3_errmsg(mDb) : "";
-    std::string message = mPath.string() + ": " + describe(code);
+    std::string reason = describeAt(code, mPath);
+    // An I/O error's cause, as the system reported it: a full disk shows up this way when
+    // SQLite grows its shared-memory index or writes the WAL.
+    if (const int system = mDb ? sqlite3_system_errno(mDb) : 0; (code & 0xff) == SQLITE_IOERR && system != 0)
+        reason = system == ENOSPC ? "the disk is full (" + std::string(std::strerror(system)) + ")"
+                                  : reason + " (" + std::strerror(system) + ")";
+    std::string message = mPath.string() + ": " + reason;
     if (!detail.empty() && detail != describe(code) && detail != sqlite3_errstr(code))
         message += " (" + detail + ")";
     throw StoreError(message + " while " + what);

@@ -76,7 +76,7 @@ BpeTrainingSummary trainByteLevelBpe(const std::filesystem::path &corpus, const 
             nlohmann::json doc;
             try {
                 doc = nlohmann::json::parse(line);
-            } catch (const nlohmann::json::parse_error &) {
+            } catch (const nlohmann::json::exception &) { // parse_error, or out_of_range for 1e999
                 throw FormatError(corpus.string() + ":" + std::to_string(number) + ": invalid JSON");
             }
             for (const auto &field : options.jsonFields) {

@@ -441,7 +441,7 @@ void PromptTemplate::exportTo(const std::filesystem::path &tokenizerSource, cons
         } else if (const auto own = ChatTemplate::fromModelDirectory(from)) {
             const auto config = from / "tokenizer_config.json";
             if (!fs::exists(from / "chat_template.jinja") && !fs::exists(from / "chat_template.json") && fs::exists(config)) {
-                const auto doc = nlohmann::ordered_json::parse(readTextFile(config));
+                const auto doc = readOrderedJsonFile(config);
                 if (doc["chat_template"].is_array())
                     namedList = doc["chat_template"];
             }
@@ -456,7 +456,7 @@ void PromptTemplate::exportTo(const std::filesystem::path &tokenizerSource, cons
     }
     if (chatSource) {
         const auto configFile = directory / "tokenizer_config.json";
-        nlohmann::ordered_json config = fs::exists(configFile) ? nlohmann::ordered_json::parse(readTextFile(configFile))
+        nlohmann::ordered_json config = fs::exists(configFile) ? readOrderedJsonFile(configFile)
                                                                : nlohmann::ordered_json::object();
         if (!config.is_object())
             throw FormatError(configFile.string() + ": expected a JSON object");

@@ -1,14 +1,16 @@
 #include "train/optimization.h"
-#include "common/crashpoint.h"
 
+#include "common/crashpoint.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "model/modelloader.h"
 #include "model/safetensors.h"
 
 #include <cmath>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
+
 #include <torch/torch.h>
 
 namespace plad {
@@ -64,7 +66,11 @@ void saveCheckpoint(const fs::path &directory, CausalLMImpl &model, torch::optim
     fs::create_directories(fresh);
     saveModel(model, fresh);
     crashPoint("checkpoint.partial");
-    torch::save(optimizer, (fresh / "optimizer.pt").string());
+    // Serialised in memory and written by writeFileAtomically: Torch's own file writer throws
+    // from its destructor when the disk fills, which ends the program instead of the step.
+    std::ostringstream optimizerBytes;
+    torch::save(optimizer, optimizerBytes);
+    writeFileAtomically(fresh / "optimizer.pt", std::move(optimizerBytes).str());
     writeFileAtomically(fresh / "trainer_state.json", state.dump(2) + "\n");
     fs::remove_all(old);
     if (fs::exists(directory))

@@ -1,10 +1,10 @@
 #include "train/sfttrainer.h"
-#include "common/crashpoint.h"
 
+#include "common/crashpoint.h"
 #include "common/error.h"
 #include "common/fileio.h"
-#include "model/runtime.h"
 #include "model/modelloader.h"
+#include "model/runtime.h"
 #include "model/safetensors.h"
 #include "model/sequencescorer.h"
 #include "train/optimization.h"

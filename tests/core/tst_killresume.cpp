@@ -4,6 +4,7 @@
 // and compared with a run never stopped: the same outputs and pairs, the same loss series, a
 // bit-identical exported student, and a workspace database that passes PRAGMA integrity_check.
 #include "clirunner.h"
+#include "runsnapshot.h"
 #include "store/workspace.h"
 #include "testsupport.h"
 
@@ -66,37 +67,6 @@ Attempt runAttempt(const QStringList &args, const Kill &kill)
     a.exitCode = a.killed ? -1 : process.exitCode();
     a.err = process.readAllStandardError();
     return a;
-}
-
-/** Everything a run produced that must not depend on how often it was stopped. */
-struct RunSnapshot
-{
-    std::map<std::tuple<std::string, int, int64_t>, std::string> outputs; ///< (prompt, source, sample) -> text
-    std::multiset<std::tuple<std::string, std::string, std::string, std::string>> pairs;
-    std::map<std::string, std::vector<std::pair<int64_t, double>>> series; ///< loss, lr, grad_norm, ...
-    std::string exportedWeights;
-    std::string status, integrity;
-};
-
-RunSnapshot snapshotRun(const fs::path &ws)
-{
-    RunSnapshot s;
-    auto store = Workspace::openReadOnly(ws);
-    const std::string run = "r0001-plad";
-    std::map<int64_t, std::string> texts;
-    for (const auto &o : store.pairs().outputs(run)) {
-        s.outputs[{o.promptId, static_cast<int>(o.source), o.sample}] = o.text;
-        texts[o.id] = o.text;
-    }
-    for (const auto &p : store.pairs().list(run))
-        s.pairs.insert({p.promptId, texts[p.chosenOutput], texts[p.rejectedOutput], p.labeller});
-    for (const char *name : {"loss", "lr", "grad_norm", "ranking_accuracy", "margin", "validation_loss"})
-        for (const auto &m : store.runs().metrics(run, name))
-            s.series[name].push_back({m.step, m.value});
-    s.status = toString(store.runs().requireRun(run).status);
-    s.integrity = store.integrityCheck();
-    s.exportedWeights = readText(ws / "runs" / run / "model" / "model.safetensors");
-    return s;
 }
 
 /** The SFT job's record: its metrics without the timings, and the exported weights. */
@@ -172,7 +142,7 @@ private Q_SLOTS:
         const Attempt reference = runAttempt({"run", str(config), "--workspace", str(whole), "--quiet"}, {});
         const int wholeMs = static_cast<int>(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
         QVERIFY2(reference.exitCode == 0, reference.err.constData());
-        const RunSnapshot want = snapshotRun(whole);
+        const test::RunSnapshot want = test::snapshotRun(whole);
         QCOMPARE(want.status, std::string("completed"));
         QVERIFY(!want.pairs.empty());
         QCOMPARE(want.series.at("loss").size(), size_t(12));
@@ -233,28 +203,8 @@ private Q_SLOTS:
             QVERIFY(done);
             qInfo("trial %u: %d kills in %d attempts", trial, kills, attempts);
 
-            RunSnapshot got = snapshotRun(ws);
-            QCOMPARE(got.status, std::string("completed"));
-            QCOMPARE(got.integrity, std::string("ok"));
-            QCOMPARE(got.outputs.size(), want.outputs.size());
-            for (const auto &[key, text] : want.outputs) {
-                const auto it = got.outputs.find(key);
-                QVERIFY2(it != got.outputs.end(), ("missing an output of prompt " + std::get<0>(key)).c_str());
-                QVERIFY2(it->second == text, ("prompt " + std::get<0>(key) + ": \"" + it->second + "\" vs \"" + text + "\"").c_str());
-            }
-            QVERIFY(got.pairs == want.pairs);
-            for (const auto &[name, series] : want.series) {
-                QVERIFY2(got.series[name].size() == series.size(), (name + ": " + std::to_string(got.series[name].size()) + " points vs "
-                                                                    + std::to_string(series.size())).c_str());
-                for (size_t i = 0; i < series.size(); ++i) {
-                    QCOMPARE(got.series[name][i].first, series[i].first);
-                    QVERIFY2(got.series[name][i].second == series[i].second,
-                             (name + " at step " + std::to_string(series[i].first) + ": " + std::to_string(got.series[name][i].second)
-                              + " vs " + std::to_string(series[i].second))
-                                 .c_str());
-                }
-            }
-            QVERIFY2(got.exportedWeights == want.exportedWeights, "the exported student differs from the uninterrupted run's");
+            const std::string difference = test::differenceBetween(test::snapshotRun(ws), want);
+            QVERIFY2(difference.empty(), ("trial " + std::to_string(trial) + ": " + difference).c_str());
             QVERIFY2(kills >= 1, "the plan never stopped the run");
             totalKills += kills;
         }

@@ -11,7 +11,10 @@
 
 namespace plad::fuzz {
 namespace fs = std::filesystem;
-using nlohmann::ordered_json;
+using nlohmann::json;
+// The mutators work on std::map objects: the library's ordered_map trips its own parent-link
+// checks under JSON_DIAGNOSTICS (an assertion in nlohmann 3.11.2 when a subtree is copied).
+using ordered_json = nlohmann::json;
 
 namespace {
 
@@ -151,24 +154,36 @@ std::string mutateJson(const std::string &text, size_t maxSize, Random &random, 
                 node[key] = !dict.values.empty() && random.chance(60) ? dict.values[random.below(dict.values.size())]
                                                                      : interestingValue(random);
             } else if (node.is_array()) {
-                node.push_back(node.empty() ? interestingValue(random) : node[random.below(node.size())]);
+            {
+                // Copied out first: push_back may reallocate the element it would copy from.
+                ordered_json element = node.empty() ? interestingValue(random) : ordered_json(node[random.below(node.size())]);
+                node.push_back(std::move(element));
+            }
             }
             break;
         case 4:
-            node = *nodes[random.below(nodes.size())]; // a copy of another subtree (or itself)
+        {
+            // A copy of another subtree (or of itself, or of an ancestor): copied out first, as
+            // assigning a node from inside its own tree breaks the library's parent links.
+            nlohmann::json copy = *nodes[random.below(nodes.size())];
+            node = std::move(copy);
+        }
             break;
         case 5:
             if (node.is_string())
                 node = mutateBytes(node.get<std::string>(), std::min<size_t>(maxSize, node.get<std::string>().size() * 2 + 16));
             else if (node.is_number_integer())
-                node = node.get<int64_t>() + int64_t(random.below(5)) - 2;
+                // Wrapping, as the harness's own arithmetic must not overflow at INT64_MAX.
+                node = static_cast<int64_t>(static_cast<uint64_t>(node.get<int64_t>()) + random.below(5) - 2);
             else if (node.is_number())
                 node = node.get<double>() * (random.chance(50) ? -1.0 : 1e6);
             break;
         case 6:
             if (node.is_array() && node.size() > 1) // more elements, to stress lengths
-                for (size_t i = 0, n = node.size(); i < n && node.size() < 4096; ++i)
-                    node.push_back(node[i]);
+                for (size_t i = 0, n = node.size(); i < n && node.size() < 4096; ++i) {
+                    ordered_json element = node[i];
+                    node.push_back(std::move(element));
+                }
             break;
         case 7:
             if (!dict.values.empty())

@@ -53,7 +53,7 @@ private:
 struct Dictionary
 {
     std::vector<std::string> keys;
-    std::vector<nlohmann::ordered_json> values;
+    std::vector<nlohmann::json> values;
 };
 
 /** Byte-level mutation of a string through LLVMFuzzerMutate (libFuzzer's, or the driver's). */

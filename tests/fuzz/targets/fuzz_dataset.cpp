@@ -46,8 +46,8 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max
         {"prompt", "response", "chosen", "rejected", "post", "summary", "title", "messages", "role", "content",
          "conversations", "from", "value", "instruction", "input", "output", "completions", "completion", "id"},
         {"user", "assistant", "system", "human", "gpt", "\n\nHuman: hi\n\nAssistant: hello",
-         nlohmann::ordered_json::array({{{"role", "user"}, {"content", "hi"}}, {{"role", "assistant"}, {"content", "yo"}}}),
-         nlohmann::ordered_json::array({{{"from", "human"}, {"value", "hi"}}, {{"from", "gpt"}, {"value", "yo"}}})}};
+         nlohmann::json::array({{{"role", "user"}, {"content", "hi"}}, {{"role", "assistant"}, {"content", "yo"}}}),
+         nlohmann::json::array({{{"from", "human"}, {"value", "hi"}}, {{"from", "gpt"}, {"value", "yo"}}})}};
     if (size < 2 || random.chance(5)) {
         const std::string bytes = plad::fuzz::mutateBytes(std::string(reinterpret_cast<char *>(data), size), maxSize);
         return plad::fuzz::store(bytes, data, maxSize);

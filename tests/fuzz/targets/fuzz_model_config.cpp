@@ -28,6 +28,6 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max
          "tie_word_embeddings", "torch_dtype", "bos_token_id", "eos_token_id", "pad_token_id", "sliding_window",
          "attention_bias", "hidden_act", "activation_function", "use_sliding_window", "qkv_bias"},
         {"gpt2", "llama", "mistral", "qwen2", "qwen3", "llama3", "float32", "bfloat16", "silu", "gelu_new", 0, -1,
-         nlohmann::ordered_json::array({1, 2}), nlohmann::ordered_json{{"rope_type", "llama3"}, {"factor", 8.0}}}};
+         nlohmann::json::array({1, 2}), nlohmann::json{{"rope_type", "llama3"}, {"factor", 8.0}}}};
     return plad::fuzz::store(plad::fuzz::mutateJson(std::string(reinterpret_cast<char *>(data), size), maxSize, random, dict), data, maxSize);
 }

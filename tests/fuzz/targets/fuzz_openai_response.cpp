@@ -138,8 +138,8 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max
     plad::fuzz::Random random(seed);
     static const plad::fuzz::Dictionary dict{
         {"choices", "text", "message", "content", "role", "finish_reason", "index", "error", "usage", "id", "object"},
-        {"stop", "length", nullptr, "assistant", nlohmann::ordered_json::array(),
-         nlohmann::ordered_json{{"message", "overloaded"}, {"type", "server_error"}}}};
+        {"stop", "length", nullptr, "assistant", nlohmann::json::array(),
+         nlohmann::json{{"message", "overloaded"}, {"type", "server_error"}}}};
     std::string bytes(reinterpret_cast<char *>(data), size);
     const size_t head = bytes.find("\r\n\r\n");
     if (size < 2 || head == std::string::npos || random.chance(15))

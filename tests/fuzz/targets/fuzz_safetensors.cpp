@@ -34,8 +34,8 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max
     static const plad::fuzz::Dictionary dict{
         {"dtype", "shape", "data_offsets", "__metadata__", "format"},
         {"F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL", "F8_E4M3", "pt",
-         nlohmann::ordered_json::array({0, 0}), nlohmann::ordered_json::array({0, 4}),
-         nlohmann::ordered_json::array({2, 3}), nlohmann::ordered_json::array({uint64_t(1) << 62, 4})}};
+         nlohmann::json::array({0, 0}), nlohmann::json::array({0, 4}),
+         nlohmann::json::array({2, 3}), nlohmann::json::array({uint64_t(1) << 62, 4})}};
     const std::string bytes(reinterpret_cast<char *>(data), size);
     uint64_t headerLength = 0;
     if (size >= 8)

@@ -117,8 +117,8 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max
         {"model", "prompt", "messages", "role", "content", "max_tokens", "max_completion_tokens", "temperature", "top_p",
          "top_k", "n", "stop", "seed", "stream", "stream_options", "include_usage", "logprobs", "top_logprobs",
          "repetition_penalty", "type", "text"},
-        {"student", "user", "system", "assistant", "tool", 0, 16, 17, 1e9, -1, true, nlohmann::ordered_json::array({1, 2, 3}),
-         nlohmann::ordered_json::array({{{"type", "text"}, {"text", "hi"}}}), nlohmann::ordered_json{{"include_usage", true}}}};
+        {"student", "user", "system", "assistant", "tool", 0, 16, 17, 1e9, -1, true, nlohmann::json::array({1, 2, 3}),
+         nlohmann::json::array({{{"type", "text"}, {"text", "hi"}}}), nlohmann::json{{"include_usage", true}}}};
     std::string bytes(reinterpret_cast<char *>(data), size);
     const size_t head = bytes.find("\r\n\r\n");
     if (head == std::string::npos || random.chance(15))

@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     try {
         const ChatTemplate chat = ChatTemplate::fromTokenizerConfig(path);
         ChatTemplate::Input input;
-        input.messages = nlohmann::ordered_json::parse(
+        input.messages = nlohmann::json::parse(
             R"([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Sum up: a b c"}])");
         for (const bool prompt : {false, true}) {
             input.addGenerationPrompt = prompt;
@@ -38,14 +38,14 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max
          "{{ bos_token }}{% if add_generation_prompt %}A:{% endif %}", "{{ raise_exception('no') }}",
          "{% for i in range(100000) %}{% endfor %}", "{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}",
          "{{ messages[0]['content'] | upper | trim }}", "{% set ns = namespace(a=1) %}{{ ns.a * 10 }}",
-         nlohmann::ordered_json::array({{{"name", "default"}, {"template", "{{ messages | length }}"}}}),
-         nlohmann::ordered_json{{"content", "<s>"}, {"lstrip", false}}, "<|im_end|>"}};
+         nlohmann::json::array({{{"name", "default"}, {"template", "{{ messages | length }}"}}}),
+         nlohmann::json{{"content", "<s>"}, {"lstrip", false}}, "<|im_end|>"}};
     std::string text(reinterpret_cast<char *>(data), size);
     // Half the time, mutate the template text itself (Jinja syntax), not the JSON around it.
-    auto doc = nlohmann::ordered_json::parse(text, nullptr, false);
+    auto doc = nlohmann::json::parse(text, nullptr, false);
     if (!doc.is_discarded() && doc.is_object() && doc.contains("chat_template") && doc["chat_template"].is_string() && random.chance(50)) {
         doc["chat_template"] = plad::fuzz::mutateBytes(doc["chat_template"].get<std::string>(), std::min<size_t>(maxSize, 1 << 16));
-        return plad::fuzz::store(doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace), data, maxSize);
+        return plad::fuzz::store(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), data, maxSize);
     }
     return plad::fuzz::store(plad::fuzz::mutateJson(text, maxSize, random, dict), data, maxSize);
 }

@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t maxSize, unsigned int seed)
 {
-    using nlohmann::ordered_json;
+    using nlohmann::json;
     plad::fuzz::Random random(seed);
     static const plad::fuzz::Dictionary dict{
         {"type", "model", "vocab", "merges", "normalizer", "pre_tokenizer", "post_processor", "decoder", "added_tokens",
@@ -47,8 +47,8 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max
          "start", "stop", "ids", "tokens"},
         {"BPE", "ByteLevel", "Metaspace", "Sequence", "Split", "NFC", "NFKC", "NFD", "Lowercase", "Prepend", "Replace",
          "Strip", "ByteFallback", "Fuse", "TemplateProcessing", "Whitespace", "Digits", "Punctuation", "Isolated",
-         "MergedWithPrevious", "Removed", "first", "always", "never", ordered_json{{"Regex", "\\s+|(?=a)"}},
-         ordered_json{{"String", "\xe2\x96\x81"}}, ordered_json{{"Regex", "(((((a*)*)*)*)*)b"}},
-         ordered_json::array({"a b", "ab c"}), ordered_json::array({ordered_json::array({"a", "b"})})}};
+         "MergedWithPrevious", "Removed", "first", "always", "never", nlohmann::json{{"Regex", "\\s+|(?=a)"}},
+         nlohmann::json{{"String", "\xe2\x96\x81"}}, nlohmann::json{{"Regex", "(((((a*)*)*)*)*)b"}},
+         nlohmann::json::array({"a b", "ab c"}), nlohmann::json::array({nlohmann::json::array({"a", "b"})})}};
     return plad::fuzz::store(plad::fuzz::mutateJson(std::string(reinterpret_cast<char *>(data), size), maxSize, random, dict), data, maxSize);
 }

@@ -123,7 +123,7 @@ std::string messageText(const Json &message)
         for (const auto &part : *it) {
             if (part.is_string())
                 text += part.get<std::string>();
-            else if (part.is_object() && part.value("type", "text") == "text" && part.contains("text") && part["text"].is_string())
+            else if (part.is_object() && (!part.contains("type") || part["type"] == "text") && part.contains("text") && part["text"].is_string())
                 text += part["text"].get<std::string>();
         }
     return text;

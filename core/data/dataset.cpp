@@ -394,8 +394,13 @@ ImportedDataset importDataset(const std::filesystem::path &path, const ImportOpt
             record = parseRecord(doc, options, format, number);
             if (ids.count(record.id))
                 throw FormatError("duplicate id \"" + record.id + "\"");
-        } catch (const FormatError &e) {
-            const std::string message = path.string() + ":" + std::to_string(number) + ": " + e.what();
+        } catch (const std::exception &e) {
+            // A record's own problem (FormatError), or a value of a type no reader expected
+            // (the JSON library's type errors, with the field's place): the line is bad.
+            const auto *json = dynamic_cast<const nlohmann::json::exception *>(&e);
+            if (!json && !dynamic_cast<const FormatError *>(&e))
+                throw;
+            const std::string message = path.string() + ":" + std::to_string(number) + ": " + (json ? jsonErrorText(*json) : std::string(e.what()));
             if (!options.skipBadLines)
                 throw FormatError(message + " (pass --skip-bad-lines to skip and count such lines)");
             ++result.report.skippedBadLines;

@@ -66,16 +66,50 @@ struct Attempt
     double retryAfter = -1; ///< seconds the server asked for, when it did
 };
 
-Attempt sendOnce(httplib::Client &client, const std::string &path, const std::string &body, bool chat, const std::string &url)
+// The most a server may send for one completion: a real answer is a few KiB; a server that
+// keeps sending is cut off instead of filling the memory.
+constexpr size_t kMaxResponseBytes = 16u << 20;
+
+Attempt sendOnce(httplib::Client &client, const std::string &path, const std::string &body, bool chat, const std::string &url,
+                 double timeoutSeconds)
 {
     Attempt a;
-    auto response = client.Post(path, body, "application/json");
+    httplib::Request request;
+    request.method = "POST";
+    request.path = path;
+    request.body = body;
+    request.set_header("Content-Type", "application/json");
+    // The body as it arrives, within a size and a time limit: the read timeout alone does not
+    // stop a server that sends a byte every few seconds.
+    std::string received;
+    bool tooLarge = false, tooSlow = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                                   std::chrono::duration<double>(2 * timeoutSeconds));
+    request.content_receiver = [&](const char *data, size_t size, uint64_t, uint64_t) {
+        if (received.size() + size > kMaxResponseBytes)
+            return !(tooLarge = true);
+        if (std::chrono::steady_clock::now() > deadline)
+            return !(tooSlow = true);
+        received.append(data, size);
+        return true;
+    };
+    auto response = client.send(request);
+    if (tooLarge || tooSlow) {
+        a.kind = Attempt::Fatal;
+        a.error = url + (tooLarge ? ": the response is larger than " + std::to_string(kMaxResponseBytes >> 20) + " MiB; not an answer to a completion"
+                                  : ": the response did not arrive within " + std::to_string(static_cast<int>(2 * timeoutSeconds))
+                                        + " s (twice timeout_seconds)");
+        if (tooSlow)
+            a.kind = Attempt::Retry;
+        return a;
+    }
     if (!response) {
         a.kind = Attempt::Retry;
         a.error = url + ": " + (response.error() == httplib::Error::Read ? std::string("timed out waiting for the response")
                                                                         : "cannot connect (" + httplib::to_string(response.error()) + ")");
         return a;
     }
+    response->body = std::move(received);
     const int status = response->status;
     if (status == 429 || status >= 500) {
         a.kind = Attempt::Retry;
@@ -217,7 +251,7 @@ void requestCompletions(const OpenAiEndpoint &endpoint, const CompletionSettings
             while (true) {
                 ++result.attempts;
                 const auto start = Clock::now();
-                const Attempt a = sendOnce(client, path, text, endpoint.chat, fullUrl);
+                const Attempt a = sendOnce(client, path, text, endpoint.chat, fullUrl, endpoint.timeoutSeconds);
                 if (a.kind == Attempt::Ok) {
                     result.text = a.text;
                     result.finishReason = a.finishReason;

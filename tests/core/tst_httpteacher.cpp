@@ -107,6 +107,34 @@ private Q_SLOTS:
             std::this_thread::sleep_for(std::chrono::milliseconds(1500));
             res.set_content(reply("late"), "application/json");
         });
+        // A server that never stops sending, one that sends a byte at a time, one that cuts
+        // its answer short.
+        mServer.Post("/huge/v1/completions", [](const httplib::Request &, httplib::Response &res) {
+            res.set_chunked_content_provider("application/json", [](size_t offset, httplib::DataSink &sink) {
+                const std::string chunk(1 << 20, ' ');
+                if (offset >= (64u << 20))
+                    sink.done();
+                else
+                    sink.write(chunk.data(), chunk.size());
+                return true;
+            });
+        });
+        mServer.Post("/drip/v1/completions", [](const httplib::Request &, httplib::Response &res) {
+            res.set_chunked_content_provider("application/json", [](size_t offset, httplib::DataSink &sink) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                if (offset >= 40)
+                    sink.done();
+                else
+                    sink.write(" ", 1);
+                return true;
+            });
+        });
+        mServer.Post("/cut/v1/completions", [](const httplib::Request &, httplib::Response &res) {
+            res.set_content_provider(1000, "application/json", [](size_t, size_t, httplib::DataSink &sink) {
+                sink.write(R"({"choices": [)", 13);
+                return false; // the connection ends here
+            });
+        });
         mServer.Post("/garbage/v1/completions", [](const httplib::Request &, httplib::Response &res) {
             res.set_content(R"({"choices": []})", "application/json");
         });
@@ -192,6 +220,25 @@ private Q_SLOTS:
         const auto results = run(e, {"x"});
         QCOMPARE(results.at(0).attempts, 2);
         QVERIFY2(results.at(0).error.find("timed out") != std::string::npos, results.at(0).error.c_str());
+    }
+
+    void hugeSlowAndCutResponsesAreReported()
+    {
+        // 64 MiB of answer: cut off at 16 MiB, a clear error, no memory filled.
+        test::expectError([&] { run(endpoint("/huge"), {"x"}); }, "the response is larger than 16 MiB");
+        // A byte every 100 ms never trips the read timeout; the whole answer has a deadline.
+        auto e = endpoint("/drip");
+        e.timeoutSeconds = 0.5;
+        e.maxRetries = 0;
+        auto results = run(e, {"x"});
+        QVERIFY2(results.at(0).error.find("did not arrive within 1 s") != std::string::npos, results.at(0).error.c_str());
+        // An answer cut short: retried, then reported, never taken as a completion.
+        e = endpoint("/cut");
+        e.maxRetries = 1;
+        e.timeoutSeconds = 2;
+        results = run(e, {"x"});
+        QVERIFY(results.at(0).text.empty());
+        QVERIFY2(!results.at(0).error.empty() && results.at(0).error.find('\n') == std::string::npos, results.at(0).error.c_str());
     }
 
     void authenticationErrorsStopEverything()

@@ -7,6 +7,7 @@
 #include "common/version.h"
 
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <set>
 #include <string>
@@ -73,6 +74,10 @@ int main(int argc, char **argv)
         return 2;
     } catch (const plad::Error &e) {
         std::cerr << "plad: error: " << e.what() << '\n';
+        return 1;
+    } catch (const std::filesystem::filesystem_error &e) {
+        // The system refused a path (too long, no permission, not a directory): the user's to fix.
+        std::cerr << "plad: error: " << plad::Error::escapeControls(e.path1().string()) << ": " << e.code().message() << '\n';
         return 1;
     } catch (const std::exception &e) {
         std::cerr << "plad: internal error: " << e.what() << '\n';

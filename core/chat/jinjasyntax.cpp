@@ -3,6 +3,7 @@
 #include "jinjatemplate.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace plad::jinja {
@@ -342,7 +343,8 @@ private:
         }
         const std::string text = clean(mSource.substr(p, q - p));
         if (isFloat) {
-            tokens.push_back({Tok::Float, {}, 0, std::stod(text), start});
+            // strtod, not stod: a literal beyond double's range is inf, as Python reads 1e999.
+            tokens.push_back({Tok::Float, {}, 0, std::strtod(text.c_str(), nullptr), start});
         } else {
             try {
                 tokens.push_back({Tok::Integer, {}, static_cast<int64_t>(std::stoll(text)), 0, start});

@@ -184,6 +184,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path &path)
                 if (!dim.is_number_unsigned())
                     throw FormatError(at + ": \"shape\" must be an array of non-negative integers");
                 const uint64_t d = dim.get<uint64_t>();
+                if (d > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+                    throw FormatError(at + ": dimension " + std::to_string(d) + " is too large");
                 if (d != 0 && elements > std::numeric_limits<uint64_t>::max() / d)
                     throw FormatError(at + ": shape overflows");
                 elements *= d;

@@ -149,8 +149,9 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max
     case 0: { // another status
         static const char *codes[] = {"200", "201", "204", "301", "400", "401", "404", "429", "500", "503", "999", "-1", ""};
         const size_t sp = headers.find(' ');
-        if (sp != std::string::npos)
-            headers = headers.substr(0, sp + 1) + codes[random.below(std::size(codes))] + headers.substr(headers.find(' ', sp + 1));
+        const size_t end = sp == std::string::npos ? sp : headers.find_first_of(" \r", sp + 1);
+        if (end != std::string::npos)
+            headers = headers.substr(0, sp + 1) + codes[random.below(std::size(codes))] + headers.substr(end);
         break;
     }
     case 1: { // a header added

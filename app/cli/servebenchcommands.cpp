@@ -1,4 +1,4 @@
-// plad bench serve: plad serve under many concurrent clients on loopback.
+// plad bench serving: plad serve under many concurrent clients on loopback.
 #include "cli/clisupport.h"
 #include "cli/commands.h"
 
@@ -44,7 +44,7 @@ void addServeBenchmark(CLI::App &bench)
     };
     auto a = std::make_shared<Args>();
     a->server.port = 0;
-    auto *command = bench.add_subcommand("serve", "plad serve under concurrent clients on loopback for a bounded time: requests/s, "
+    auto *command = bench.add_subcommand("serving", "plad serve under concurrent clients on loopback for a bounded time: requests/s, "
                                                   "latency percentiles, statuses (200, 429 queue full, 503 waited too long), memory");
     command->add_option("MODEL_DIR", a->model, "the model to serve (default: the demo's student)");
     command->add_option("--clients", a->clients, "concurrent clients, each one request at a time")->check(CLI::Range(1, 1024))->capture_default_str();

@@ -216,6 +216,9 @@ RunConfig RunConfig::load(const fs::path &file)
         return fromJson(readJsonFile(file), file.parent_path());
     } catch (const ConfigError &e) {
         throw ConfigError(file.string() + ": " + e.what());
+    } catch (const Error &e) {
+        // A file the config names (a prompt template, a tokenizer) with its own problem.
+        throw ConfigError(file.string() + ": " + e.what());
     } catch (const std::filesystem::filesystem_error &e) {
         // A path in the config the system cannot even look at (too long, a component not a directory).
         throw ConfigError(file.string() + ": " + e.path1().string().substr(0, 200) + ": " + e.code().message());

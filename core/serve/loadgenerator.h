@@ -1,6 +1,6 @@
 #pragma once
 // Many concurrent clients against an OpenAI-compatible server (plad serve, or any other), for a
-// bounded time: what `plad bench serve` measures and the load test asserts.
+// bounded time: what `plad bench serving` measures and the load test asserts.
 
 #include <cstdint>
 #include <map>

@@ -6,7 +6,7 @@
 # removed afterwards unless it was installed before. Needs root (or sudo) for apt.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="${1:-$root/build/release}"
+build="$(cd "${1:-$root/build/release}" && pwd)" # absolute: apt takes a path only when it has a slash before the name
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

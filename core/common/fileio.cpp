@@ -79,6 +79,20 @@ Json parseJsonFile(const std::filesystem::path &path)
 
 } // namespace
 
+void rethrowForConfigFile(const std::filesystem::path &file)
+{
+    try {
+        throw;
+    } catch (const Error &e) {
+        throw ConfigError(file.string() + ": " + e.what());
+    } catch (const std::filesystem::filesystem_error &e) {
+        // A path in the config the system cannot even look at (too long, a component not a directory).
+        throw ConfigError(file.string() + ": " + e.path1().string().substr(0, 200) + ": " + e.code().message());
+    } catch (const nlohmann::json::exception &e) {
+        throw ConfigError(file.string() + ": " + jsonErrorText(e));
+    }
+}
+
 nlohmann::json readJsonFile(const std::filesystem::path &path)
 {
     return parseJsonFile<nlohmann::json>(path);

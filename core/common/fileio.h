@@ -21,6 +21,14 @@ nlohmann::ordered_json readOrderedJsonFile(const std::filesystem::path &path);
  */
 std::string jsonErrorText(const std::exception &e);
 
+/**
+ * Call inside `catch (...)` while loading the config `file`: rethrows the exception in flight
+ * as a ConfigError prefixed with the file when it is an Error (the config's own, or one of a
+ * file it names), a filesystem error (a path the system refuses) or a JSON library error;
+ * anything else propagates unchanged.
+ */
+[[noreturn]] void rethrowForConfigFile(const std::filesystem::path &file);
+
 /** `path` made absolute and normal, as configs store paths; empty stays empty. */
 std::string absolutePathText(const std::filesystem::path &path);
 

@@ -70,16 +70,8 @@ SftJobConfig SftJobConfig::load(const fs::path &file)
 {
     try {
         return fromJson(readJsonFile(file), file.parent_path());
-    } catch (const ConfigError &e) {
-        throw ConfigError(file.string() + ": " + e.what());
-    } catch (const Error &e) {
-        // A file the config names (a prompt template, a tokenizer) with its own problem.
-        throw ConfigError(file.string() + ": " + e.what());
-    } catch (const std::filesystem::filesystem_error &e) {
-        // A path in the config the system cannot even look at (too long, a component not a directory).
-        throw ConfigError(file.string() + ": " + e.path1().string().substr(0, 200) + ": " + e.code().message());
-    } catch (const nlohmann::json::exception &e) {
-        throw ConfigError(file.string() + ": " + jsonErrorText(e));
+    } catch (...) {
+        rethrowForConfigFile(file);
     }
 }
 

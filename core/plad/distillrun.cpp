@@ -184,6 +184,8 @@ std::vector<DistillItem> loadItems(RunState &s)
                 items.push_back({-1, promptFor(o.promptId), o.tokenIds, {}, {}, 0, 0, 1});
         return items;
     }
+    // Taken before reading: an annotation saved while the pairs are read counts as not yet used.
+    const std::string readAt = utcNow();
     std::vector<StoredOutput> outputs = s.store->pairs().outputs(s.runId);
     std::map<int64_t, const StoredOutput *> outputById;
     for (const auto &o : outputs)
@@ -226,6 +228,7 @@ std::vector<DistillItem> loadItems(RunState &s)
         item.weight = weight;
         items.push_back(std::move(item));
     }
+    s.store->runs().markAnnotationsRead(s.runId, readAt);
     return items;
 }
 

@@ -52,7 +52,8 @@ std::string tintedTokensHtml(const StoredOutput &output, const Tokenizer *tokeni
             continue; // special tokens (EOS) are not shown
         char value[32];
         std::snprintf(value, sizeof value, "%.2f", static_cast<double>(output.studentLogprobs[i]));
-        html += "<span style=\"background-color:" + logprobTint(output.studentLogprobs[i]) + "\" title=\"log p = " + value + "\">"
+        // Dark text: the tints are light, whatever the theme around them.
+        html += "<span style=\"color:#111;background-color:" + logprobTint(output.studentLogprobs[i]) + "\" title=\"log p = " + value + "\">"
                 + xmlEscape(piece) + "</span>";
     }
     return html;

@@ -2,7 +2,10 @@
 
 #include "store/runstore.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
 #include <cstring>
 
 namespace plad {
@@ -68,6 +71,38 @@ StoredPair readPair(SqliteStatement &s)
     return p;
 }
 
+constexpr const char *outputColumns = "id, prompt_id, round, source, sample, text, token_ids, student_logprobs, teacher_logprobs, seconds, "
+                                      "finish_reason";
+
+StoredOutput readOutput(SqliteStatement &s)
+{
+    StoredOutput o;
+    o.id = s.integer(0);
+    o.promptId = s.text(1);
+    o.round = s.integer(2);
+    o.source = s.text(3) == "student" ? OutputSource::Student : OutputSource::Teacher;
+    o.sample = s.integer(4);
+    o.text = s.text(5);
+    o.tokenIds = unpackAs<int32_t, int64_t>(s.blob(6));
+    o.studentLogprobs = unpackAs<float, float>(s.blob(7));
+    if (!s.isNull(8))
+        o.teacherLogprobs = unpackAs<float, float>(s.blob(8));
+    o.seconds = s.real(9);
+    o.finishReason = s.text(10);
+    return o;
+}
+
+/** `text` as a LIKE pattern matching it anywhere (with '\\' escaping LIKE's own characters). */
+std::string containsPattern(const std::string &text)
+{
+    std::string pattern = "%";
+    for (const char c : text) {
+        if (c == '%' || c == '_' || c == '\\')
+            pattern += '\\';
+        pattern += c;
+    }
+    return pattern + "%";
+}
 
 } // namespace
 
@@ -153,28 +188,13 @@ void PairStore::saveGenerated(const std::string &runId, int64_t round, const std
 
 std::vector<StoredOutput> PairStore::outputs(const std::string &runId, int64_t round)
 {
-    auto s = mDb.prepare("SELECT id, prompt_id, round, source, sample, text, token_ids, student_logprobs, teacher_logprobs, seconds, "
-                          "finish_reason FROM outputs o WHERE run_id = ? AND (? < 0 OR round = ?) "
+    auto s = mDb.prepare(std::string("SELECT ") + outputColumns + " FROM outputs o WHERE run_id = ? AND (? < 0 OR round = ?) "
                           // In the prompts' order, whatever order generation saved them in.
                           "ORDER BY round, (SELECT idx FROM prompts q WHERE q.run_id = o.run_id AND q.prompt_id = o.prompt_id), id");
     s.bind(1, runId).bind(2, round).bind(3, round);
     std::vector<StoredOutput> out;
-    while (s.step()) {
-        StoredOutput o;
-        o.id = s.integer(0);
-        o.promptId = s.text(1);
-        o.round = s.integer(2);
-        o.source = s.text(3) == "student" ? OutputSource::Student : OutputSource::Teacher;
-        o.sample = s.integer(4);
-        o.text = s.text(5);
-        o.tokenIds = unpackAs<int32_t, int64_t>(s.blob(6));
-        o.studentLogprobs = unpackAs<float, float>(s.blob(7));
-        if (!s.isNull(8))
-            o.teacherLogprobs = unpackAs<float, float>(s.blob(8));
-        o.seconds = s.real(9);
-        o.finishReason = s.text(10);
-        out.push_back(std::move(o));
-    }
+    while (s.step())
+        out.push_back(readOutput(s));
     return out;
 }
 
@@ -224,6 +244,118 @@ StoredPair PairStore::requirePair(const std::string &runId, int64_t pairId)
     if (!s.step())
         throw StoreError("run " + runId + " has no pair " + std::to_string(pairId));
     return readPair(s);
+}
+
+std::vector<int64_t> PairStore::pairIds(const std::string &runId, const PairQuery &query)
+{
+    using Filter = PairQuery::Filter;
+    std::string where = "p.run_id = ?1";
+    std::optional<double> hardest;
+    switch (query.filter) {
+    case Filter::All: break;
+    case Filter::Inverted: where += " AND coalesce(p.current_margin, p.initial_margin) < 0"; break;
+    case Filter::JudgeDisagreements: where += " AND c.source = 'student'"; break;
+    case Filter::Annotated: where += " AND a.pair_id IS NOT NULL"; break;
+    case Filter::HeldOut: where += " AND q.split = 'validation'"; break;
+    case Filter::Hardest: {
+        // The tenth with the highest loss at its last step (at least one pair when any has a loss).
+        auto count = mDb.prepare("SELECT count(*) FROM pairs WHERE run_id = ? AND current_loss IS NOT NULL");
+        count.bind(1, runId);
+        count.step();
+        const int64_t withLoss = count.integer(0);
+        if (withLoss == 0)
+            return {};
+        auto threshold = mDb.prepare("SELECT current_loss FROM pairs WHERE run_id = ? AND current_loss IS NOT NULL ORDER BY current_loss DESC LIMIT 1 OFFSET ?");
+        threshold.bind(1, runId).bind(2, std::min(withLoss - 1, withLoss / 10));
+        threshold.step();
+        hardest = threshold.real(0);
+        where += " AND p.current_loss >= ?2 AND p.current_loss > 0";
+        break;
+    }
+    }
+    if (!query.search.empty())
+        where += " AND (q.prompt LIKE ?3 ESCAPE '\\' OR q.reference LIKE ?3 ESCAPE '\\' OR c.text LIKE ?3 ESCAPE '\\'"
+                 " OR r.text LIKE ?3 ESCAPE '\\')";
+    std::string order;
+    using Order = PairQuery::Order;
+    switch (query.order) {
+    case Order::Id: order = "p.id"; break;
+    case Order::Split: order = "q.split"; break;
+    case Order::Prompt: order = "q.prompt"; break;
+    case Order::InitialMargin: order = "p.initial_margin"; break;
+    case Order::CurrentMargin: order = "p.current_margin"; break;
+    case Order::Loss: order = "p.current_loss"; break;
+    case Order::Labeller: order = "p.labeller"; break;
+    case Order::Annotation: order = "a.action"; break;
+    }
+    const std::string direction = query.descending ? " DESC" : " ASC";
+    // Pairs without a value (never trained, not annotated) sort as the lowest.
+    auto s = mDb.prepare("SELECT p.id FROM pairs p JOIN prompts q ON q.run_id = p.run_id AND q.prompt_id = p.prompt_id "
+                         "JOIN outputs c ON c.id = p.chosen_output JOIN outputs r ON r.id = p.rejected_output "
+                         "LEFT JOIN annotations a ON a.pair_id = p.id WHERE " + where + " ORDER BY " + order + " IS NOT NULL" + direction + ", "
+                         + order + direction + ", p.id" + direction);
+    s.bind(1, runId);
+    if (hardest)
+        s.bind(2, *hardest);
+    if (!query.search.empty())
+        s.bind(3, containsPattern(query.search));
+    std::vector<int64_t> ids;
+    while (s.step())
+        ids.push_back(s.integer(0));
+    return ids;
+}
+
+std::vector<PairSummary> PairStore::pairSummaries(const std::string &runId, const std::vector<int64_t> &ids)
+{
+    std::map<int64_t, PairSummary> found;
+    // In chunks: SQLite limits the number of bound values of one statement.
+    constexpr size_t chunk = 500;
+    for (size_t start = 0; start < ids.size(); start += chunk) {
+        const size_t n = std::min(chunk, ids.size() - start);
+        std::string marks;
+        for (size_t i = 0; i < n; ++i)
+            marks += i == 0 ? "?" : ",?";
+        auto s = mDb.prepare(std::string("SELECT ") + pairColumns + ", q.split, substr(q.prompt, 1, 200), c.source "
+                             "FROM pairs p JOIN prompts q ON q.run_id = p.run_id AND q.prompt_id = p.prompt_id "
+                             "JOIN outputs c ON c.id = p.chosen_output LEFT JOIN annotations a ON a.pair_id = p.id "
+                             "WHERE p.run_id = ? AND p.id IN (" + marks + ")");
+        s.bind(1, runId);
+        for (size_t i = 0; i < n; ++i)
+            s.bind(static_cast<int>(i) + 2, ids[start + i]);
+        while (s.step()) {
+            PairSummary row;
+            row.pair = readPair(s);
+            row.split = s.text(16);
+            row.promptStart = s.text(17);
+            row.chosenSource = s.text(18) == "student" ? OutputSource::Student : OutputSource::Teacher;
+            const int64_t id = row.pair.id;
+            found.emplace(id, std::move(row));
+        }
+    }
+    std::vector<PairSummary> out;
+    out.reserve(found.size());
+    for (const int64_t id : ids)
+        if (auto it = found.find(id); it != found.end())
+            out.push_back(it->second);
+    return out;
+}
+
+StoredOutput PairStore::requireOutput(const std::string &runId, int64_t outputId)
+{
+    auto s = mDb.prepare(std::string("SELECT ") + outputColumns + " FROM outputs WHERE run_id = ? AND id = ?");
+    s.bind(1, runId).bind(2, outputId);
+    if (!s.step())
+        throw StoreError("run " + runId + " has no output " + std::to_string(outputId));
+    return readOutput(s);
+}
+
+PromptRecord PairStore::requirePrompt(const std::string &runId, const std::string &promptId)
+{
+    auto s = mDb.prepare("SELECT prompt_id, idx, split, prompt, reference, messages FROM prompts WHERE run_id = ? AND prompt_id = ?");
+    s.bind(1, runId).bind(2, promptId);
+    if (!s.step())
+        throw StoreError("run " + runId + " has no prompt \"" + promptId + "\"");
+    return {s.text(0), s.integer(1), s.text(2), s.text(3), s.text(4), s.text(5)};
 }
 
 void PairStore::annotate(const std::string &runId, const PairAnnotation &annotation)

@@ -47,6 +47,17 @@ public:
     int64_t pairCount(const std::string &runId, int64_t round = -1, const std::string &split = {});
     /** The pair with this id in this run; throws StoreError naming both when there is none. */
     StoredPair requirePair(const std::string &runId, int64_t pairId);
+    /**
+     * Ids of the run's pairs (every round) that pass `query`, in its order (ties by id): what a
+     * listing pages through without reading the pairs themselves.
+     */
+    std::vector<int64_t> pairIds(const std::string &runId, const PairQuery &query);
+    /** Listing rows of these pairs, in the order of `ids` (ids of other runs are left out). */
+    std::vector<PairSummary> pairSummaries(const std::string &runId, const std::vector<int64_t> &ids);
+    /** The output with this id in this run, tokens and log-probs included; throws StoreError when there is none. */
+    StoredOutput requireOutput(const std::string &runId, int64_t outputId);
+    /** The run's prompt with this id; throws StoreError when there is none. */
+    PromptRecord requirePrompt(const std::string &runId, const std::string &promptId);
 
     /** Sets (replaces) a pair's annotation; validates the weight. */
     void annotate(const std::string &runId, const PairAnnotation &annotation);

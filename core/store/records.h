@@ -52,6 +52,8 @@ struct RunRecord
     std::string createdAt;     ///< UTC, ISO 8601
     std::string updatedAt;
     std::string error;         ///< the last failure's message, empty otherwise
+    /** When training last read the run's annotations (UTC, ISO 8601; empty: never). An annotation changed later is not used yet. */
+    std::string annotationsReadAt;
 };
 
 /** One value of a metric time series at an optimiser step (loss, margin, ECE, ...). */
@@ -122,6 +124,26 @@ struct StoredPair
     std::optional<double> currentMargin, currentLoss; ///< at the last step that trained on the pair
     std::optional<int64_t> updatedStep;
     std::optional<PairAnnotation> annotation;
+};
+
+/** Which of a run's pairs a listing shows, in which order (the pair inspector's filters and sorting). */
+struct PairQuery
+{
+    enum class Filter { All, Inverted, Hardest, JudgeDisagreements, Annotated, HeldOut };
+    enum class Order { Id, Split, Prompt, InitialMargin, CurrentMargin, Loss, Labeller, Annotation };
+    Filter filter = Filter::All;     ///< Inverted: margin now < 0; Hardest: the tenth with the highest loss; JudgeDisagreements: the student's output preferred
+    std::string search;              ///< case-insensitive (ASCII) substring of the prompt, the reference or either output; empty: any
+    Order order = Order::Id;
+    bool descending = false;
+};
+
+/** A pair as a listing row: the pair, its prompt's split and first characters, who wrote the preferred side. */
+struct PairSummary
+{
+    StoredPair pair;
+    std::string split;
+    std::string promptStart;         ///< the first 200 bytes of the prompt text
+    OutputSource chosenSource = OutputSource::Teacher;
 };
 
 /** What pair generation produced for one prompt, saved in one transaction. */

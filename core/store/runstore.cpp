@@ -25,10 +25,11 @@ RunRecord readRun(SqliteStatement &s)
     r.createdAt = s.text(6);
     r.updatedAt = s.text(7);
     r.error = s.text(8);
+    r.annotationsReadAt = s.text(9);
     return r;
 }
 
-constexpr const char *runColumns = "id, name, method, status, config, tags, created_at, updated_at, error";
+constexpr const char *runColumns = "id, name, method, status, config, tags, created_at, updated_at, error, annotations_read_at";
 
 } // namespace
 
@@ -114,6 +115,13 @@ void RunStore::setTags(const std::string &id, const std::vector<std::string> &ta
         .bind(2, utcNow())
         .bind(3, id)
         .run();
+    if (mDb.changes() == 0)
+        requireRun(id);
+}
+
+void RunStore::markAnnotationsRead(const std::string &id, const std::string &time)
+{
+    mDb.prepare("UPDATE runs SET annotations_read_at = ? WHERE id = ?").bind(1, time).bind(2, id).run();
     if (mDb.changes() == 0)
         requireRun(id);
 }

@@ -30,6 +30,8 @@ public:
     void setStatus(const std::string &id, RunStatus status, const std::string &error = {});
     void rename(const std::string &id, const std::string &name);
     void setTags(const std::string &id, const std::vector<std::string> &tags);
+    /** Records that training read the run's annotations as they were at `time` (UTC, utcNow()). */
+    void markAnnotationsRead(const std::string &id, const std::string &time);
     /** Deletes the run and everything recorded for it (its prompts, pairs and results too). */
     void deleteRun(const std::string &id);
 

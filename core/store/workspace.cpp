@@ -131,6 +131,10 @@ CREATE TABLE artifacts (
     R"sql(
 ALTER TABLE prompts ADD COLUMN messages TEXT NOT NULL DEFAULT '';
 )sql",
+    // 3 -> 4: when the trainer last read the annotations (what the pair inspector marks as pending)
+    R"sql(
+ALTER TABLE runs ADD COLUMN annotations_read_at TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int migrationCount = static_cast<int>(sizeof migrations / sizeof migrations[0]);
 static_assert(migrationCount == Workspace::schemaVersion, "one migration per schema version");

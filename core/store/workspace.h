@@ -25,7 +25,7 @@ namespace plad {
 class Workspace
 {
 public:
-    static constexpr int schemaVersion = 3;
+    static constexpr int schemaVersion = 4;
     static constexpr const char *fileName = "plad.sqlite";
 
     /** Opens WORKSPACE/plad.sqlite, creating the directory and database when `create` is set. */

@@ -740,6 +740,14 @@ private Q_SLOTS:
             const auto r = runPlad({"pairs", "import-annotations", "r0001-plad", str(mRoot / "discard.jsonl"), "--workspace", str(ws)});
             QVERIFY2(r.exitCode == 0, r.err.constData());
         }
+        // Training read the annotations before they were made: they are pending until it reads them again.
+        std::string annotatedAt;
+        {
+            auto store = Workspace::openReadOnly(ws);
+            const std::string readAt = store.runs().requireRun("r0001-plad").annotationsReadAt;
+            annotatedAt = store.pairs().requirePair("r0001-plad", *discarded.begin()).annotation->updatedAt;
+            QVERIFY2(!readAt.empty() && readAt < annotatedAt, (readAt + " vs " + annotatedAt).c_str());
+        }
 
         // Resume, let it train past where it was killed, then stop it cleanly (SIGTERM = cancel).
         QProcess resumed;
@@ -767,6 +775,7 @@ private Q_SLOTS:
         for (size_t i = 0; i < losses.size(); ++i)
             QCOMPARE(losses[i].step, int64_t(i + 1));                  // steps continue without gaps
         QCOMPARE(toString(store.runs().requireRun("r0001-plad").status), std::string("cancelled"));
+        QVERIFY(store.runs().requireRun("r0001-plad").annotationsReadAt > annotatedAt); // the resumed training read them
         QCOMPARE(out["steps"].get<int64_t>(), losses.back().step);
         // Discarded pairs were not trained on after the resume; the others were (30+ steps of 4 cover them).
         for (const auto &p : store.pairs().list("r0001-plad")) {

@@ -152,6 +152,28 @@ private Q_SLOTS:
         test::expectError([&] { Workspace::open(freshWorkspace(), false); }, "no workspace here");
     }
 
+    void aVersion3WorkspaceIsMigratedAndRecordsWhenAnnotationsWereRead()
+    {
+        const auto ws = freshWorkspace();
+        std::string id;
+        {
+            auto store = Workspace::open(ws);
+            id = store.runs().createRun("plad", "{}").id;
+            QVERIFY(store.runs().requireRun(id).annotationsReadAt.empty());
+            // What version 3 had: no annotations_read_at column.
+            store.database().execute("ALTER TABLE runs DROP COLUMN annotations_read_at");
+            store.database().execute("PRAGMA user_version=3");
+        }
+        test::expectError([&] { Workspace::openReadOnly(ws); }, "open it read-write once to migrate it");
+        auto store = Workspace::open(ws, false);
+        const auto run = store.runs().requireRun(id);
+        QCOMPARE(run.method, std::string("plad"));
+        QVERIFY(run.annotationsReadAt.empty());
+        store.runs().markAnnotationsRead(id, "2026-12-07T10:00:00.000Z");
+        QCOMPARE(store.runs().requireRun(id).annotationsReadAt, std::string("2026-12-07T10:00:00.000Z"));
+        test::expectError([&] { store.runs().markAnnotationsRead("r9999-none", "x"); }, "r9999-none");
+    }
+
     void corruptFileIsRefusedUntouched()
     {
         const auto ws = freshWorkspace();

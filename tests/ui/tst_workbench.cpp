@@ -472,9 +472,13 @@ private Q_SLOTS:
         QVERIFY(pair.annotation.has_value());
         QVERIFY(pair.annotation->action == AnnotationAction::Discard);
         // The "Annotated" quick filter finds exactly it.
-        pairs->filter()->setQuick(PairFilterModel::Quick::Annotated);
-        QCOMPARE(pairs->filter()->rowCount(), 1);
-        pairs->filter()->setQuick(PairFilterModel::Quick::All);
+        QSignalSpy listed(pairs, &PairInspector::loaded);
+        pairs->setFilter(PairQuery::Filter::Annotated);
+        QVERIFY(listed.wait(10000));
+        QCOMPARE(pairs->model()->rowCount(), 1);
+        QCOMPARE(pairs->model()->pairIdAt(0), second);
+        pairs->setFilter(PairQuery::Filter::All);
+        QVERIFY(listed.wait(10000));
     }
 
     void stoppingARunningJobReturnsQuicklyAndKeepsItResumable()

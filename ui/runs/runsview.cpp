@@ -16,6 +16,7 @@
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -85,8 +86,8 @@ RunsView::RunsView(QWidget *parent)
         if (!ids.isEmpty())
             Q_EMIT resumeRun(ids.first());
     });
-    button(tr("Rename..."), tr("Give the run a name"), [this] { rename(); });
-    button(tr("Tags..."), tr("Set the run's tags"), [this] { editTags(); });
+    button(tr("Rename..."), tr("Give the run a name (F2)"), [this] { rename(); })->setShortcut(QKeySequence(Qt::Key_F2));
+    button(tr("Tags..."), tr("Edit the run's tags"), [this] { editTags(); });
     button(tr("Delete..."), tr("Delete the run and everything recorded for it"), [this] { remove(); });
     buttons->addStretch();
     layout->addLayout(buttons);
@@ -168,13 +169,10 @@ void RunsView::refresh()
             mTable->setRowCount(static_cast<int>(mRuns.size()));
             for (int row = 0; row < static_cast<int>(mRuns.size()); ++row) {
                 const auto &s = mRuns[static_cast<size_t>(row)];
-                QStringList tags;
-                for (const auto &t : s.record.tags)
-                    tags << QString::fromStdString(t);
                 const QStringList cells = {QString::fromStdString(s.record.id), QString::fromStdString(s.record.name),
                                            QString::fromStdString(s.record.method), QString::fromStdString(toString(s.record.status)),
                                            QString::number(s.steps), percentOrDash(s.heldOutAccuracy),
-                                           s.ece < 0 ? QStringLiteral("-") : QString::number(s.ece, 'f', 4), tags.join(QStringLiteral(", ")),
+                                           s.ece < 0 ? QStringLiteral("-") : QString::number(s.ece, 'f', 4), tagsText(s.record.tags),
                                            QString::fromStdString(s.record.createdAt).left(19).replace(QLatin1Char('T'), QLatin1Char(' ')),
                                            QString::fromStdString(s.record.updatedAt).left(19).replace(QLatin1Char('T'), QLatin1Char(' '))};
                 for (int c = 0; c < cells.size(); ++c) {
@@ -196,6 +194,16 @@ QStringList RunsView::selectedIds() const
     for (const auto &index : mTable->selectionModel()->selectedRows())
         ids << mTable->item(index.row(), 0)->text();
     return ids;
+}
+
+bool RunsView::selectRun(const QString &runId)
+{
+    for (int row = 0; row < mTable->rowCount(); ++row)
+        if (mTable->item(row, 0)->text() == runId) {
+            mTable->selectRow(row);
+            return true;
+        }
+    return false;
 }
 
 QList<QStringList> RunsView::diffConfigs(const std::vector<std::string> &configJsons)
@@ -316,32 +324,74 @@ void RunsView::writeInBackground(const QString &title, std::function<void(Worksp
         });
 }
 
+const RunSummary *RunsView::summaryOf(const QString &runId) const
+{
+    for (const auto &r : mRuns)
+        if (QString::fromStdString(r.record.id) == runId)
+            return &r;
+    return nullptr;
+}
+
 void RunsView::rename()
 {
     const auto ids = selectedIds();
-    if (ids.isEmpty())
+    const RunSummary *run = ids.isEmpty() ? nullptr : summaryOf(ids.first());
+    if (!run)
         return;
-    bool ok = false;
-    const QString name = QInputDialog::getText(this, tr("Rename run"), tr("Name of %1:").arg(ids.first()), QLineEdit::Normal, QString(), &ok);
-    if (!ok)
-        return;
-    writeInBackground(tr("Rename run"), [id = ids.first().toStdString(), text = name.toStdString()](Workspace &store) { store.runs().rename(id, text); });
+    // The dialog starts from the run's name: confirming it unedited changes nothing.
+    auto *dialog = new QInputDialog(this);
+    dialog->setObjectName(QStringLiteral("renameDialog"));
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setWindowTitle(tr("Rename run"));
+    dialog->setLabelText(tr("Name of %1:").arg(ids.first()));
+    dialog->setTextValue(QString::fromStdString(run->record.name));
+    connect(dialog, &QInputDialog::textValueSelected, this, [this, id = run->record.id, before = run->record.name](const QString &name) {
+        if (name.toStdString() == before)
+            return;
+        writeInBackground(tr("Rename run"), [id, text = name.trimmed().toStdString()](Workspace &store) { store.runs().rename(id, text); });
+    });
+    dialog->open();
+}
+
+QString RunsView::tagsText(const std::vector<std::string> &tags)
+{
+    QStringList list;
+    for (const auto &t : tags)
+        list << QString::fromStdString(t);
+    return list.join(QStringLiteral(", "));
+}
+
+std::vector<std::string> RunsView::parseTags(const QString &text)
+{
+    std::vector<std::string> tags;
+    for (const auto &t : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        const std::string tag = t.trimmed().toStdString();
+        if (!tag.empty() && std::find(tags.begin(), tags.end(), tag) == tags.end())
+            tags.push_back(tag);
+    }
+    return tags;
 }
 
 void RunsView::editTags()
 {
     const auto ids = selectedIds();
-    if (ids.isEmpty())
+    const RunSummary *run = ids.isEmpty() ? nullptr : summaryOf(ids.first());
+    if (!run)
         return;
-    bool ok = false;
-    const QString text = QInputDialog::getText(this, tr("Tags"), tr("Tags of %1, separated by commas:").arg(ids.first()), QLineEdit::Normal, QString(), &ok);
-    if (!ok)
-        return;
-    std::vector<std::string> tags;
-    for (const auto &t : text.split(QLatin1Char(','), Qt::SkipEmptyParts))
-        if (!t.trimmed().isEmpty())
-            tags.push_back(t.trimmed().toStdString());
-    writeInBackground(tr("Tags"), [id = ids.first().toStdString(), tags](Workspace &store) { store.runs().setTags(id, tags); });
+    // The dialog starts from the run's tags, so adding one keeps the others.
+    auto *dialog = new QInputDialog(this);
+    dialog->setObjectName(QStringLiteral("tagsDialog"));
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setWindowTitle(tr("Tags"));
+    dialog->setLabelText(tr("Tags of %1, separated by commas:").arg(ids.first()));
+    dialog->setTextValue(tagsText(run->record.tags));
+    connect(dialog, &QInputDialog::textValueSelected, this, [this, id = run->record.id, before = run->record.tags](const QString &text) {
+        const auto tags = parseTags(text);
+        if (tags == before)
+            return;
+        writeInBackground(tr("Tags"), [id, tags](Workspace &store) { store.runs().setTags(id, tags); });
+    });
+    dialog->open();
 }
 
 void RunsView::remove()

@@ -48,6 +48,15 @@ public:
     /** Rows of the configuration diff shown: {field, value per run...}. */
     QList<QStringList> configDifferences() const;
 
+    /** Selects the run's row (false when it is not in the table). */
+    bool selectRun(const QString &runId);
+    /** Opens the rename or tags dialog of the selected run, filled with its current value (non-modal). */
+    void rename();
+    void editTags();
+    /** Tags as the dialog shows them ("a, b") and back (trimmed, empty and repeated ones dropped). */
+    static QString tagsText(const std::vector<std::string> &tags);
+    static std::vector<std::string> parseTags(const QString &text);
+
     /** Dotted fields whose values differ between the configs (JSON texts), with each run's value. */
     static QList<QStringList> diffConfigs(const std::vector<std::string> &configJsons);
 
@@ -62,8 +71,7 @@ private:
     QStringList selectedIds() const;
     /** Writes to the workspace in the background, then reloads the table; a failure is shown under `title`. */
     void writeInBackground(const QString &title, std::function<void(Workspace &)> write);
-    void rename();
-    void editTags();
+    const RunSummary *summaryOf(const QString &runId) const;
     void remove();
 
     QString mWorkspace;

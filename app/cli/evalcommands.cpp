@@ -8,6 +8,7 @@
 #include "eval/generationeval.h"
 #include "eval/rouge.h"
 #include "eval/comparison.h"
+#include "plad/modelevaluation.h"
 #include "plad/distillrun.h"
 #include "eval/llmjudge.h"
 #include "store/workspace.h"
@@ -99,73 +100,37 @@ void addGenerationEval(CLI::App &app)
         if (a->limit > 0 && static_cast<size_t>(a->limit) < records.size())
             records.resize(static_cast<size_t>(a->limit));
 
-        // Names resolve to model directories: a directory as it is, else a run of the workspace.
-        std::optional<Workspace> store;
-        std::optional<nlohmann::json> runConfig;
-        std::string runId;
-        if (!a->workspace.empty()) {
-            store.emplace(Workspace::open(a->workspace, false));
-            if (!std::filesystem::is_directory(a->model)) {
-                runId = store->runs().requireRun(a->model).id;
-                runConfig = nlohmann::json::parse(store->runs().requireRun(runId).configJson);
-            }
-        }
-        auto resolve = [&](const std::string &name) -> std::string {
-            if (runConfig && name == "initial")
-                return (*runConfig)["student"]["model"].get<std::string>();
-            if (runConfig && name == "teacher") {
-                if (!runConfig->contains("teacher") || (*runConfig)["teacher"]["type"] != "local")
-                    throw Error("--against teacher: run " + runId + " has no local teacher model");
-                return (*runConfig)["teacher"]["model"].get<std::string>();
-            }
-            if (name == "reference")
-                return {};
-            if (std::filesystem::is_directory(name))
-                return name;
-            if (!store)
-                throw Error(name + ": no such model directory (pass --workspace to name runs)");
-            const auto dir = runDirectory(a->workspace, store->runs().requireRun(name).id) / "model";
-            if (!std::filesystem::exists(dir / "config.json"))
-                throw Error("run " + name + " has no trained student yet (" + dir.string() + " is missing); finish or resume the run first");
-            return dir.string();
-        };
-        std::vector<std::string> names{a->model};
-        names.insert(names.end(), a->against.begin(), a->against.end());
-        std::vector<std::string> models;
-        for (const auto &n : names)
-            models.push_back(resolve(n));
-        std::vector<NamedModel> named;
-        for (size_t i = 0; i < models.size(); ++i)
-            named.push_back({names[i], models[i], models[i].empty() ? PromptTemplate{} : promptTemplateOption(a->templateText, models[i]), a->tokenizer});
-        std::unique_ptr<Judge> judge;
+        ModelEvaluationRequest request;
+        request.models = {a->model};
+        request.models.insert(request.models.end(), a->against.begin(), a->against.end());
+        request.workspace = a->workspace;
+        request.records = records;
+        request.dataLabel = a->data;
+        request.options = a->options;
+        request.promptTemplate = a->templateText;
+        request.tokenizer = a->tokenizer;
         if (a->judge == "llm")
-            judge = makeLlmJudge(readJudgeConfig(a->judgeConfig), "cpu");
+            request.llmJudge = readJudgeConfig(a->judgeConfig);
         else if (!a->judgeConfig.empty())
             throw UsageError("--judge-config is for --judge llm");
-        auto comparison = compareModels(
-            named, records, a->options, nullptr,
-            [a](const std::string &name, const JobProgress &p) {
-                if (!a->quiet)
-                    std::fprintf(stderr, "%s: %lld/%lld prompts  %.1f prompts/s  eta %.0fs\n", name.c_str(), static_cast<long long>(p.done),
-                                 static_cast<long long>(p.total), p.ratePerSecond, p.etaSeconds);
-            },
-            judge.get());
-        auto &summary = comparison.summary;
-        const auto &results = comparison.results;
-        summary["data"] = a->data;
+        JobContext context(std::stop_token(), [a](const JobProgress &p) {
+            if (!a->quiet)
+                std::fprintf(stderr, "%s: %lld/%lld prompts  %.1f prompts/s  eta %.0fs\n", p.stage.c_str(), static_cast<long long>(p.done),
+                             static_cast<long long>(p.total), p.ratePerSecond, p.etaSeconds);
+        });
+        const ModelEvaluation evaluation = evaluateModels(request, &context);
+        const auto &summary = evaluation.comparison.summary;
         if (!a->outputs.empty()) {
             std::string text;
-            for (size_t r = 0; r < records.size(); ++r) {
-                nlohmann::json line{{"id", records[r].id}, {"reference", records[r].reference}, {"outputs", nlohmann::json::array()}};
-                for (size_t m = 0; m < results.size(); ++m) {
-                    if (r >= results[m].outputs.size())
-                        continue;
-                    const auto &o = results[m].outputs[r];
-                    nlohmann::json entry{{"model", models[m].empty() ? std::string("reference") : models[m]}, {"prediction", o.prediction},
-                                         {"rougeL_f", o.rouge.rougeL.f1}, {"tokens", o.tokens}, {"finish", toString(o.finishReason)}};
+            for (const auto &row : evaluation.perPrompt) {
+                nlohmann::json line{{"id", row["id"]}, {"reference", row["reference"]}, {"outputs", nlohmann::json::array()}};
+                for (size_t m = 0; m < row["outputs"].size(); ++m) {
+                    const auto &o = row["outputs"][m];
+                    nlohmann::json entry{{"model", evaluation.directories[m].empty() ? std::string("reference") : evaluation.directories[m]},
+                                         {"prediction", o["prediction"]}, {"rougeL_f", o["rougeL_f"]}, {"tokens", o["tokens"]}, {"finish", o["finish"]}};
                     // The judge's verdict on this prompt: +1 the first model won, -1 it lost, 0 a tie.
-                    if (m > 0 && m - 1 < comparison.outcomes.size() && r < comparison.outcomes[m - 1].size())
-                        entry["verdict"] = comparison.outcomes[m - 1][r];
+                    if (m > 0 && m - 1 < row["verdicts"].size())
+                        entry["verdict"] = row["verdicts"][m - 1]["outcome"];
                     line["outputs"].push_back(entry);
                 }
                 text += line.dump() + "\n";
@@ -174,9 +139,6 @@ void addGenerationEval(CLI::App &app)
         }
         if (!a->out.empty())
             writeFileAtomically(a->out, summary.dump(2) + "\n");
-        if (!runId.empty()) {
-            store->results().addEvaluation(runId, std::max<int64_t>(0, store->runs().lastMetricStep(runId)), "generation", summary.dump());
-        }
         printJson(summary);
     });
 }

@@ -41,6 +41,8 @@ public:
 
     /** A context with the same cancellation but no progress reports (for inner calls whose progress the caller reports). */
     JobContext silent() const { return JobContext(mStop); }
+    /** A context with the same cancellation and its own progress callback. */
+    JobContext withProgress(std::function<void(const JobProgress &)> onProgress) const { return JobContext(mStop, std::move(onProgress)); }
 
     /** Reports progress; `force` bypasses the throttle (use it for the last report). */
     void report(const JobProgress &progress, bool force = false)

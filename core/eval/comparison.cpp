@@ -14,25 +14,24 @@
 namespace plad {
 namespace {
 
-/** Prompt by prompt, +1 when `a` is better, -1 when `b` is, 0 for a tie. */
-std::vector<int> outcomesOf(const GenerationEvalResult &a, const GenerationEvalResult &b, const std::vector<DatasetRecord> &records,
-                            Judge *judge, JobContext *context)
+/** Prompt by prompt: preferred +1 when `a` is better, -1 when `b` is, 0 for a tie, with the scores behind it. */
+std::vector<JudgeVerdict> verdictsOf(const GenerationEvalResult &a, const GenerationEvalResult &b, const std::vector<DatasetRecord> &records,
+                                     Judge *judge, JobContext *context)
 {
     const size_t n = std::min(a.outputs.size(), b.outputs.size());
-    std::vector<int> outcomes;
+    std::vector<JudgeVerdict> verdicts;
     if (!judge) {
         for (size_t r = 0; r < n; ++r) {
-            const double d = a.outputs[r].rouge.rougeL.f1 - b.outputs[r].rouge.rougeL.f1;
-            outcomes.push_back(std::abs(d) <= 1e-12 ? 0 : d > 0 ? 1 : -1);
+            const double fa = a.outputs[r].rouge.rougeL.f1, fb = b.outputs[r].rouge.rougeL.f1;
+            const double d = fa - fb;
+            verdicts.push_back({std::abs(d) <= 1e-12 ? 0 : d > 0 ? 1 : -1, fa, fb});
         }
-        return outcomes;
+        return verdicts;
     }
     std::vector<JudgeCase> cases;
     for (size_t r = 0; r < n; ++r)
         cases.push_back({records[r].prompt, records[r].reference, a.outputs[r].prediction, b.outputs[r].prediction});
-    for (const auto &verdict : judge->judge(cases, context))
-        outcomes.push_back(verdict.preferred);
-    return outcomes;
+    return judge->judge(cases, context);
 }
 
 } // namespace
@@ -68,7 +67,7 @@ ModelComparison compareModels(const std::vector<NamedModel> &models, const std::
         GenerationEvalOptions o = options;
         o.promptTemplate = m.promptTemplate;
         JobContext local = context ? context->silent() : JobContext();
-        JobContext reporting(std::stop_token(), [&](const JobProgress &p) {
+        JobContext reporting = (context ? *context : JobContext()).withProgress([&](const JobProgress &p) {
             if (progress)
                 progress(m.name, p);
         });
@@ -87,8 +86,11 @@ ModelComparison compareModels(const std::vector<NamedModel> &models, const std::
     if (out.results.size() > 1) {
         out.summary["head_to_head"] = nlohmann::json::array();
         for (size_t i = 1; i < out.results.size(); ++i) {
-            out.outcomes.push_back(outcomesOf(out.results[0], out.results[i], records, judge, context));
-            const auto &outcomes = out.outcomes.back();
+            out.verdicts.push_back(verdictsOf(out.results[0], out.results[i], records, judge, context));
+            std::vector<int> outcomes;
+            for (const auto &v : out.verdicts.back())
+                outcomes.push_back(v.preferred);
+            out.outcomes.push_back(outcomes);
             HeadToHead counts;
             for (int v : outcomes)
                 (v > 0 ? counts.wins : v < 0 ? counts.losses : counts.ties) += 1;

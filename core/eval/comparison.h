@@ -3,6 +3,7 @@
 #include "common/jobcontext.h"
 #include "data/dataset.h"
 #include "eval/generationeval.h"
+#include "eval/judge.h"
 #include "tokenizer/prompttemplate.h"
 
 #include <filesystem>
@@ -14,7 +15,6 @@
 
 namespace plad {
 
-class Judge;
 
 /** A model to evaluate, under the name reports use ("r0003-plad", "initial", "teacher"). */
 struct NamedModel
@@ -31,6 +31,8 @@ struct ModelComparison
     std::vector<GenerationEvalResult> results; ///< per model, outputs in record order
     /** Per head-to-head (model 0 against model i, i >= 1), per record: +1 model 0 wins, -1 it loses, 0 tie. */
     std::vector<std::vector<int>> outcomes;
+    /** The judge's verdicts behind `outcomes`, with its scores (ROUGE-L F1 of each, or the LLM judge's preference shares). */
+    std::vector<std::vector<JudgeVerdict>> verdicts;
 };
 
 /**

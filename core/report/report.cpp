@@ -363,6 +363,63 @@ RenderedReport renderReport(Workspace &store, const std::string &runId, ReportFo
                                                             : "-"});
         table(wins);
     }
+    // The last evaluation's prompts, where the first head-to-head went worst and best.
+    for (auto it = tests.rbegin(); it != tests.rend(); ++it) {
+        const auto t = nlohmann::json::parse(it->resultJson);
+        const auto rows = t.value("per_prompt", nlohmann::json::array());
+        if (rows.empty() || t.value("head_to_head", nlohmann::json::array()).empty())
+            continue;
+        const std::string a = t["head_to_head"][0].value("a", std::string("?")), b = t["head_to_head"][0].value("b", std::string("?"));
+        auto rouge = [](const nlohmann::json &row, size_t m) {
+            const auto &o = row.value("outputs", nlohmann::json::array());
+            return m < o.size() ? o[m].value("rougeL_f", 0.0) : 0.0;
+        };
+        auto outcome = [](const nlohmann::json &row) {
+            const auto &v = row.value("verdicts", nlohmann::json::array());
+            return v.empty() ? 0 : v[0].value("outcome", 0);
+        };
+        std::vector<size_t> losses, wins;
+        for (size_t i = 0; i < rows.size(); ++i)
+            (outcome(rows[i]) < 0 ? losses : outcome(rows[i]) > 0 ? wins : std::vector<size_t>{}).push_back(i);
+        auto byDifference = [&](size_t x, size_t y) { return rouge(rows[x], 0) - rouge(rows[x], 1) < rouge(rows[y], 0) - rouge(rows[y], 1); };
+        std::stable_sort(losses.begin(), losses.end(), byDifference);
+        std::stable_sort(wins.begin(), wins.end(), [&](size_t x, size_t y) { return byDifference(y, x); });
+        losses.resize(std::min<size_t>(losses.size(), 6));
+        wins.resize(std::min<size_t>(wins.size(), 3));
+        heading("Prompt-by-prompt comparison");
+        paragraph("From the evaluation at step " + std::to_string(it->step) + ": the " + std::to_string(losses.size()) + " prompts where " + a
+                  + " lost to " + b + " by the widest ROUGE-L margin, then the " + std::to_string(wins.size())
+                  + " it won by the widest (of " + std::to_string(rows.size()) + " prompts; the Evaluate area lists them all). "
+                  + "Underlined: words of an output the reference lacks.");
+        std::string html;
+        std::vector<std::vector<std::string>> md = {{"prompt", "verdict", "reference", a, b, "ROUGE-L difference"}};
+        for (const auto *group : {&losses, &wins}) {
+            for (const size_t i : *group) {
+                const auto &row = rows[i];
+                const std::string prompt = row.value("prompt", std::string()), reference = row.value("reference", std::string());
+                const std::string verdict = outcome(row) < 0 ? "loss" : "win";
+                const double difference = rouge(row, 0) - rouge(row, 1);
+                html += "<div class=\"pair\"><div><b>" + xmlEscape(row.value("id", std::string())) + "</b>: " + verdict + ", ROUGE-L "
+                        + fixedText(rouge(row, 0), 3) + " vs " + fixedText(rouge(row, 1), 3) + "</div><div class=\"prompt\">"
+                        + xmlEscape(prompt.substr(0, 600)) + (prompt.size() > 600 ? "..." : "") + "<br><b>Reference:</b> " + xmlEscape(reference)
+                        + "</div><div class=\"sides\">";
+                std::vector<std::string> texts;
+                for (const auto &o : row.value("outputs", nlohmann::json::array())) {
+                    const std::string prediction = o.value("prediction", std::string());
+                    texts.push_back(prediction);
+                    html += "<div class=\"side\"><b>" + xmlEscape(o.value("name", std::string("?"))) + "</b><br>" + wordDiffHtml(prediction, reference)
+                            + "</div>";
+                }
+                html += "</div></div>\n";
+                md.push_back({prompt.substr(0, 160), verdict, reference, texts.empty() ? "" : texts[0], texts.size() > 1 ? texts[1] : "",
+                              fixedText(difference, 3)});
+            }
+        }
+        blocks.push_back({Block::Gallery, {}, {}, {}, html});
+        if (format == ReportFormat::Markdown)
+            table(md);
+        break;
+    }
 
     // Calibration on the test prompts (the demo study records it).
     if (const auto testCalibration = store.results().evaluations(run.id, "test_calibration"); !testCalibration.empty()) {

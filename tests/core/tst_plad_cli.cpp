@@ -11,6 +11,7 @@
 #include <QtTest>
 
 #include <chrono>
+#include <cstring>
 #include <csignal>
 #include <fstream>
 #include <map>
@@ -214,7 +215,28 @@ private Q_SLOTS:
             QCOMPARE(h["wins"].get<int64_t>() + h["losses"].get<int64_t>() + h["ties"].get<int64_t>(), int64_t(12));
         }
         QCOMPARE(evaluated["head_to_head"][1]["b"].get<std::string>(), std::string("teacher"));
-        QCOMPARE(Workspace::openReadOnly(ws).results().evaluations(run, "generation").size(), size_t(1));
+        const auto generation = Workspace::openReadOnly(ws).results().evaluations(run, "generation");
+        QCOMPARE(generation.size(), size_t(1));
+        // Stored with every prompt's outputs and verdicts, consistent with the counts and ROUGE-L.
+        const auto storedEval = nlohmann::json::parse(generation[0].resultJson);
+        QCOMPARE(storedEval["per_prompt"].size(), size_t(12));
+        for (size_t h = 0; h < 2; ++h) {
+            int64_t wins = 0, losses = 0;
+            for (const auto &row : storedEval["per_prompt"]) {
+                QCOMPARE(row["outputs"].size(), size_t(3));
+                const auto &v = row["verdicts"][h];
+                const int outcome = v["outcome"].get<int>();
+                wins += outcome > 0;
+                losses += outcome < 0;
+                // ROUGE-L judges: the scores are the two outputs' ROUGE-L F1, the higher one wins.
+                QCOMPARE(v["scores"][0].get<double>(), row["outputs"][0]["rougeL_f"].get<double>());
+                QCOMPARE(v["scores"][1].get<double>(), row["outputs"][h + 1]["rougeL_f"].get<double>());
+                QCOMPARE(outcome, v["scores"][0].get<double>() > v["scores"][1].get<double>() + 1e-12 ? 1
+                                      : (v["scores"][1].get<double>() > v["scores"][0].get<double>() + 1e-12 ? -1 : 0));
+            }
+            QCOMPARE(wins, evaluated["head_to_head"][h]["wins"].get<int64_t>());
+            QCOMPARE(losses, evaluated["head_to_head"][h]["losses"].get<int64_t>());
+        }
 
         // The report, from the store: every section, charts that are well-formed SVG, nothing fetched from elsewhere.
         r = runPlad({"report", test::q(run), "--workspace", str(ws)});
@@ -225,8 +247,26 @@ private Q_SLOTS:
         const std::string page((std::istreambuf_iterator<char>(reportIn)), {});
         for (const char *section : {"<h2>Summary</h2>", "<h2>Training curves</h2>", "<h2>Reliability diagrams</h2>", "<h2>Generation quality</h2>",
                                     "<h2>Runs in this workspace</h2>", "<h2>Pair gallery</h2>", "<h2>Configuration</h2>", "<h2>Environment</h2>",
-                                    "r0001-plad vs teacher", "title=\"log p = "})
+                                    "r0001-plad vs teacher", "title=\"log p = ", "<h2>Prompt-by-prompt comparison</h2>"})
             QVERIFY2(page.find(section) != std::string::npos, section);
+        {
+            // The gallery shows the worst losses first: the first prompt listed is the widest ROUGE-L deficit.
+            const auto rows = storedEval["per_prompt"];
+            double worst = 1;
+            std::string worstId;
+            for (const auto &row : rows)
+                if (row["verdicts"][0]["outcome"].get<int>() < 0) {
+                    const double d = row["outputs"][0]["rougeL_f"].get<double>() - row["outputs"][1]["rougeL_f"].get<double>();
+                    if (d < worst) {
+                        worst = d;
+                        worstId = row["id"].get<std::string>();
+                    }
+                }
+            const size_t gallery = page.find("<h2>Prompt-by-prompt comparison</h2>");
+            if (!worstId.empty())
+                QVERIFY2(page.find("<b>" + worstId + "</b>: loss", gallery) == page.find("<div class=\"pair\"><div><b>", gallery) + std::strlen("<div class=\"pair\"><div>"),
+                         worstId.c_str());
+        }
         QVERIFY(page.find("<script") == std::string::npos && page.find("src=") == std::string::npos);
         int charts = 0;
         for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) {

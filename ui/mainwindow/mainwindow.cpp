@@ -1,5 +1,6 @@
 #include "mainwindow/mainwindow.h"
 
+#include "evaluate/evaluateview.h"
 #include "jobs/runjobcontroller.h"
 #include "monitor/monitorview.h"
 #include "pairs/pairinspector.h"
@@ -71,12 +72,14 @@ MainWindow::MainWindow(QWidget *parent)
     mPairs = new PairInspector(mTabs);
     mMonitor = new MonitorView(mTabs);
     mRuns = new RunsView(mTabs);
+    mEvaluate = new EvaluateView(mTabs);
     mReport = new ReportView(mTabs);
     mPlayground = new PlaygroundView(mTabs);
     mTabs->addTab(mSetup, tr("&Setup"));
     mTabs->addTab(mPairs, tr("&Pairs"));
     mTabs->addTab(mMonitor, tr("&Monitor"));
     mTabs->addTab(mRuns, tr("&Runs"));
+    mTabs->addTab(mEvaluate, tr("&Evaluate"));
     mTabs->addTab(mReport, tr("Rep&ort"));
     mTabs->addTab(mPlayground, tr("Pla&yground"));
     setCentralWidget(mTabs);
@@ -126,6 +129,16 @@ MainWindow::MainWindow(QWidget *parent)
     });
     connect(mReport, &ReportView::exported, this, [this](const QString &kind, const QString &path) { appendLog(tr("exported %1 to %2").arg(kind, path)); });
     connect(mReport, &ReportView::failed, this, [this](const QString &m) { appendLog(m, true); });
+    connect(mEvaluate, &EvaluateView::failed, this, [this](const QString &m) { appendLog(m, true); });
+    connect(mEvaluate->controller(), &EvaluationController::finished, this,
+            [this](const QString &status, const QString &message, const QByteArray &, const QString &storedRunId) {
+                appendLog(tr("evaluation %1: %2").arg(status, message), status == QLatin1String("failed"));
+                if (!storedRunId.isEmpty()) {
+                    mRuns->refresh();
+                    if (mReport->runId() == storedRunId)
+                        mReport->showRun(mWorkspace, storedRunId);
+                }
+            });
     connect(mPlayground, &PlaygroundView::failed, this, [this](const QString &m) { appendLog(m, true); });
 
     buildMenus();
@@ -254,6 +267,7 @@ void MainWindow::openWorkspace(const QString &workspace)
     }
     mSetup->setWorkspace(mWorkspace);
     mRuns->setWorkspace(mWorkspace);
+    mEvaluate->setWorkspace(mWorkspace);
     mPlayground->setWorkspace(mWorkspace);
     rememberWorkspace(mWorkspace);
     setWindowTitle(tr("PLaD Workbench - %1").arg(mWorkspace));
@@ -277,6 +291,8 @@ void MainWindow::loadDemo()
         appendLog(tr("The demo's models are not in \"%1\" (set PLAD_DEMO_DIR).").arg(mDemoDirectory), true);
         return;
     }
+    if (mConfirmClose && !mSetup->confirmDiscardEdits(tr("Load the demo")))
+        return;
     mSetup->loadDemo(mDemoDirectory);
     mSetup->setWorkspace(mWorkspace);
     mTabs->setCurrentWidget(mSetup);
@@ -331,6 +347,7 @@ void MainWindow::openRun(const QString &runId, const QString &method)
     mMonitor->follow(mWorkspace, runId, method);
     mPairs->showRun(mWorkspace, runId);
     mReport->showRun(mWorkspace, runId);
+    mEvaluate->setRun(runId);
     mTabs->setCurrentWidget(mMonitor);
 }
 
@@ -424,6 +441,11 @@ bool MainWindow::eventFilter(QObject *watched, QEvent *event)
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
+    // Unsaved Setup edits first: cancelling here leaves everything running as it was.
+    if (mConfirmClose && !mSetup->confirmDiscardEdits(tr("Quit"))) {
+        event->ignore();
+        return;
+    }
     if (mJobs->isRunning()) {
         if (mConfirmClose
             && QMessageBox::question(this, tr("A job is running"),

@@ -10,6 +10,7 @@ class QTabWidget;
 
 namespace plad::ui {
 
+class EvaluateView;
 class MonitorView;
 class PairInspector;
 class ReportView;
@@ -32,7 +33,7 @@ public:
     explicit MainWindow(QWidget *parent = nullptr);
     ~MainWindow() override;
 
-    enum Tab { SetupTab, PairsTab, MonitorTab, RunsTab, ReportTab };
+    enum Tab { SetupTab, PairsTab, MonitorTab, RunsTab, EvaluateTab, ReportTab, PlaygroundTab };
 
     void setDemoDirectory(const QString &directory) { mDemoDirectory = directory; }
     void openWorkspace(const QString &workspace);
@@ -57,6 +58,7 @@ public:
     MonitorView *monitorView() const { return mMonitor; }
     RunsView *runsView() const { return mRuns; }
     ReportView *reportView() const { return mReport; }
+    EvaluateView *evaluateView() const { return mEvaluate; }
     RunJobController *jobs() const { return mJobs; }
     QTabWidget *tabs() const { return mTabs; }
     PlaygroundView *playground() const { return mPlayground; }
@@ -84,6 +86,7 @@ private:
     MonitorView *mMonitor = nullptr;
     RunsView *mRuns = nullptr;
     ReportView *mReport = nullptr;
+    EvaluateView *mEvaluate = nullptr;
     PlaygroundView *mPlayground = nullptr;
     RunJobController *mJobs = nullptr;
     QPlainTextEdit *mLog = nullptr;

@@ -1,5 +1,6 @@
 #include "setup/setupview.h"
 
+#include "common/configreader.h"
 #include "common/fileio.h"
 #include "common/lastpaths.h"
 #include "data/dataset.h"
@@ -11,6 +12,7 @@
 #include "setup/schemaform.h"
 #include "tokenizer/prompttemplate.h"
 #include "tokenizer/tokenizer.h"
+#include "train/dataconfig.h"
 #include "train/sftdata.h"
 
 #include <QCheckBox>
@@ -26,6 +28,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QMimeData>
 #include <QPushButton>
 #include <QScrollArea>
@@ -290,6 +293,8 @@ SetupView::SetupView(QWidget *parent)
         return b;
     };
     button(tr("Load..."), QStringLiteral("loadButton"), [this] {
+        if (!confirmDiscardEdits(tr("Load another configuration")))
+            return;
         const QString file = QFileDialog::getOpenFileName(this, tr("Load run configuration"), lastFolder(QStringLiteral("config"), mBase), tr("Run config (*.json)"));
         if (!file.isEmpty())
             rememberFolder(QStringLiteral("config"), file);
@@ -302,7 +307,7 @@ SetupView::SetupView(QWidget *parent)
             rememberFolder(QStringLiteral("config"), file);
         if (!file.isEmpty())
             saveFile(file);
-    });
+    })->setShortcut(QKeySequence::Save);
     buttons->addStretch();
     button(tr("Check"), QStringLiteral("checkButton"), [this] { runPreflight(); });
     auto *launch = button(tr("Launch run"), QStringLiteral("launchButton"), [this] { Q_EMIT launchRequested(); });
@@ -337,6 +342,45 @@ void SetupView::setDocument(const nlohmann::json &doc, const QString &baseDirect
     updateTeacherFields();
     updateFormula();
     refreshPreview();
+    mCleanDocument = document();
+}
+
+bool SetupView::isModified() const
+{
+    return document() != mCleanDocument;
+}
+
+bool SetupView::confirmDiscardEdits(const QString &action)
+{
+    if (!isModified())
+        return true;
+    QMessageBox box(QMessageBox::Question, action,
+                    mFile.isEmpty() ? tr("The setup has changes that are not saved in a file. Save them first?")
+                                    : tr("The setup has changes not saved in %1. Save them first?").arg(QDir::toNativeSeparators(mFile)),
+                    QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+    box.setObjectName(QStringLiteral("unsavedSetupQuestion"));
+    box.setDefaultButton(QMessageBox::Save);
+    const int answer = box.exec();
+    if (answer == QMessageBox::Discard)
+        return true;
+    if (answer != QMessageBox::Save)
+        return false;
+    QString file = mFile;
+    if (file.isEmpty())
+        file = QFileDialog::getSaveFileName(this, tr("Save run configuration"), lastFolder(QStringLiteral("config"), mBase), tr("Run config (*.json)"));
+    if (file.isEmpty())
+        return false;
+    // Written now, not in the background: what follows replaces the form.
+    try {
+        writeFileAtomically(file.toStdString(), documentFor(file).dump(2) + "\n");
+    } catch (const std::exception &e) {
+        QMessageBox::warning(this, action, tr("The setup was not saved: %1").arg(QString::fromUtf8(e.what())));
+        return false;
+    }
+    mFile = file;
+    mCleanDocument = document();
+    Q_EMIT configFileDone(file, QString());
+    return true;
 }
 
 nlohmann::json SetupView::document() const
@@ -355,9 +399,10 @@ void SetupView::loadFile(const QString &file)
     runInBackground<nlohmann::json>(
         this, [path = file.toStdString()] { return readJsonFile(path); },
         [this, file](const TaskOutcome<nlohmann::json> &outcome) {
-            if (outcome.value)
+            if (outcome.value) {
                 setDocument(*outcome.value, QFileInfo(file).absolutePath());
-            else
+                mFile = QFileInfo(file).absoluteFilePath();
+            } else
                 mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(outcome.error.toHtmlEscaped()));
             Q_EMIT configFileDone(file, outcome.value ? QString() : outcome.error);
         });
@@ -367,7 +412,11 @@ void SetupView::saveFile(const QString &file)
 {
     runInBackground<bool>(
         this, [path = file.toStdString(), text = documentFor(file).dump(2) + "\n"] { writeFileAtomically(path, text); return true; },
-        [this, file](const TaskOutcome<bool> &outcome) {
+        [this, file, saved = document()](const TaskOutcome<bool> &outcome) {
+            if (outcome.value) {
+                mFile = QFileInfo(file).absoluteFilePath();
+                mCleanDocument = saved; // edits made while it was written stay unsaved
+            }
             if (!outcome.value)
                 mPreflight->setHtml(QStringLiteral("<p style=\"color:#c0392b\">%1</p>").arg(outcome.error.toHtmlEscaped()));
             Q_EMIT configFileDone(file, outcome.value ? QString() : outcome.error);
@@ -396,6 +445,7 @@ void SetupView::loadDemo(const QString &demoDirectory)
     const std::filesystem::path demo = QDir(demoDirectory).absolutePath().toStdString();
     const nlohmann::json doc = demoRunConfig(demo, "plad", {{"type", "local"}, {"model", (demo / "teacher").string()}}, DemoBudget{});
     setDocument(doc, demoDirectory);
+    mFile.clear();
 }
 
 void SetupView::updateTeacherFields()
@@ -439,11 +489,6 @@ void SetupView::refreshPreview()
     const std::string file = text(mData);
     if (file.empty())
         return;
-    ImportOptions options;
-    options.fields.prompt = text(mPromptField);
-    options.fields.reference = text(mResponseField);
-    options.fields.id = text(mIdField);
-    options.removeDuplicates = false;
     const nlohmann::json doc = document();
     const std::string base = mBase.toStdString();
     struct Preview
@@ -453,31 +498,28 @@ void SetupView::refreshPreview()
     };
     runInBackground<Preview>(
         this,
-        [file, options, doc, base]() mutable {
+        [doc, base]() {
             Preview out;
-            const std::string format = doc["data"].value("format", std::string("jsonl"));
-            options.format = parseDatasetFormat(format);
+            // The data section read exactly as `plad run` reads it: file, format, field mapping.
+            const DataConfig data = DataConfig::fromConfig(ConfigReader(doc.value("data", nlohmann::json::object()), "data", base));
+            ImportOptions options = data.import;
+            options.removeDuplicates = false;
             namespace fs = std::filesystem;
-            fs::path dataFile = file;
-            if (dataFile.is_relative())
-                dataFile = fs::path(base) / dataFile;
-            out.records = importDataset(dataFile, options).records;
+            out.records = importDataset(data.file, options).records;
             out.records.resize(std::min<size_t>(out.records.size(), 6));
-            fs::path student = doc["student"].value("model", std::string());
+            const nlohmann::json studentSection = doc.value("student", nlohmann::json::object());
+            fs::path student = studentSection.value("model", std::string());
             if (!student.empty() && student.is_relative())
                 student = fs::path(base) / student;
             if (out.records.empty() || student.empty() || !fs::exists(student / "tokenizer.json"))
                 return out;
             try {
                 const Tokenizer tokenizer = Tokenizer::load(student);
-                std::optional<PromptTemplate> configured;
-                if (doc["student"].contains("template"))
-                    configured = PromptTemplate::fromJson(doc["student"]["template"], "student.template", base);
-                else if (doc["data"].contains("template"))
-                    configured = PromptTemplate::fromJson(doc["data"]["template"], "data.template", base);
+                std::optional<PromptTemplate> configured = data.promptTemplate;
+                if (studentSection.contains("template"))
+                    configured = PromptTemplate::fromJson(studentSection["template"], "student.template", base);
                 const PromptTemplate t = PromptTemplate::resolve(configured, student);
-                EncodingLimits limits;
-                limits.maxPromptTokens = doc["data"].contains("limits") ? doc["data"]["limits"].value("max_prompt_tokens", int64_t(768)) : 768;
+                EncodingLimits limits = data.limits;
                 limits.contextLength = 1 << 20;
                 const auto ids = encodePromptWithin(out.records.front().input(), tokenizer, t, limits, 0);
                 QString html = QObject::tr("<i>%1 tokens, %2:</i><br>").arg(ids.size()).arg(t.isChat() ? QObject::tr("chat template")
@@ -615,7 +657,8 @@ bool SetupView::takeDroppedFiles(const QList<QUrl> &urls)
             target->setText(info.absoluteFilePath());
             taken = true;
         } else if (info.isFile() && info.fileName().endsWith(QLatin1String(".json")) && !info.fileName().endsWith(QLatin1String(".jsonl"))) {
-            loadFile(info.absoluteFilePath());
+            if (confirmDiscardEdits(tr("Load %1").arg(info.fileName())))
+                loadFile(info.absoluteFilePath());
             taken = true;
         } else if (info.isFile()) {
             mData->setText(info.absoluteFilePath());

@@ -59,6 +59,16 @@ public:
     void runPreflight();
     QString preflightText() const;
 
+    /** Whether the form differs from what was last loaded or saved. */
+    bool isModified() const;
+    /** The file the form was last loaded from or saved to; empty for the demo or a new setup. */
+    QString currentFile() const { return mFile; }
+    /**
+     * When the form has unsaved changes, asks whether to save them (to the current file, else a
+     * chosen one), discard them, or cancel `action`; true when the action may go on.
+     */
+    bool confirmDiscardEdits(const QString &action);
+
     /** Processes to run on (docs/distributed.md); 1 = this process alone. */
     int processes() const;
 
@@ -90,6 +100,8 @@ private:
     SchemaForm *mForm = nullptr;
     nlohmann::json mBaseDoc;
     nlohmann::json mLoadedTeacherType;
+    nlohmann::json mCleanDocument; ///< document() as last loaded or saved
+    QString mFile;
     QString mBase;
     QLineEdit *mWorkspace = nullptr;
     QLineEdit *mName = nullptr;

@@ -2,6 +2,7 @@
 #include "common/openmpwait.h"
 #include "plad/demostudy.h"
 #include "model/runtime.h"
+#include "evaluate/evaluateview.h"
 #include "mainwindow/mainwindow.h"
 #include "playground/playgroundview.h"
 #include "runs/runsview.h"
@@ -10,12 +11,15 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QFile>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTimer>
 
 #include <cstdio>
 #include <iterator>
+
+#include <nlohmann/json.hpp>
 
 int main(int argc, char **argv)
 {
@@ -42,7 +46,11 @@ int main(int argc, char **argv)
     QCommandLineOption compare(QStringLiteral("compare"), QStringLiteral("Compare these runs (comma-separated ids) in Runs."), QStringLiteral("ids"));
     QCommandLineOption playground(QStringLiteral("playground"), QStringLiteral("Open the Playground and generate for this prompt with the demo's teacher and student."),
                                   QStringLiteral("prompt"));
-    parser.addOptions({workspace, demo, threads, screenshots, delay, openRun, loadDemo, compare, playground});
+    QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("Theme for this session: system, light or dark (View remembers a choice)."),
+                             QStringLiteral("name"));
+    QCommandLineOption evaluate(QStringLiteral("evaluate"), QStringLiteral("Open Evaluate with this JSON settings file and start it (documentation)."),
+                                QStringLiteral("file"));
+    parser.addOptions({workspace, demo, threads, screenshots, delay, openRun, loadDemo, compare, playground, theme, evaluate});
     parser.process(app);
     plad::configureThreads(parser.value(threads).toInt());
     const plad::RuntimeInfo runtime = plad::runtimeInfo();
@@ -52,6 +60,9 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "plad-workbench: warning: %s\n", blasWarning.c_str());
 
     plad::ui::MainWindow window;
+    window.setRuntimeDescription(QString::fromStdString(plad::describeRuntime(runtime)));
+    if (parser.isSet(theme))
+        window.setTheme(parser.value(theme));
     window.setDemoDirectory(QString::fromStdString(plad::defaultDemoDirectory().string()));
     if (parser.isSet(workspace))
         window.openWorkspace(parser.value(workspace));
@@ -74,7 +85,7 @@ int main(int argc, char **argv)
     if (parser.isSet(screenshots))
         QTimer::singleShot(static_cast<int>(parser.value(delay).toDouble() * 1000), &window, [&window, dir = parser.value(screenshots)] {
             QDir().mkpath(dir);
-            const char *names[] = {"setup", "pairs", "monitor", "runs", "report", "playground"};
+            const char *names[] = {"setup", "pairs", "monitor", "runs", "evaluate", "report", "playground"};
             for (int i = 0; i < window.tabs()->count() && i < static_cast<int>(std::size(names)); ++i) {
                 window.tabs()->setCurrentIndex(i);
                 for (int k = 0; k < 10; ++k)
@@ -83,6 +94,29 @@ int main(int argc, char **argv)
             }
             window.setConfirmClose(false);
             window.close();
+        });
+    if (parser.isSet(evaluate))
+        QTimer::singleShot(500, &window, [&window, file = parser.value(evaluate)] {
+            // {"models": [...], "data": FILE, "reference_field": ..., "id_field": ..., "limit": N, "max_new_tokens": N}
+            QFile in(file);
+            const auto doc = in.open(QIODevice::ReadOnly) ? nlohmann::json::parse(in.readAll().toStdString(), nullptr, false) : nlohmann::json();
+            if (!doc.is_object()) {
+                std::fprintf(stderr, "plad-workbench: --evaluate %s: not a JSON object\n", qPrintable(file));
+                return;
+            }
+            plad::ui::EvaluationSettings s;
+            s.workspace = window.workspace();
+            for (const auto &m : doc.value("models", nlohmann::json::array()))
+                s.models << QString::fromStdString(m.get<std::string>());
+            s.dataFile = QString::fromStdString(doc.value("data", std::string()));
+            s.referenceField = QString::fromStdString(doc.value("reference_field", std::string("response")));
+            s.idField = QString::fromStdString(doc.value("id_field", std::string()));
+            s.limit = doc.value("limit", int64_t(100));
+            s.maxNewTokens = doc.value("max_new_tokens", int64_t(32));
+            s.maxPromptTokens = doc.value("max_prompt_tokens", int64_t(512));
+            window.tabs()->setCurrentWidget(window.evaluateView());
+            window.evaluateView()->setSettings(s);
+            window.evaluateView()->start();
         });
     if (parser.isSet(playground))
         QTimer::singleShot(0, &window, [&window, prompt = parser.value(playground)] {

@@ -7,6 +7,7 @@
 #include "eval/comparison.h"
 #include "eval/modelcalibration.h"
 #include "eval/statistics.h"
+#include "plad/modelevaluation.h"
 #include "store/workspace.h"
 
 #include <chrono>
@@ -216,7 +217,10 @@ DemoStudyResult runDemoStudy(const DemoStudyOptions &options, JobContext *contex
         r.evaluation = comparison.summary;
         r.evaluation["data"] = testFile.string();
         const int64_t lastStep = std::max<int64_t>(0, store.runs().lastMetricStep(id));
-        store.results().addEvaluation(id, lastStep, "generation", r.evaluation.dump());
+        // Stored with every prompt's outputs and verdicts, as plad eval stores it (the Evaluate area lists them).
+        nlohmann::json stored = r.evaluation;
+        stored["per_prompt"] = perPromptRows(comparison, {id, "initial"}, records);
+        store.results().addEvaluation(id, lastStep, "generation", stored.dump());
         r.calibration = toDemoCalibration(calibrateModel(model, records, calibration, context));
         r.calibrationChange = calibrationChange(study.initialCalibration.perPrompt, r.calibration.perPrompt, calibration.bins, 2000, 5);
         nlohmann::json calibrationDoc = {{"data", testFile.string()}, {"samples", calibration.samples}, {"initial", study.initialCalibration.detail},

@@ -13,7 +13,10 @@
 #include "manypairs.h"
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QLabel>
 #include <QElapsedTimer>
 #include <QInputDialog>
 #include <QLineEdit>
@@ -238,6 +241,74 @@ private Q_SLOTS:
         QVERIFY(asked);
         QCOMPARE(child<QSpinBox>(setup, "stepsSpin")->value(), 79);
         window.setConfirmClose(false);
+    }
+
+    void helpAboutShortcutsAndTheFirstScreen()
+    {
+        MainWindow window;
+        window.setConfirmClose(false);
+        window.setRuntimeDescription(QStringLiteral("Torch 1.13.1, OpenBLAS 0.3.21 (/usr/lib/libopenblas.so.0), 2 threads"));
+        QSignalSpy refreshed(window.runsView(), &RunsView::refreshed);
+        window.openWorkspace(str(mRoot / "ws-new"));
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QTRY_VERIFY_WITH_TIMEOUT(refreshed.count() > 0, 10000);
+        // An empty workspace: the first screen says what to do next and offers the demo.
+        auto *welcome = window.findChild<QWidget *>(QStringLiteral("welcome"));
+        QVERIFY(welcome && welcome->isVisible());
+        QVERIFY2(child<QLabel>(welcome, "welcomeState")->text().contains("no runs yet"), qPrintable(child<QLabel>(welcome, "welcomeState")->text()));
+        QVERIFY(child<QPushButton>(welcome, "welcomeLoadDemo")->isVisible());
+        // A workspace with runs: the panel steps aside and the recent workspaces are offered.
+        refreshed.clear();
+        window.openWorkspace(str(mWs));
+        QTRY_VERIFY_WITH_TIMEOUT(refreshed.count() > 0 && !welcome->isVisible(), 10000);
+        refreshed.clear();
+        window.openWorkspace(str(mRoot / "ws-new"));
+        QTRY_VERIFY_WITH_TIMEOUT(refreshed.count() > 0 && welcome->isVisible(), 10000);
+        QVERIFY2(child<QLabel>(welcome, "welcomeRecent")->text().contains(str(mWs)), qPrintable(child<QLabel>(welcome, "welcomeRecent")->text()));
+
+        // About names Qt, Torch, the BLAS and the threads.
+        const QString about = window.aboutText();
+        QVERIFY(about.contains(QString::fromLatin1(qVersion())));
+        QVERIFY(about.contains("OpenBLAS 0.3.21") && about.contains("2 threads"));
+        window.showAbout();
+        QVERIFY(window.findChild<QMessageBox *>(QStringLiteral("aboutDialog")));
+        // The quick tour is the README's: every area is in it, and the README points to the same file.
+        const QString tour = MainWindow::quickTour();
+        for (const char *area : {"Setup", "Pairs", "Monitor", "Runs", "Evaluate", "Report", "Playground"})
+            QVERIFY2(tour.contains(QStringLiteral("**%1**").arg(QLatin1String(area))), area);
+        QVERIFY(test::readText(fs::path(PLAD_SOURCE_DIR) / "README.md").find("resources/help/quick-tour.md") != std::string::npos);
+        QCOMPARE(tour.toStdString(), test::readText(fs::path(PLAD_SOURCE_DIR) / "resources" / "help" / "quick-tour.md"));
+        // Shortcuts lists the menus' keys and the inspector's.
+        QStringList keys;
+        for (const auto &[k, what] : window.shortcuts())
+            keys << k + QStringLiteral(" = ") + what;
+        for (const char *expected : {"Ctrl+Z = Undo annotation", "Ctrl+D = Load the demo", "Ctrl+R = Launch", "F = Pairs: flip the pair"})
+            QVERIFY2(keys.contains(QString::fromLatin1(expected)), qPrintable(keys.join('\n')));
+    }
+
+    void everySetupFieldHasATooltipAndTheFormulaFollows()
+    {
+        SetupView setup;
+        QStringList missing;
+        for (QWidget *w : setup.findChildren<QWidget *>()) {
+            const bool editor = qobject_cast<QLineEdit *>(w) || qobject_cast<QAbstractSpinBox *>(w) || qobject_cast<QComboBox *>(w)
+                                || qobject_cast<QCheckBox *>(w);
+            // The line edits inside spin boxes and combo boxes belong to their owner.
+            const bool inner = w->parentWidget() && (qobject_cast<QAbstractSpinBox *>(w->parentWidget()) || qobject_cast<QComboBox *>(w->parentWidget()));
+            if (editor && !inner && w->toolTip().isEmpty())
+                missing << (w->objectName().isEmpty() ? QString::fromLatin1(w->metaObject()->className()) : w->objectName());
+        }
+        QVERIFY2(missing.isEmpty(), qPrintable(missing.join(", ")));
+        QCOMPARE(child<QSpinBox>(&setup, "stepsSpin")->suffix(), QStringLiteral(" steps"));
+        QVERIFY(child<QSpinBox>(&setup, "stepsSpin")->toolTip().contains("train.max_steps"));
+        // The loss formula follows beta and lambda as they are edited.
+        auto *formula = child<QLabel>(&setup, "lossFormula");
+        child<QComboBox>(&setup, "methodCombo")->setCurrentText("plad");
+        child<QDoubleSpinBox>(&setup, "lambdaSpin")->setValue(0.25);
+        QVERIFY2(formula->text().contains("0.25"), qPrintable(formula->text()));
+        child<QDoubleSpinBox>(&setup, "lambdaSpin")->setValue(0);
+        QVERIFY2(!formula->text().contains("CE("), qPrintable(formula->text()));
     }
 
     void dataPreviewReadsTheConfiguredFormat()

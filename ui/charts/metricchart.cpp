@@ -3,6 +3,7 @@
 #include "common/fileio.h"
 #include "common/lastpaths.h"
 #include "report/svgchart.h"
+#include "charts/chartpalette.h"
 
 #include <QContextMenuEvent>
 #include <QFileDialog>
@@ -34,7 +35,6 @@ MetricChart::MetricChart(const CatalogChart &spec, QWidget *parent)
     xAxis->setLabel(QString::fromStdString(spec.xLabel));
     yAxis->setLabel(QString::fromStdString(spec.yLabel));
     legend->setFont(QFont(font().family(), font().pointSize() - 1));
-    legend->setBrush(QColor(255, 255, 255, 200)); // lines stay visible under the legend
     axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     for (const auto &l : spec.lines)
         if (!l.perRank) // per-rank lines appear with their first point
@@ -43,6 +43,7 @@ MetricChart::MetricChart(const CatalogChart &spec, QWidget *parent)
     legend->setVisible(!mLines.empty());
     if (spec.yMin && spec.yMax)
         yAxis->setRange(*spec.yMin, *spec.yMax);
+    applyChartPalette(this, palette());
     connect(this, &QCustomPlot::mouseWheel, this, [this] { mUserZoomed = true; });
     connect(this, &QCustomPlot::mousePress, this, [this] { mUserZoomed = true; });
     connect(this, &QCustomPlot::mouseDoubleClick, this, [this] {
@@ -262,6 +263,13 @@ void MetricChart::contextMenuEvent(QContextMenuEvent *event)
             QMessageBox::warning(this, tr("Export chart"), error);
     });
     menu.exec(event->globalPos());
+}
+
+void MetricChart::changeEvent(QEvent *event)
+{
+    if (event->type() == QEvent::PaletteChange)
+        applyChartPalette(this, palette());
+    QCustomPlot::changeEvent(event);
 }
 
 } // namespace plad::ui

@@ -42,6 +42,7 @@ public:
     bool exportTo(const QString &file, QString *error = nullptr);
 
 protected:
+    void changeEvent(QEvent *event) override;
     void mouseMoveEvent(QMouseEvent *event) override;
     void contextMenuEvent(QContextMenuEvent *event) override;
 

@@ -1,5 +1,7 @@
 #include "charts/reliabilitychart.h"
 
+#include "charts/chartpalette.h"
+
 #include "report/chartcatalog.h"
 #include "report/svgchart.h"
 
@@ -44,6 +46,7 @@ ReliabilityChart::ReliabilityChart(QWidget *parent)
     mLatest = new QCPBars(xAxis, yAxis);
     setMethod(QStringLiteral("plad"));
     legend->setVisible(true);
+    applyChartPalette(this, palette());
     axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
     clear();
 }
@@ -97,6 +100,13 @@ void ReliabilityChart::addEvaluation(qint64 step, const QByteArray &resultJson)
     mLatest->setData(centres, accuracy);
     mLatest->setName(tr("step %1, ECE %2").arg(step).arg(mLatestEce, 0, 'f', 4));
     replot(QCustomPlot::rpQueuedReplot);
+}
+
+void ReliabilityChart::changeEvent(QEvent *event)
+{
+    if (event->type() == QEvent::PaletteChange)
+        applyChartPalette(this, palette());
+    QCustomPlot::changeEvent(event);
 }
 
 } // namespace plad::ui

@@ -27,6 +27,9 @@ public:
     qint64 firstStep() const { return mFirstStep; }
     qint64 latestStep() const { return mLatestStep; }
 
+protected:
+    void changeEvent(QEvent *event) override;
+
 private:
     QCPBars *mFirst = nullptr;
     QCPBars *mLatest = nullptr;

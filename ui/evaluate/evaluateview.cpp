@@ -16,7 +16,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
-#include <QListWidget>
+#include <QScrollArea>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
@@ -77,12 +77,19 @@ EvaluateView::EvaluateView(QWidget *parent)
     mModel->setEditable(true);
     mModel->setToolTip(tr("The run whose trained student is evaluated (or a model folder)"));
     f->addRow(tr("Model"), mModel);
-    mAgainst = new QListWidget(form);
+    // Check boxes (not a checkable list: their boxes read in every theme).
+    auto *againstArea = new QScrollArea(form);
+    againstArea->setWidgetResizable(true);
+    againstArea->setMaximumHeight(130);
+    mAgainst = new QWidget(againstArea);
     mAgainst->setObjectName(QStringLiteral("evalAgainst"));
-    mAgainst->setMaximumHeight(120);
-    mAgainst->setToolTip(tr("Compared with the model prompt by prompt: its initial student, its teacher (a local one), the references "
+    mAgainstLayout = new QVBoxLayout(mAgainst);
+    mAgainstLayout->setContentsMargins(4, 2, 4, 2);
+    mAgainstLayout->setSpacing(2);
+    againstArea->setWidget(mAgainst);
+    againstArea->setToolTip(tr("Compared with the model prompt by prompt: its initial student, its teacher (a local one), the references "
                             "(an LLM judge only) or other runs"));
-    f->addRow(tr("Against"), mAgainst);
+    f->addRow(tr("Against"), againstArea);
     mData = new QLineEdit(form);
     mData->setObjectName(QStringLiteral("evalData"));
     mData->setPlaceholderText(tr("JSONL with prompts and references"));
@@ -135,7 +142,8 @@ EvaluateView::EvaluateView(QWidget *parent)
     mJudgeConfig->setEnabled(false);
     connect(mJudge, &QComboBox::currentIndexChanged, this, [this] { mJudgeConfig->setEnabled(mJudge->currentData() == QStringLiteral("llm")); });
     f->addRow(tr("Judge config"), mJudgeConfig);
-    mSample = new QCheckBox(tr("sample (else greedy)"), form);
+    mSample = new QCheckBox(tr("sample"), form);
+    mSample->setToolTip(tr("Sample at the temperature; unticked: greedy decoding (the most likely token each step)"));
     mTemperature = new QDoubleSpinBox(form);
     mTemperature->setRange(0.05, 5);
     mTemperature->setSingleStep(0.1);
@@ -229,6 +237,7 @@ EvaluateView::EvaluateView(QWidget *parent)
     mTable->setSelectionBehavior(QAbstractItemView::SelectRows);
     mTable->setSelectionMode(QAbstractItemView::SingleSelection);
     mTable->verticalHeader()->hide();
+    mTable->setWordWrap(false);
     mTable->horizontalHeader()->setStretchLastSection(true);
     connect(mTable, &QTableWidget::currentCellChanged, this, [this](int row) { showPrompt(row); });
     mDetail = new QTextBrowser(split);
@@ -298,9 +307,9 @@ void EvaluateView::refreshRuns()
             }
             const QString keep = mPendingRun.isEmpty() ? mModel->currentText() : mPendingRun;
             QStringList checked;
-            for (int i = 0; i < mAgainst->count(); ++i)
-                if (mAgainst->item(i)->checkState() == Qt::Checked)
-                    checked << mAgainst->item(i)->data(Qt::UserRole).toString();
+            for (QCheckBox *box : mAgainstBoxes)
+                if (box->isChecked())
+                    checked << box->property("model").toString();
             if (checked.isEmpty())
                 checked << QStringLiteral("initial");
             {
@@ -308,18 +317,20 @@ void EvaluateView::refreshRuns()
                 mModel->clear();
                 mModel->addItems(*outcome.value);
             }
-            mAgainst->clear();
+            qDeleteAll(mAgainstBoxes);
+            mAgainstBoxes.clear();
             QStringList names{QStringLiteral("initial"), QStringLiteral("teacher"), QStringLiteral("reference")};
             names << *outcome.value;
             for (const auto &n : names) {
-                auto *item = new QListWidgetItem(n == QLatin1String("initial")     ? tr("initial student (before training)")
-                                                 : n == QLatin1String("teacher")   ? tr("teacher (a local one)")
-                                                 : n == QLatin1String("reference") ? tr("references (LLM judge only)")
-                                                                                   : n,
-                                                 mAgainst);
-                item->setData(Qt::UserRole, n);
-                item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-                item->setCheckState(checked.contains(n) ? Qt::Checked : Qt::Unchecked);
+                auto *box = new QCheckBox(n == QLatin1String("initial")     ? tr("initial student (before training)")
+                                          : n == QLatin1String("teacher")   ? tr("teacher (a local one)")
+                                          : n == QLatin1String("reference") ? tr("references (LLM judge only)")
+                                                                            : n,
+                                          mAgainst);
+                box->setProperty("model", n);
+                box->setChecked(checked.contains(n));
+                mAgainstLayout->addWidget(box);
+                mAgainstBoxes.push_back(box);
             }
             mModel->setCurrentText(keep.isEmpty() && !outcome.value->isEmpty() ? outcome.value->first() : keep);
             mPendingRun.clear();
@@ -377,9 +388,9 @@ EvaluationSettings EvaluateView::settings() const
     EvaluationSettings s;
     s.workspace = mWorkspace;
     s.models << mModel->currentText().trimmed();
-    for (int i = 0; i < mAgainst->count(); ++i)
-        if (mAgainst->item(i)->checkState() == Qt::Checked && mAgainst->item(i)->data(Qt::UserRole).toString() != s.models.first())
-            s.models << mAgainst->item(i)->data(Qt::UserRole).toString();
+    for (QCheckBox *box : mAgainstBoxes)
+        if (box->isChecked() && box->property("model").toString() != s.models.first())
+            s.models << box->property("model").toString();
     s.dataFile = mData->text().trimmed();
     s.format = mFormat->currentText();
     s.promptField = mPromptField->text().trimmed();
@@ -400,8 +411,8 @@ void EvaluateView::setSettings(const EvaluationSettings &s)
 {
     if (!s.models.isEmpty())
         mModel->setCurrentText(s.models.first());
-    for (int i = 0; i < mAgainst->count(); ++i)
-        mAgainst->item(i)->setCheckState(s.models.mid(1).contains(mAgainst->item(i)->data(Qt::UserRole).toString()) ? Qt::Checked : Qt::Unchecked);
+    for (QCheckBox *box : mAgainstBoxes)
+        box->setChecked(s.models.mid(1).contains(box->property("model").toString()));
     mData->setText(s.dataFile);
     mFormat->setCurrentText(s.format);
     mPromptField->setText(s.promptField);

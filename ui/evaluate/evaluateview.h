@@ -5,6 +5,8 @@
 #include <QString>
 #include <QWidget>
 
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 class QCheckBox;
@@ -12,12 +14,12 @@ class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
-class QListWidget;
 class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QTableWidget;
 class QTextBrowser;
+class QVBoxLayout;
 
 namespace plad::ui {
 
@@ -78,7 +80,9 @@ private:
     QString mWorkspace;
     EvaluationController *mController = nullptr;
     QComboBox *mModel = nullptr;
-    QListWidget *mAgainst = nullptr;
+    QWidget *mAgainst = nullptr;
+    QVBoxLayout *mAgainstLayout = nullptr;
+    std::vector<QCheckBox *> mAgainstBoxes;
     QLineEdit *mData = nullptr;
     QComboBox *mFormat = nullptr;
     QLineEdit *mPromptField = nullptr, *mReferenceField = nullptr, *mIdField = nullptr;

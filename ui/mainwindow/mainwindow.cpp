@@ -2,6 +2,7 @@
 
 #include "evaluate/evaluateview.h"
 #include "jobs/runjobcontroller.h"
+#include "mainwindow/welcomepanel.h"
 #include "monitor/monitorview.h"
 #include "pairs/pairinspector.h"
 #include "playground/playgroundview.h"
@@ -14,6 +15,14 @@
 #include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QFile>
+#include <QHeaderView>
+#include <QTableWidget>
+#include <QTextBrowser>
+#include <QUndoStack>
+#include <QVBoxLayout>
 #include <QDragEnterEvent>
 #include <QMimeData>
 #include <QDateTime>
@@ -75,7 +84,14 @@ MainWindow::MainWindow(QWidget *parent)
     mEvaluate = new EvaluateView(mTabs);
     mReport = new ReportView(mTabs);
     mPlayground = new PlaygroundView(mTabs);
-    mTabs->addTab(mSetup, tr("&Setup"));
+    // Setup, with what to do first above it while the workspace has no runs.
+    mSetupPage = new QWidget(mTabs);
+    auto *setupLayout = new QVBoxLayout(mSetupPage);
+    setupLayout->setContentsMargins(0, 0, 0, 0);
+    mWelcome = new WelcomePanel(mSetupPage);
+    setupLayout->addWidget(mWelcome);
+    setupLayout->addWidget(mSetup, 1);
+    mTabs->addTab(mSetupPage, tr("&Setup"));
     mTabs->addTab(mPairs, tr("&Pairs"));
     mTabs->addTab(mMonitor, tr("&Monitor"));
     mTabs->addTab(mRuns, tr("&Runs"));
@@ -122,6 +138,19 @@ MainWindow::MainWindow(QWidget *parent)
             appendLog(error, true);
         updateActions();
     });
+    connect(mRuns, &RunsView::refreshed, this, [this] {
+        mWelcome->setWorkspace(mWorkspace, static_cast<int>(mRuns->runs().size()));
+        mWelcome->setVisible(mRuns->runs().empty());
+    });
+    connect(mRuns, &RunsView::evaluateRun, this, [this](const QString &runId) {
+        mEvaluate->setRun(runId);
+        mTabs->setCurrentWidget(mEvaluate);
+    });
+    connect(mWelcome, &WelcomePanel::loadDemoRequested, this, &MainWindow::loadDemo);
+    connect(mWelcome, &WelcomePanel::demoStudyRequested, this, [this] { runDemoStudy(); });
+    connect(mWelcome, &WelcomePanel::openWorkspaceRequested, this, &MainWindow::chooseWorkspace);
+    connect(mWelcome, &WelcomePanel::workspaceChosen, this, &MainWindow::openWorkspace);
+    connect(mWelcome, &WelcomePanel::quickTourRequested, this, &MainWindow::showQuickTour);
     connect(mRuns, &RunsView::failed, this, [this](const QString &m) { appendLog(m, true); });
     connect(mPairs, &PairInspector::failed, this, [this](const QString &m) { appendLog(m, true); });
     connect(mPairs, &PairInspector::annotated, this, [this](qint64 id) {
@@ -163,11 +192,7 @@ MainWindow::~MainWindow() = default;
 void MainWindow::buildMenus()
 {
     auto *file = menuBar()->addMenu(tr("&File"));
-    auto *open = file->addAction(tr("&Open workspace..."), this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(this, tr("Open workspace"), mWorkspace);
-        if (!dir.isEmpty())
-            openWorkspace(dir);
-    });
+    auto *open = file->addAction(tr("&Open workspace..."), this, &MainWindow::chooseWorkspace);
     open->setShortcut(QKeySequence::Open);
     auto *recent = file->addMenu(tr("Recent workspaces"));
     connect(recent, &QMenu::aboutToShow, this, [this, recent] {
@@ -177,6 +202,16 @@ void MainWindow::buildMenus()
     });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    auto *edit = menuBar()->addMenu(tr("&Edit"));
+    // The pair inspector's annotation history (the keys work inside Pairs as well).
+    auto *undo = mPairs->undoStack()->createUndoAction(this, tr("&Undo annotation"));
+    undo->setShortcut(QKeySequence::Undo);
+    undo->setShortcutContext(Qt::ApplicationShortcut);
+    auto *redo = mPairs->undoStack()->createRedoAction(this, tr("&Redo annotation"));
+    redo->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z));
+    edit->addAction(undo);
+    edit->addAction(redo);
 
     auto *run = menuBar()->addMenu(tr("&Run"));
     auto *demo = run->addAction(tr("Load the &demo"), this, &MainWindow::loadDemo);
@@ -218,6 +253,13 @@ void MainWindow::buildMenus()
         themes->addAction(a);
     }
 
+    auto *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&Quick tour"), QKeySequence::HelpContents, this, &MainWindow::showQuickTour);
+    help->addAction(tr("&Keyboard shortcuts"), this, &MainWindow::showShortcuts);
+    help->addSeparator();
+    help->addAction(tr("&About PLaD Workbench"), this, &MainWindow::showAbout);
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+
     auto *toolbar = addToolBar(tr("Run"));
     toolbar->setObjectName(QStringLiteral("runToolbar"));
     toolbar->addAction(demo);
@@ -225,6 +267,106 @@ void MainWindow::buildMenus()
     toolbar->addAction(mLaunchAction);
     toolbar->addAction(mStopAction);
     toolbar->addAction(mResumeAction);
+}
+
+void MainWindow::chooseWorkspace()
+{
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open workspace"), mWorkspace);
+    if (!dir.isEmpty())
+        openWorkspace(dir);
+}
+
+QString MainWindow::aboutText() const
+{
+    return tr("<h3>PLaD Workbench %1</h3>"
+              "<p>Distils large language models into small ones with PLaD: preference-based distillation with pseudo-preference pairs.</p>"
+              "<table>"
+              "<tr><td>Qt</td><td>%2 (built with %3)</td></tr>"
+              "<tr><td>Compute</td><td>%4</td></tr>"
+              "<tr><td>Workspace</td><td>%5 (schema version %6)</td></tr>"
+              "</table>")
+        .arg(QApplication::applicationVersion(), QString::fromLatin1(qVersion()), QStringLiteral(QT_VERSION_STR),
+             mRuntime.isEmpty() ? tr("not reported") : mRuntime.toHtmlEscaped(), QDir::toNativeSeparators(mWorkspace).toHtmlEscaped())
+        .arg(plad::Workspace::schemaVersion);
+}
+
+void MainWindow::showAbout()
+{
+    auto *box = new QMessageBox(QMessageBox::NoIcon, tr("About PLaD Workbench"), aboutText(), QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("aboutDialog"));
+    box->setTextFormat(Qt::RichText);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+QString MainWindow::quickTour()
+{
+    QFile file(QStringLiteral(":/help/quick-tour.md"));
+    return file.open(QIODevice::ReadOnly) ? QString::fromUtf8(file.readAll()) : QString();
+}
+
+void MainWindow::showQuickTour()
+{
+    auto *dialog = new QDialog(this);
+    dialog->setObjectName(QStringLiteral("quickTour"));
+    dialog->setWindowTitle(tr("Quick tour"));
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    auto *layout = new QVBoxLayout(dialog);
+    auto *text = new QTextBrowser(dialog);
+    text->setMarkdown(quickTour());
+    layout->addWidget(text);
+    auto *close = new QDialogButtonBox(QDialogButtonBox::Close, dialog);
+    connect(close, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
+    layout->addWidget(close);
+    dialog->resize(720, 640);
+    dialog->open();
+}
+
+QList<QPair<QString, QString>> MainWindow::shortcuts() const
+{
+    QList<QPair<QString, QString>> list;
+    for (QAction *menu : menuBar()->actions())
+        if (menu->menu())
+            for (QAction *a : menu->menu()->actions())
+                if (!a->shortcut().isEmpty())
+                    list.append({a->shortcut().toString(QKeySequence::NativeText), a->text().remove(QLatin1Char('&'))});
+    // Pairs' single keys (active while the inspector has focus).
+    for (const auto &[key, what] : {std::pair{"J / K", "Pairs: next / previous pair"}, {"F", "Pairs: flip the pair"}, {"D", "Pairs: discard the pair"},
+                                    {"W", "Pairs: weight..."}, {"N", "Pairs: note..."}, {"C", "Pairs: clear the annotation"},
+                                    {"Ctrl+F", "Pairs: search"}, {"F2", "Runs: rename the selected run"}, {"F5", "Runs: refresh"}})
+        list.append({QString::fromLatin1(key), tr(what)});
+    return list;
+}
+
+void MainWindow::showShortcuts()
+{
+    auto *dialog = new QDialog(this);
+    dialog->setObjectName(QStringLiteral("shortcutsDialog"));
+    dialog->setWindowTitle(tr("Keyboard shortcuts"));
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    auto *layout = new QVBoxLayout(dialog);
+    const auto list = shortcuts();
+    auto *table = new QTableWidget(static_cast<int>(list.size()), 2, dialog);
+    table->setHorizontalHeaderLabels({tr("keys"), tr("what they do")});
+    table->verticalHeader()->hide();
+    table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    for (int r = 0; r < list.size(); ++r) {
+        table->setItem(r, 0, new QTableWidgetItem(list[r].first));
+        table->setItem(r, 1, new QTableWidgetItem(list[r].second));
+    }
+    table->resizeColumnsToContents();
+    table->horizontalHeader()->setStretchLastSection(true);
+    layout->addWidget(table);
+    auto *close = new QDialogButtonBox(QDialogButtonBox::Close, dialog);
+    connect(close, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
+    layout->addWidget(close);
+    dialog->resize(560, 620);
+    dialog->open();
+}
+
+void MainWindow::setTheme(const QString &theme)
+{
+    applyTheme(theme);
 }
 
 void MainWindow::applyTheme(const QString &theme)
@@ -245,6 +387,15 @@ void MainWindow::applyTheme(const QString &theme)
         p.setColor(QPalette::HighlightedText, Qt::white);
         p.setColor(QPalette::ToolTipBase, QColor(60, 60, 60));
         p.setColor(QPalette::ToolTipText, QColor(230, 230, 230));
+        p.setColor(QPalette::PlaceholderText, QColor(150, 150, 150));
+        p.setColor(QPalette::Link, QColor(110, 170, 250));
+        p.setColor(QPalette::LinkVisited, QColor(170, 140, 240));
+        p.setColor(QPalette::BrightText, QColor(255, 110, 110));
+        // Greyed when disabled, as the light palette does (Fusion draws disabled items from these).
+        for (const auto role : {QPalette::WindowText, QPalette::Text, QPalette::ButtonText})
+            p.setColor(QPalette::Disabled, role, QColor(125, 125, 128));
+        p.setColor(QPalette::Disabled, QPalette::Base, QColor(40, 40, 42));
+        p.setColor(QPalette::Disabled, QPalette::Button, QColor(48, 48, 50));
         QApplication::setPalette(p);
     } else if (theme == QLatin1String("light")) {
         QApplication::setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
@@ -270,6 +421,8 @@ void MainWindow::openWorkspace(const QString &workspace)
     mEvaluate->setWorkspace(mWorkspace);
     mPlayground->setWorkspace(mWorkspace);
     rememberWorkspace(mWorkspace);
+    mWelcome->setWorkspace(mWorkspace, -1);
+    mWelcome->setRecentWorkspaces(QSettings().value(QStringLiteral("workspace/recent")).toStringList().mid(1, 5));
     setWindowTitle(tr("PLaD Workbench - %1").arg(mWorkspace));
 }
 
@@ -295,7 +448,7 @@ void MainWindow::loadDemo()
         return;
     mSetup->loadDemo(mDemoDirectory);
     mSetup->setWorkspace(mWorkspace);
-    mTabs->setCurrentWidget(mSetup);
+    mTabs->setCurrentWidget(mSetupPage);
     appendLog(tr("demo configuration loaded from %1").arg(mDemoDirectory));
 }
 
@@ -431,7 +584,7 @@ bool MainWindow::eventFilter(QObject *watched, QEvent *event)
     if (watched == mTabs && event->type() == QEvent::Drop) {
         auto *drop = static_cast<QDropEvent *>(event);
         if (mSetup->takeDroppedFiles(drop->mimeData()->urls())) {
-            mTabs->setCurrentWidget(mSetup);
+            mTabs->setCurrentWidget(mSetupPage);
             drop->acceptProposedAction();
         }
         return true;

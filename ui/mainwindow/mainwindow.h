@@ -18,6 +18,7 @@ class PlaygroundView;
 class RunJobController;
 class RunsView;
 class SetupView;
+class WelcomePanel;
 struct JobStatus;
 
 /**
@@ -50,7 +51,20 @@ public:
     void openRun(const QString &runId, const QString &method);
     /** Stops the running job at its next step (it stays resumable). */
     void stopJob();
-    /** Whether closing asks before stopping a running job (tests turn it off). */
+    /** Versions of Torch and the BLAS and the threads in use, for Help > About (the program reports them at start-up). */
+    void setRuntimeDescription(const QString &text) { mRuntime = text; }
+    /** Applies a theme ("system", "light", "dark") without remembering it. */
+    void setTheme(const QString &theme);
+    QString aboutText() const;
+    /** The quick tour (Markdown, the same text as Help > Quick tour). */
+    static QString quickTour();
+    /** Every keyboard shortcut: keys, what they do. */
+    QList<QPair<QString, QString>> shortcuts() const;
+    WelcomePanel *welcomePanel() const { return mWelcome; }
+    void showAbout();
+    void showQuickTour();
+    void showShortcuts();
+    /** Whether closing asks before stopping a running job or dropping unsaved Setup edits (tests turn it off). */
     void setConfirmClose(bool confirm) { mConfirmClose = confirm; }
 
     SetupView *setupView() const { return mSetup; }
@@ -71,6 +85,7 @@ protected:
 
 private:
     void buildMenus();
+    void chooseWorkspace();
     void appendLog(const QString &line, bool error = false);
     void showProgress(const JobStatus &status);
     void jobFinished(const QString &runId, const QString &status, const QString &message);
@@ -78,7 +93,9 @@ private:
     void rememberWorkspace(const QString &workspace);
     void applyTheme(const QString &theme);
 
-    QString mWorkspace, mDemoDirectory;
+    QString mWorkspace, mDemoDirectory, mRuntime;
+    QWidget *mSetupPage = nullptr;
+    WelcomePanel *mWelcome = nullptr;
     QString mRunningMethod;
     QTabWidget *mTabs = nullptr;
     SetupView *mSetup = nullptr;

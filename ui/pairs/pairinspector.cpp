@@ -485,6 +485,7 @@ PairInspector::PairInspector(QWidget *parent)
     mTable->setSelectionBehavior(QAbstractItemView::SelectRows);
     mTable->setSelectionMode(QAbstractItemView::SingleSelection);
     mTable->verticalHeader()->hide();
+    mTable->setWordWrap(false); // one line per pair: the prompt's start, its whole text in the tooltip
     // Fixed row heights and no resizing to contents: the view never asks for rows it does not show.
     mTable->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
     mTable->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
@@ -556,6 +557,7 @@ PairInspector::PairInspector(QWidget *parent)
     actions->addStretch();
     mStatus = new QLabel(detail);
     mStatus->setObjectName(QStringLiteral("pairStatus"));
+    mStatus->setText(tr("No run open: double-click a run in Runs (or Open) to inspect its pairs."));
     actions->addWidget(mStatus);
     detailLayout->addLayout(actions);
     split->addWidget(mTable);

@@ -86,6 +86,11 @@ RunsView::RunsView(QWidget *parent)
         if (!ids.isEmpty())
             Q_EMIT resumeRun(ids.first());
     });
+    button(tr("Evaluate..."), tr("Evaluate the selected run against its initial student, its teacher or other runs (in Evaluate)"), [this] {
+        const auto ids = selectedIds();
+        if (!ids.isEmpty())
+            Q_EMIT evaluateRun(ids.first());
+    });
     button(tr("Rename..."), tr("Give the run a name (F2)"), [this] { rename(); })->setShortcut(QKeySequence(Qt::Key_F2));
     button(tr("Tags..."), tr("Edit the run's tags"), [this] { editTags(); });
     button(tr("Delete..."), tr("Delete the run and everything recorded for it"), [this] { remove(); });
@@ -183,7 +188,10 @@ void RunsView::refresh()
                 }
             }
             mTable->setSortingEnabled(true);
-            mStatus->setText(tr("%n run(s) in %1", nullptr, static_cast<int>(mRuns.size())).arg(mWorkspace));
+            mStatus->setText(mRuns.empty() ? tr("No runs in %1 yet. Run > Load the demo (Ctrl+D) fills Setup with the demo; Launch (Ctrl+R) starts it. "
+                                                "Runs made with plad run in this workspace appear here too.")
+                                                 .arg(mWorkspace)
+                                           : tr("%n run(s) in %1", nullptr, static_cast<int>(mRuns.size())).arg(mWorkspace));
             Q_EMIT refreshed();
         });
 }

@@ -65,6 +65,7 @@ Q_SIGNALS:
     void compared();
     void openRun(const QString &runId, const QString &method);
     void resumeRun(const QString &runId);
+    void evaluateRun(const QString &runId);
     void failed(const QString &message);
 
 private:

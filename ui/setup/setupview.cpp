@@ -94,6 +94,8 @@ SetupView::SetupView(QWidget *parent)
     auto *run = group(left, tr("Run"));
     mWorkspace = new QLineEdit(page);
     mWorkspace->setObjectName(QStringLiteral("workspaceEdit"));
+    mWorkspace->setToolTip(tr("<b>Workspace</b>: the folder whose plad.sqlite holds the runs (created when missing); "
+                              "the same folder plad run --workspace takes. Not part of the run config."));
     run->addRow(tr("Workspace"), pathRow(page, mWorkspace, tr("Workspace folder")));
     mName = mForm->text("name", page);
     mName->setPlaceholderText(tr("optional"));
@@ -269,6 +271,10 @@ SetupView::SetupView(QWidget *parent)
     mEvalEvery = mForm->integer("eval.every", page);
     mEvalEvery->setObjectName(QStringLiteral("evalEverySpin"));
     mEvalEvery->setSpecialValueText(tr("start and end only"));
+    // Units where a number has one (the tooltips say the rest, from the schema's help).
+    for (const auto &[spin, unit] : {std::pair{mPrompts, tr(" prompts")}, {mSteps, tr(" steps")},
+                                     {mBatch, tr(" pairs")}, {mWarmup, tr(" steps")}, {mEvalPrompts, tr(" prompts")}, {mEvalEvery, tr(" steps")}})
+        spin->setSuffix(unit);
     train->addRow(tr("Diagnostics every (steps)"), mEvalEvery);
 
     auto *check = new QGroupBox(tr("Pre-flight check"), page);

@@ -439,7 +439,7 @@ private Q_SLOTS:
         drop(mRoot / "teacher" / "model");
         drop(mRoot / "rev.jsonl");
         SetupView *setup = window.setupView();
-        QCOMPARE(window.tabs()->currentWidget(), static_cast<QWidget *>(setup));
+        QCOMPARE(window.tabs()->currentIndex(), int(MainWindow::SetupTab));
         QCOMPARE(setup->studentEdit()->text(), str(mRoot / "student" / "model"));
         QCOMPARE(setup->teacherEdit()->text(), str(mRoot / "teacher" / "model"));
         QCOMPARE(setup->dataEdit()->text(), str(mRoot / "rev.jsonl"));

@@ -255,16 +255,33 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(refreshed.count() > 0, 10000);
         // An empty workspace: the first screen says what to do next and offers the demo.
         auto *welcome = window.findChild<QWidget *>(QStringLiteral("welcome"));
-        QVERIFY(welcome && welcome->isVisible());
+        QVERIFY(welcome && !welcome->isHidden());
         QVERIFY2(child<QLabel>(welcome, "welcomeState")->text().contains("no runs yet"), qPrintable(child<QLabel>(welcome, "welcomeState")->text()));
         QVERIFY(child<QPushButton>(welcome, "welcomeLoadDemo")->isVisible());
         // A workspace with runs: the panel steps aside and the recent workspaces are offered.
         refreshed.clear();
         window.openWorkspace(str(mWs));
-        QTRY_VERIFY_WITH_TIMEOUT(refreshed.count() > 0 && !welcome->isVisible(), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(refreshed.count() > 0 && welcome->isHidden(), 10000);
+        // In the window, Ctrl+Z in Pairs undoes the last annotation (one action owns the key).
+        {
+            PairInspector *pairs = window.pairInspector();
+            QSignalSpy loaded(pairs, &PairInspector::loaded);
+            window.openRun(QString::fromStdString(mRun), QStringLiteral("plad"));
+            QVERIFY(loaded.wait(20000));
+            window.tabs()->setCurrentWidget(pairs);
+            pairs->table()->setFocus();
+            const int64_t id = pairs->currentPairId();
+            QSignalSpy annotated(pairs, &PairInspector::annotated);
+            QTest::keyClick(pairs->table(), Qt::Key_D);
+            QVERIFY(annotated.wait(10000));
+            QVERIFY(Workspace::openReadOnly(mWs).pairs().requirePair(mRun, id).annotation.has_value());
+            QTest::keyClick(pairs->table(), Qt::Key_Z, Qt::ControlModifier);
+            QVERIFY(annotated.wait(10000));
+            QVERIFY(!Workspace::openReadOnly(mWs).pairs().requirePair(mRun, id).annotation.has_value());
+        }
         refreshed.clear();
         window.openWorkspace(str(mRoot / "ws-new"));
-        QTRY_VERIFY_WITH_TIMEOUT(refreshed.count() > 0 && welcome->isVisible(), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(refreshed.count() > 0 && !welcome->isHidden(), 10000);
         QVERIFY2(child<QLabel>(welcome, "welcomeRecent")->text().contains(str(mWs)), qPrintable(child<QLabel>(welcome, "welcomeRecent")->text()));
 
         // About names Qt, Torch, the BLAS and the threads.
@@ -283,7 +300,7 @@ private Q_SLOTS:
         QStringList keys;
         for (const auto &[k, what] : window.shortcuts())
             keys << k + QStringLiteral(" = ") + what;
-        for (const char *expected : {"Ctrl+Z = Undo annotation", "Ctrl+D = Load the demo", "Ctrl+R = Launch", "F = Pairs: flip the pair"})
+        for (const char *expected : {"Ctrl+Z = Pairs: undo the last annotation change", "Ctrl+D = Load the demo", "Ctrl+R = Launch", "F = Pairs: flip the pair"})
             QVERIFY2(keys.contains(QString::fromLatin1(expected)), qPrintable(keys.join('\n')));
     }
 

@@ -204,12 +204,10 @@ void MainWindow::buildMenus()
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     auto *edit = menuBar()->addMenu(tr("&Edit"));
-    // The pair inspector's annotation history (the keys work inside Pairs as well).
+    // The pair inspector's annotation history. Its keys (Ctrl+Z, Ctrl+Shift+Z) belong to Pairs,
+    // so that they never undo an annotation while another area (and its text fields) has focus.
     auto *undo = mPairs->undoStack()->createUndoAction(this, tr("&Undo annotation"));
-    undo->setShortcut(QKeySequence::Undo);
-    undo->setShortcutContext(Qt::ApplicationShortcut);
     auto *redo = mPairs->undoStack()->createRedoAction(this, tr("&Redo annotation"));
-    redo->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z));
     edit->addAction(undo);
     edit->addAction(redo);
 
@@ -331,7 +329,8 @@ QList<QPair<QString, QString>> MainWindow::shortcuts() const
                 if (!a->shortcut().isEmpty())
                     list.append({a->shortcut().toString(QKeySequence::NativeText), a->text().remove(QLatin1Char('&'))});
     // Pairs' single keys (active while the inspector has focus).
-    for (const auto &[key, what] : {std::pair{"J / K", "Pairs: next / previous pair"}, {"F", "Pairs: flip the pair"}, {"D", "Pairs: discard the pair"},
+    for (const auto &[key, what] : {std::pair{"Ctrl+Z", "Pairs: undo the last annotation change"},
+                                    {"Ctrl+Shift+Z", "Pairs: redo the annotation change undone last"}, {"J / K", "Pairs: next / previous pair"}, {"F", "Pairs: flip the pair"}, {"D", "Pairs: discard the pair"},
                                     {"W", "Pairs: weight..."}, {"N", "Pairs: note..."}, {"C", "Pairs: clear the annotation"},
                                     {"Ctrl+F", "Pairs: search"}, {"F2", "Runs: rename the selected run"}, {"F5", "Runs: refresh"}})
         list.append({QString::fromLatin1(key), tr(what)});

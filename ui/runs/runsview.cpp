@@ -297,11 +297,14 @@ void RunsView::compare(const QStringList &runIds)
             }
             mOverlayAccuracy->clear();
             mOverlayLoss->clear();
-            // Same method, same hue: later runs of a method are drawn dashed-free but lighter.
+            // Same method, same hue.
             std::map<QString, int> seen;
             for (const auto &s : *outcome.value) {
                 QColor colour(QString::fromStdString(methodColour(s.method.toStdString())));
-                colour = colour.lighter(100 + 35 * seen[s.method]++);
+                // Further runs of a method alternate lighter and darker shades (told apart in either theme).
+                const int n = seen[s.method]++;
+                if (n > 0)
+                    colour = n % 2 == 1 ? colour.lighter(100 + 45 * ((n + 1) / 2)) : colour.darker(100 + 45 * (n / 2));
                 mOverlayAccuracy->addSeries(s.runId, colour.name(), s.accuracy);
                 mOverlayLoss->addSeries(s.runId, colour.name(), s.loss);
             }

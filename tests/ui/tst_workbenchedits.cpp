@@ -361,7 +361,8 @@ private Q_SLOTS:
 
         EvaluationSettings s;
         s.workspace = str(mWs);
-        s.models = {QString::fromStdString(mRun), QStringLiteral("initial"), QStringLiteral("teacher")};
+        // Named opponents and a model folder (the teacher's, by its path).
+        s.models = {QString::fromStdString(mRun), QStringLiteral("initial"), QStringLiteral("teacher"), str(mRoot / "teacher" / "model")};
         s.dataFile = str(mRoot / "rev.jsonl");
         s.referenceField = QStringLiteral("reference");
         s.idField = QStringLiteral("id");
@@ -380,7 +381,10 @@ private Q_SLOTS:
         QCOMPARE(storedCount(), before + 1);
         const auto stored = nlohmann::json::parse(Workspace::openReadOnly(mWs).results().evaluations(mRun, "generation").back().resultJson);
         QCOMPARE(stored["per_prompt"].size(), size_t(10));
-        QCOMPARE(stored["head_to_head"].size(), size_t(2));
+        QCOMPARE(stored["head_to_head"].size(), size_t(3));
+        // The teacher by name and by folder is the same model: the same verdicts.
+        QCOMPARE(stored["head_to_head"][1]["wins"], stored["head_to_head"][2]["wins"]);
+        QCOMPARE(stored["head_to_head"][1]["losses"], stored["head_to_head"][2]["losses"]);
 
         // The view: win rates with intervals, every prompt, sortable and filterable.
         QTRY_VERIFY(view.summaryText().contains("win rate"));

@@ -10,6 +10,7 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -88,8 +89,20 @@ EvaluateView::EvaluateView(QWidget *parent)
     mAgainstLayout->setSpacing(2);
     againstArea->setWidget(mAgainst);
     againstArea->setToolTip(tr("Compared with the model prompt by prompt: its initial student, its teacher (a local one), the references "
-                            "(an LLM judge only) or other runs"));
-    f->addRow(tr("Against"), againstArea);
+                            "(an LLM judge only), other runs or model folders"));
+    auto *addFolder = new QPushButton(tr("Add a model folder..."), form);
+    addFolder->setToolTip(tr("Any Hugging Face model directory (config.json, model.safetensors, tokenizer.json)"));
+    connect(addFolder, &QPushButton::clicked, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Model folder to compare with"), lastFolder(QStringLiteral("model"), QString()));
+        if (dir.isEmpty())
+            return;
+        rememberFolder(QStringLiteral("model"), dir + QStringLiteral("/config.json"));
+        addAgainst(dir, true);
+    });
+    auto *againstColumn = new QVBoxLayout;
+    againstColumn->addWidget(againstArea);
+    againstColumn->addWidget(addFolder, 0, Qt::AlignLeft);
+    f->addRow(tr("Against"), againstColumn);
     mData = new QLineEdit(form);
     mData->setObjectName(QStringLiteral("evalData"));
     mData->setPlaceholderText(tr("JSONL with prompts and references"));
@@ -321,17 +334,9 @@ void EvaluateView::refreshRuns()
             mAgainstBoxes.clear();
             QStringList names{QStringLiteral("initial"), QStringLiteral("teacher"), QStringLiteral("reference")};
             names << *outcome.value;
-            for (const auto &n : names) {
-                auto *box = new QCheckBox(n == QLatin1String("initial")     ? tr("initial student (before training)")
-                                          : n == QLatin1String("teacher")   ? tr("teacher (a local one)")
-                                          : n == QLatin1String("reference") ? tr("references (LLM judge only)")
-                                                                            : n,
-                                          mAgainst);
-                box->setProperty("model", n);
-                box->setChecked(checked.contains(n));
-                mAgainstLayout->addWidget(box);
-                mAgainstBoxes.push_back(box);
-            }
+            names << mExtraModels;
+            for (const auto &n : names)
+                addAgainst(n, checked.contains(n));
             mModel->setCurrentText(keep.isEmpty() && !outcome.value->isEmpty() ? outcome.value->first() : keep);
             mPendingRun.clear();
             loadStored(mModel->currentText());
@@ -383,6 +388,28 @@ void EvaluateView::loadStored(const QString &runId)
         });
 }
 
+QCheckBox *EvaluateView::addAgainst(const QString &model, bool checked)
+{
+    for (QCheckBox *box : mAgainstBoxes)
+        if (box->property("model").toString() == model) {
+            box->setChecked(box->isChecked() || checked);
+            return box;
+        }
+    const bool named = model == QLatin1String("initial") || model == QLatin1String("teacher") || model == QLatin1String("reference");
+    if (!named && QFileInfo(model).isDir() && !mExtraModels.contains(model))
+        mExtraModels << model; // a folder stays offered when the runs are read again
+    auto *box = new QCheckBox(model == QLatin1String("initial")     ? tr("initial student (before training)")
+                              : model == QLatin1String("teacher")   ? tr("teacher (a local one)")
+                              : model == QLatin1String("reference") ? tr("references (LLM judge only)")
+                                                                    : model,
+                              mAgainst);
+    box->setProperty("model", model);
+    box->setChecked(checked);
+    mAgainstLayout->addWidget(box);
+    mAgainstBoxes.push_back(box);
+    return box;
+}
+
 EvaluationSettings EvaluateView::settings() const
 {
     EvaluationSettings s;
@@ -413,6 +440,8 @@ void EvaluateView::setSettings(const EvaluationSettings &s)
         mModel->setCurrentText(s.models.first());
     for (QCheckBox *box : mAgainstBoxes)
         box->setChecked(s.models.mid(1).contains(box->property("model").toString()));
+    for (const auto &m : s.models.mid(1))
+        addAgainst(m, true); // folders and runs not listed yet
     mData->setText(s.dataFile);
     mFormat->setCurrentText(s.format);
     mPromptField->setText(s.promptField);

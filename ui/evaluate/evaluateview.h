@@ -76,6 +76,8 @@ private:
     void loadStored(const QString &runId);
     void populate();
     void showPrompt(int row);
+    /** The opponent `model` (a name, run or folder) as a check box, made when missing. */
+    QCheckBox *addAgainst(const QString &model, bool checked);
 
     QString mWorkspace;
     EvaluationController *mController = nullptr;
@@ -83,6 +85,7 @@ private:
     QWidget *mAgainst = nullptr;
     QVBoxLayout *mAgainstLayout = nullptr;
     std::vector<QCheckBox *> mAgainstBoxes;
+    QStringList mExtraModels; ///< folders added by hand
     QLineEdit *mData = nullptr;
     QComboBox *mFormat = nullptr;
     QLineEdit *mPromptField = nullptr, *mReferenceField = nullptr, *mIdField = nullptr;

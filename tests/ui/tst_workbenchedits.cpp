@@ -417,6 +417,10 @@ private Q_SLOTS:
         view.setFilterText(QString::fromStdString(rowOf(firstId)["prompt"].get<std::string>()));
         QCOMPARE(view.listedIds(), QStringList{firstId});
         view.setFilterText({});
+        // An evaluation stored by an earlier version has no per-prompt rows: it says so, and lists none.
+        view.showResult({{"prompts", 3}, {"head_to_head", {{{"a", "x"}, {"b", "y"}, {"win_rate", 0.5}, {"wins", 1}, {"losses", 1}, {"ties", 1}}}}});
+        QVERIFY2(view.summaryText().contains("without its per-prompt results"), qPrintable(view.summaryText()));
+        QVERIFY(view.listedIds().isEmpty());
 
         // Cancelled part way: reported as such, and nothing stored.
         finished.clear();

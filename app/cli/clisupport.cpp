@@ -139,23 +139,6 @@ std::string fixed(double value, int decimals)
  * .jinja chat template file, or a JSON object; empty: the rule of docs/chat-templates.md (the
  * model's prompt_template.json, else its chat template, else plain).
  */
-PromptTemplate promptTemplateOption(const std::string &option, const std::filesystem::path &modelDirectory)
-{
-    if (option.empty())
-        return PromptTemplate::resolve(std::nullopt, modelDirectory);
-    if (option.ends_with(".jinja"))
-        return PromptTemplate::fromJson({{"chat_template", option}}, "--template", std::filesystem::current_path());
-    if (option.front() == '{' && option.find("{prompt}") == std::string::npos)
-        return PromptTemplate::fromJson(nlohmann::json::parse(option), "--template", std::filesystem::current_path());
-    if (option.find("{prompt}") != std::string::npos) {
-        PromptTemplate t;
-        t.format = option;
-        t.validate();
-        return t;
-    }
-    return PromptTemplate::preset(option);
-}
-
 ScratchDirectory::ScratchDirectory()
     : path(std::filesystem::temp_directory_path() / ("plad-bench-" + std::to_string(::getpid())))
 {

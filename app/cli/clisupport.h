@@ -31,12 +31,6 @@ void applyDatasetFormat(const std::string &format, ImportOptions &options);
 /** Prints a JSON document on one line to stdout. */
 void printJson(const nlohmann::json &doc);
 
-/**
- * --template: a preset name (or "chat": the model's chat template), a format string holding
- * {prompt}, a .jinja chat template file, or a JSON object; empty: the rule of
- * docs/chat-templates.md (the model's prompt_template.json, else its chat template, else plain).
- */
-PromptTemplate promptTemplateOption(const std::string &option, const std::filesystem::path &modelDirectory);
 
 /** What a reference Python script printed, or why it could not run. */
 struct PythonOutput

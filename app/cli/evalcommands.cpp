@@ -108,6 +108,7 @@ void addGenerationEval(CLI::App &app)
         request.dataLabel = a->data;
         request.options = a->options;
         request.promptTemplate = a->templateText;
+        request.promptTemplateSource = "--template";
         request.tokenizer = a->tokenizer;
         if (a->judge == "llm")
             request.llmJudge = readJudgeConfig(a->judgeConfig);

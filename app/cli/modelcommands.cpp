@@ -165,7 +165,7 @@ std::optional<PromptTemplate> formatFrom(const GenerateArgs &a, const std::strin
 {
     if (a.templateText.empty() && a.system.empty())
         return std::nullopt;
-    PromptTemplate t = a.templateText.empty() ? PromptTemplate::resolve(std::nullopt, directory) : promptTemplateOption(a.templateText, directory);
+    PromptTemplate t = a.templateText.empty() ? PromptTemplate::resolve(std::nullopt, directory) : PromptTemplate::fromOption(a.templateText, directory, "--template");
     if (!a.system.empty())
         t.system = a.system;
     return t;

@@ -9,26 +9,6 @@
 #include <algorithm>
 
 namespace plad {
-namespace {
-
-PromptTemplate templateFor(const std::string &option, const std::filesystem::path &modelDirectory)
-{
-    if (option.empty())
-        return PromptTemplate::resolve(std::nullopt, modelDirectory);
-    if (option.ends_with(".jinja"))
-        return PromptTemplate::fromJson({{"chat_template", option}}, "template", std::filesystem::current_path());
-    if (option.front() == '{' && option.find("{prompt}") == std::string::npos)
-        return PromptTemplate::fromJson(nlohmann::json::parse(option), "template", std::filesystem::current_path());
-    if (option.find("{prompt}") != std::string::npos) {
-        PromptTemplate t;
-        t.format = option;
-        t.validate();
-        return t;
-    }
-    return PromptTemplate::preset(option);
-}
-
-} // namespace
 
 nlohmann::json perPromptRows(const ModelComparison &comparison, const std::vector<std::string> &names, const std::vector<DatasetRecord> &records)
 {
@@ -77,8 +57,9 @@ ModelEvaluation evaluateModels(const ModelEvaluationRequest &request, JobContext
     if (!request.workspace.empty()) {
         store.emplace(Workspace::open(request.workspace, false));
         if (!std::filesystem::is_directory(first)) {
-            runId = store->runs().requireRun(first).id;
-            runConfig = nlohmann::json::parse(store->runs().requireRun(runId).configJson);
+            const RunRecord run = store->runs().requireRun(first);
+            runId = run.id;
+            runConfig = nlohmann::json::parse(run.configJson);
         }
     }
     auto resolve = [&](const std::string &name) -> std::string {
@@ -105,7 +86,7 @@ ModelEvaluation evaluateModels(const ModelEvaluationRequest &request, JobContext
     for (const auto &name : request.models) {
         out.directories.push_back(resolve(name));
         const std::string &dir = out.directories.back();
-        named.push_back({name, dir, dir.empty() ? PromptTemplate{} : templateFor(request.promptTemplate, dir), request.tokenizer});
+        named.push_back({name, dir, dir.empty() ? PromptTemplate{} : PromptTemplate::fromOption(request.promptTemplate, dir, request.promptTemplateSource), request.tokenizer});
     }
     std::unique_ptr<Judge> judge;
     if (request.llmJudge)

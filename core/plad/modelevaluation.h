@@ -33,7 +33,8 @@ struct ModelEvaluationRequest
     std::vector<DatasetRecord> records;
     std::string dataLabel;                  ///< stored as the summary's "data" (the file)
     GenerationEvalOptions options;          ///< decoding; its template is replaced per model
-    std::string promptTemplate;             ///< as `plad eval --template` takes it; empty: each model's own
+    std::string promptTemplate;             ///< as `plad eval --template` takes it (PromptTemplate::fromOption); empty: each model's own
+    std::string promptTemplateSource = "template"; ///< what errors about it call it ("--template" on the command line)
     std::filesystem::path tokenizer;        ///< for models without their own tokenizer.json
     std::optional<LlmJudgeConfig> llmJudge; ///< absent: ROUGE-L F1 against the reference decides
     bool storeWithRun = true;               ///< when the first model is a run, add the result to its evaluations

@@ -351,6 +351,23 @@ std::optional<PromptTemplate> PromptTemplate::ownOf(const std::filesystem::path 
     return std::nullopt;
 }
 
+PromptTemplate PromptTemplate::fromOption(const std::string &option, const std::filesystem::path &modelDirectory, const std::string &source)
+{
+    if (option.empty())
+        return resolve(std::nullopt, modelDirectory);
+    if (option.ends_with(".jinja"))
+        return fromJson({{"chat_template", option}}, source, std::filesystem::current_path());
+    if (option.front() == '{' && option.find("{prompt}") == std::string::npos)
+        return fromJson(nlohmann::json::parse(option), source, std::filesystem::current_path());
+    if (option.find("{prompt}") != std::string::npos) {
+        PromptTemplate t;
+        t.format = option;
+        t.validate();
+        return t;
+    }
+    return preset(option);
+}
+
 PromptTemplate PromptTemplate::resolve(const std::optional<PromptTemplate> &configured, const std::filesystem::path &modelDirectory,
                                        const std::optional<PromptTemplate> &fallback)
 {

@@ -87,6 +87,13 @@ struct PromptTemplate
      */
     static PromptTemplate fromJson(const nlohmann::json &doc, const std::string &source,
                                    const std::filesystem::path &baseDirectory = {});
+    /**
+     * A template as a command line or a form names it (`source`, e.g. "--template", names it
+     * in errors): a preset name (or "chat": the model's chat template), a format string holding
+     * {prompt}, a .jinja chat template file, or a JSON object (relative files against the
+     * working directory); empty: resolve() for `modelDirectory`.
+     */
+    static PromptTemplate fromOption(const std::string &option, const std::filesystem::path &modelDirectory, const std::string &source);
 
 
     /**

@@ -48,6 +48,16 @@ void expectError(F &&f, const std::string &message, const std::string &where = {
     QFAIL(("no error raised; expected: " + message).c_str());
 }
 
+/** The child widget (or object) named `name`; the test stops when there is none. */
+template<typename T>
+T *child(QObject *parent, const char *name)
+{
+    auto *c = parent->findChild<T *>(QString::fromLatin1(name));
+    if (!c)
+        qFatal("no child %s", name);
+    return c;
+}
+
 inline QString q(const std::string &s)
 {
     return QString::fromStdString(s);

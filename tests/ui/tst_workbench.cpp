@@ -43,6 +43,7 @@
 using namespace plad;
 using namespace plad::ui;
 namespace fs = std::filesystem;
+using plad::test::child;
 
 namespace {
 
@@ -60,15 +61,6 @@ int runPlad(const QStringList &args)
 QString str(const fs::path &p)
 {
     return QString::fromStdString(p.string());
-}
-
-template<typename T>
-T *child(QObject *parent, const char *name)
-{
-    auto *c = parent->findChild<T *>(QString::fromLatin1(name));
-    if (!c)
-        qFatal("no child %s", name);
-    return c;
 }
 
 } // namespace

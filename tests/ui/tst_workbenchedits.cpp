@@ -38,19 +38,11 @@
 
 using namespace plad;
 using namespace plad::ui;
+using plad::test::child;
 using plad::test::str;
 namespace fs = std::filesystem;
 
 namespace {
-
-template<typename T>
-T *child(QObject *parent, const char *name)
-{
-    auto *c = parent->findChild<T *>(QString::fromLatin1(name));
-    if (!c)
-        qFatal("no child %s", name);
-    return c;
-}
 
 /** Clicks `button` of the next modal message box named `name` once it is shown. */
 void answerNextQuestion(const QString &name, QMessageBox::StandardButton button, bool *seen)

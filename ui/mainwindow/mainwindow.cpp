@@ -305,18 +305,23 @@ QString MainWindow::quickTour()
 
 void MainWindow::showQuickTour()
 {
+    auto *text = new QTextBrowser;
+    text->setMarkdown(quickTour());
+    showInDialog(QStringLiteral("quickTour"), tr("Quick tour"), text, QSize(720, 640));
+}
+
+void MainWindow::showInDialog(const QString &name, const QString &title, QWidget *content, const QSize &size)
+{
     auto *dialog = new QDialog(this);
-    dialog->setObjectName(QStringLiteral("quickTour"));
-    dialog->setWindowTitle(tr("Quick tour"));
+    dialog->setObjectName(name);
+    dialog->setWindowTitle(title);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     auto *layout = new QVBoxLayout(dialog);
-    auto *text = new QTextBrowser(dialog);
-    text->setMarkdown(quickTour());
-    layout->addWidget(text);
+    layout->addWidget(content); // the dialog owns it from here
     auto *close = new QDialogButtonBox(QDialogButtonBox::Close, dialog);
     connect(close, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
     layout->addWidget(close);
-    dialog->resize(720, 640);
+    dialog->resize(size);
     dialog->open();
 }
 
@@ -339,13 +344,8 @@ QList<QPair<QString, QString>> MainWindow::shortcuts() const
 
 void MainWindow::showShortcuts()
 {
-    auto *dialog = new QDialog(this);
-    dialog->setObjectName(QStringLiteral("shortcutsDialog"));
-    dialog->setWindowTitle(tr("Keyboard shortcuts"));
-    dialog->setAttribute(Qt::WA_DeleteOnClose);
-    auto *layout = new QVBoxLayout(dialog);
     const auto list = shortcuts();
-    auto *table = new QTableWidget(static_cast<int>(list.size()), 2, dialog);
+    auto *table = new QTableWidget(static_cast<int>(list.size()), 2);
     table->setHorizontalHeaderLabels({tr("keys"), tr("what they do")});
     table->verticalHeader()->hide();
     table->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -355,12 +355,7 @@ void MainWindow::showShortcuts()
     }
     table->resizeColumnsToContents();
     table->horizontalHeader()->setStretchLastSection(true);
-    layout->addWidget(table);
-    auto *close = new QDialogButtonBox(QDialogButtonBox::Close, dialog);
-    connect(close, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
-    layout->addWidget(close);
-    dialog->resize(560, 620);
-    dialog->open();
+    showInDialog(QStringLiteral("shortcutsDialog"), tr("Keyboard shortcuts"), table, QSize(560, 620));
 }
 
 void MainWindow::setTheme(const QString &theme)

@@ -86,6 +86,8 @@ protected:
 private:
     void buildMenus();
     void chooseWorkspace();
+    /** Opens `content` in a non-modal dialog named `name` with a Close button. */
+    void showInDialog(const QString &name, const QString &title, QWidget *content, const QSize &size);
     void appendLog(const QString &line, bool error = false);
     void showProgress(const JobStatus &status);
     void jobFinished(const QString &runId, const QString &status, const QString &message);

@@ -280,12 +280,22 @@ void PairTableModel::setAnnotationLocally(int64_t pairId, const std::optional<Pa
 
 bool PairTableModel::isPending(int64_t pairId) const
 {
-    // Changed here, or (by anyone) in the store, after training last read the annotations.
-    if (const auto it = mLocalChanges.find(pairId); it != mLocalChanges.end() && (mReadAt.isEmpty() || *it >= mReadAt))
-        return true;
     const int r = rowOf(pairId);
     const PairSummary *row = r < 0 ? nullptr : summary(r);
-    return row && row->pair.annotation && (mReadAt.isEmpty() || QString::fromStdString(row->pair.annotation->updatedAt) >= mReadAt);
+    return row ? isPending(*row) : changedHereSinceRead(pairId);
+}
+
+bool PairTableModel::changedHereSinceRead(int64_t pairId) const
+{
+    const auto it = mLocalChanges.find(pairId);
+    return it != mLocalChanges.end() && (mReadAt.isEmpty() || *it >= mReadAt);
+}
+
+bool PairTableModel::isPending(const PairSummary &row) const
+{
+    // Changed here, or (by anyone) in the store, after training last read the annotations.
+    const auto &a = row.pair.annotation;
+    return changedHereSinceRead(row.pair.id) || (a && (mReadAt.isEmpty() || QString::fromStdString(a->updatedAt) >= mReadAt));
 }
 
 void PairTableModel::setAnnotationsReadAt(const QString &time)
@@ -330,7 +340,7 @@ QVariant PairTableModel::data(const QModelIndex &index, int role) const
         case Labeller: return verdictText(p);
         case Annotation: {
             QString text = annotationText(p.annotation);
-            if (isPending(p.id))
+            if (isPending(*r))
                 text = text.isEmpty() ? tr("(cleared, pending)") : text + tr("  (pending)");
             return text;
         }
@@ -342,13 +352,13 @@ QVariant PairTableModel::data(const QModelIndex &index, int role) const
         if (m < 0)
             return QColor(QStringLiteral("#e0493a")); // inverted: the student prefers y- (readable on light and dark)
     }
-    if (role == Qt::FontRole && index.column() == Annotation && isPending(p.id)) {
+    if (role == Qt::FontRole && index.column() == Annotation && isPending(*r)) {
         QFont font;
         font.setItalic(true);
         font.setBold(true);
         return font;
     }
-    if (role == Qt::ToolTipRole && index.column() == Annotation && isPending(p.id))
+    if (role == Qt::ToolTipRole && index.column() == Annotation && isPending(*r))
         return mReadAt.isEmpty() ? tr("Changed; training has not read this run's annotations yet: it uses them from its next epoch.")
                                  : tr("Changed after training last read the annotations (%1 UTC): used from the next epoch.")
                                        .arg(mReadAt.left(19).replace(QLatin1Char('T'), QLatin1Char(' ')));

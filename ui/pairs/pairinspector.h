@@ -82,6 +82,9 @@ Q_SIGNALS:
 private:
     void requestPage(int page) const;
     void reload();
+    /** The row's pending state, without looking the row up (data() has it). */
+    bool isPending(const PairSummary &row) const;
+    bool changedHereSinceRead(int64_t pairId) const;
 
     QString mWorkspace, mRunId;
     PairQuery mQuery;
